@@ -1,0 +1,368 @@
+"""SQLite side of the index: documents, chunks, sentences (with vectors) and the FTS5 table."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import InvalidFilterError
+from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    date TEXT,
+    metadata TEXT NOT NULL,
+    page_starts TEXT,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(id),
+    ordinal INTEGER NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    page INTEGER,
+    sentence_start INTEGER NOT NULL,
+    sentence_end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
+CREATE TABLE IF NOT EXISTS sentences (
+    doc_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB,
+    PRIMARY KEY (doc_id, ordinal)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+_META_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_FTS_TERM_RE = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open the catalog in WAL mode: readers never block the writer nor see partial writes."""
+    uri = f"file:{path}?mode={'ro' if readonly else 'rwc'}"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('vector_kind', 'flat')")
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+
+# --- writes --------------------------------------------------------------------------------------
+def insert_document(conn: sqlite3.Connection, doc: Document) -> None:
+    conn.execute(
+        "INSERT INTO documents(id, title, source, date, metadata, page_starts, text, content_hash,"
+        " ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            doc.id,
+            doc.title,
+            doc.source,
+            doc.date,
+            json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True),
+            json.dumps(doc.page_starts) if doc.page_starts is not None else None,
+            doc.text,
+            doc.content_hash,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+        ),
+    )
+
+
+def insert_chunks(conn: sqlite3.Connection, chunks: Sequence[Chunk]) -> list[int]:
+    ids: list[int] = []
+    for c in chunks:
+        cur = conn.execute(
+            "INSERT INTO chunks(doc_id, ordinal, char_start, char_end, text, n_tokens, page,"
+            " sentence_start, sentence_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                c.doc_id,
+                c.ordinal,
+                c.char_start,
+                c.char_end,
+                c.text,
+                c.n_tokens,
+                c.page,
+                c.sentence_start,
+                c.sentence_end,
+            ),
+        )
+        chunk_id = int(cur.lastrowid or 0)
+        ids.append(chunk_id)
+    conn.executemany(
+        "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)",
+        [(cid, c.text) for cid, c in zip(ids, chunks, strict=True)],
+    )
+    return ids
+
+
+def insert_sentences(
+    conn: sqlite3.Connection, sentences: Sequence[Sentence], vectors: np.ndarray | None
+) -> None:
+    rows = []
+    for i, s in enumerate(sentences):
+        blob = None if vectors is None else np.asarray(vectors[i], dtype=np.float32).tobytes()
+        rows.append((s.doc_id, s.ordinal, s.char_start, s.char_end, s.text, blob))
+    conn.executemany(
+        "INSERT INTO sentences(doc_id, ordinal, char_start, char_end, text, vector)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def delete_document(conn: sqlite3.Connection, doc_id: str) -> list[int]:
+    """Delete a document's rows everywhere; returns the chunk ids whose vectors must go too."""
+    rows = conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))
+    chunk_ids = [int(r[0]) for r in rows]
+    conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in chunk_ids])
+    conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+    conn.execute("DELETE FROM sentences WHERE doc_id = ?", (doc_id,))
+    conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+    return chunk_ids
+
+
+# --- reads ---------------------------------------------------------------------------------------
+def document_hashes(conn: sqlite3.Connection, doc_ids: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for doc_id in doc_ids:
+        row = conn.execute("SELECT content_hash FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is not None:
+            out[doc_id] = str(row[0])
+    return out
+
+
+def _document_from_row(row: sqlite3.Row | tuple[object, ...]) -> Document:
+    (doc_id, title, source, date, metadata, page_starts, text) = row
+    return Document(
+        id=str(doc_id),
+        title=str(title),
+        source=str(source),
+        date=None if date is None else str(date),
+        metadata=json.loads(str(metadata)),
+        page_starts=None if page_starts is None else json.loads(str(page_starts)),
+        text=str(text),
+    )
+
+
+def get_document(conn: sqlite3.Connection, doc_id: str) -> Document | None:
+    row = conn.execute(
+        "SELECT id, title, source, date, metadata, page_starts, text FROM documents WHERE id = ?",
+        (doc_id,),
+    ).fetchone()
+    return None if row is None else _document_from_row(row)
+
+
+def list_documents(
+    conn: sqlite3.Connection, *, limit: int | None = None, offset: int = 0
+) -> list[DocumentInfo]:
+    sql = (
+        "SELECT d.id, d.title, d.source, d.date, d.metadata, length(d.text), "
+        "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.id), d.content_hash, d.ingested_at "
+        "FROM documents d ORDER BY d.id LIMIT ? OFFSET ?"
+    )
+    rows = conn.execute(sql, (-1 if limit is None else limit, offset)).fetchall()
+    return [
+        DocumentInfo(
+            id=r[0],
+            title=r[1],
+            source=r[2],
+            date=r[3],
+            metadata=json.loads(r[4]),
+            n_chars=r[5],
+            n_chunks=r[6],
+            content_hash=r[7],
+            ingested_at=r[8],
+        )
+        for r in rows
+    ]
+
+
+def get_chunks(conn: sqlite3.Connection, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(
+        "SELECT id, doc_id, ordinal, char_start, char_end, text, n_tokens, page, sentence_start,"
+        f" sentence_end FROM chunks WHERE id IN ({marks})",
+        [int(i) for i in chunk_ids],
+    ).fetchall()
+    return {
+        int(r[0]): Chunk(
+            id=r[0],
+            doc_id=r[1],
+            ordinal=r[2],
+            char_start=r[3],
+            char_end=r[4],
+            text=r[5],
+            n_tokens=r[6],
+            page=r[7],
+            sentence_start=r[8],
+            sentence_end=r[9],
+        )
+        for r in rows
+    }
+
+
+def get_sentences(
+    conn: sqlite3.Connection, doc_id: str, start: int, end: int
+) -> tuple[list[Sentence], np.ndarray | None]:
+    """Sentences ``start <= ordinal < end`` of a document, with their vectors when stored."""
+    rows = conn.execute(
+        "SELECT ordinal, char_start, char_end, text, vector FROM sentences "
+        "WHERE doc_id = ? AND ordinal >= ? AND ordinal < ? ORDER BY ordinal",
+        (doc_id, start, end),
+    ).fetchall()
+    sentences = [
+        Sentence(doc_id=doc_id, ordinal=r[0], char_start=r[1], char_end=r[2], text=r[3])
+        for r in rows
+    ]
+    if not rows or any(r[4] is None for r in rows):
+        return sentences, None
+    vectors = np.vstack([np.frombuffer(r[4], dtype=np.float32) for r in rows])
+    return sentences, vectors
+
+
+def document_headers(conn: sqlite3.Connection, doc_ids: Iterable[str]) -> dict[str, Document]:
+    """Documents by id (with text: citations need it)."""
+    out: dict[str, Document] = {}
+    for doc_id in set(doc_ids):
+        doc = get_document(conn, doc_id)
+        if doc is not None:
+            out[doc_id] = doc
+    return out
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    def one(sql: str) -> int:
+        return int(conn.execute(sql).fetchone()[0])
+
+    return {
+        "documents": one("SELECT count(*) FROM documents"),
+        "chunks": one("SELECT count(*) FROM chunks"),
+        "sentences": one("SELECT count(*) FROM sentences"),
+        "fts_rows": one("SELECT count(*) FROM chunks_fts"),
+        "characters": one("SELECT coalesce(sum(length(text)), 0) FROM documents"),
+    }
+
+
+def all_chunk_ids(conn: sqlite3.Connection) -> np.ndarray:
+    return np.fromiter((int(r[0]) for r in conn.execute("SELECT id FROM chunks")), dtype=np.int64)
+
+
+# --- filters -------------------------------------------------------------------------------------
+def filter_clause(flt: ChunkFilter, alias: str = "d") -> tuple[str, list[object]]:
+    """SQL condition on documents (``alias``) implementing a filter, with its parameters."""
+    parts: list[str] = []
+    params: list[object] = []
+    if flt.doc_ids is not None:
+        ids = sorted(flt.doc_ids)
+        if not ids:
+            return "0", []
+        parts.append(f"{alias}.id IN ({','.join('?' * len(ids))})")
+        params.extend(ids)
+    if flt.source is not None:
+        parts.append(f"{alias}.source = ?")
+        params.append(flt.source)
+    if flt.date_from is not None:
+        parts.append(f"{alias}.date IS NOT NULL AND ({alias}.date || '~') >= ?")
+        params.append(flt.date_from)
+    if flt.date_to is not None:
+        parts.append(f"{alias}.date IS NOT NULL AND {alias}.date <= (? || '~')")
+        params.append(flt.date_to)
+    for key, value in sorted(flt.metadata.items()):
+        if not _META_KEY_RE.match(key):
+            raise InvalidFilterError(
+                f"metadata filter key {key!r} is not valid",
+                hint="keys are 1-64 letters, digits, '_', '.', or '-'",
+            )
+        parts.append(f"json_extract({alias}.metadata, ?) = ?")
+        params.append(f'$."{key}"')
+        params.append(_sql_value(value))
+    return (" AND ".join(parts) or "1"), params
+
+
+def _sql_value(value: MetadataValue) -> object:
+    if isinstance(value, bool):
+        return 1 if value else 0
+    return value
+
+
+def allowed_chunk_ids(conn: sqlite3.Connection, flt: ChunkFilter) -> np.ndarray:
+    where, params = filter_clause(flt)
+    rows = conn.execute(
+        f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", params
+    )
+    return np.fromiter((int(r[0]) for r in rows), dtype=np.int64)
+
+
+def fts_query(terms: Sequence[str]) -> str | None:
+    """An FTS5 OR-query from plain terms; every term quoted so no syntax can be injected."""
+    cleaned: list[str] = []
+    for term in terms:
+        for piece in _FTS_TERM_RE.split(term):
+            if piece and piece not in cleaned:
+                cleaned.append(piece)
+    if not cleaned:
+        return None
+    return " OR ".join(f'"{p}"' for p in cleaned)
+
+
+def search_lexical(
+    conn: sqlite3.Connection, terms: Sequence[str], k: int, flt: ChunkFilter | None
+) -> list[tuple[int, float]]:
+    """BM25 search (higher score is better) with the filter applied inside the query."""
+    query = fts_query(terms)
+    if query is None:
+        return []
+    if flt is None or flt.is_empty():
+        rows = conn.execute(
+            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY s LIMIT ?",
+            (query, k),
+        ).fetchall()
+    else:
+        where, params = filter_clause(flt)
+        rows = conn.execute(
+            "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f "
+            "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
+            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
+            [query, *params, k],
+        ).fetchall()
+    return [(int(r[0]), -float(r[1])) for r in rows]

@@ -1,0 +1,48 @@
+"""The one error hierarchy of the project.
+
+Every domain error derives from :class:`RagError`. Each carries a message that says what went
+wrong and, where it helps, a ``hint`` that says what to do. The CLI maps these to exit codes and
+the HTTP service to statuses; nothing below those edges prints or exits.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base of every error raised by ``index``, ``rag``, ``service`` and ``eval``."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class IndexNotFoundError(RagError):
+    """No index exists at the given folder."""
+
+
+class IncompatibleIndexError(RagError):
+    """The index was built with another model, dimension or an unknown format version."""
+
+
+class CorruptIndexError(RagError):
+    """The index folder is damaged beyond what crash recovery can repair."""
+
+
+class IndexLockedError(RagError):
+    """Another process is writing to the index."""
+
+
+class DocumentNotFoundError(RagError):
+    """No document with that id is in the index."""
+
+
+class InvalidDocumentError(RagError):
+    """A document is malformed (empty id, empty text, bad metadata)."""
+
+
+class InvalidFilterError(RagError):
+    """A retrieval filter names an unknown field or has a malformed value."""

@@ -1,0 +1,414 @@
+"""An index is a folder: ``manifest.json``, ``catalog.sqlite`` (documents, chunks, sentences,
+FTS5) and ``vectors/NNNNNNNN.faiss`` (one immutable file per committed generation).
+
+Commit protocol (crash-safe at every instant): the writer saves the next generation's vector file
+(temp file, fsync, rename), then commits the SQLite transaction that both changes the rows and
+points ``meta.generation`` at the new file. A crash before the SQLite commit leaves an orphan file
+that the next writer removes; a crash after it leaves only a stale older file. Readers take a
+SQLite snapshot, read the generation inside it and use that generation's immutable vector file, so
+they see the old state or the new one, never a mix, and are never blocked by a writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import numpy as np
+
+from index import catalog
+from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
+from index.lock import WriterLock
+from index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
+from index.records import Chunk, ChunkFilter, Document, DocumentInfo, Sentence
+from index.vectors import VectorIndex, VectorKind
+
+logger = logging.getLogger(__name__)
+
+CATALOG_NAME = "catalog.sqlite"
+VECTORS_DIR = "vectors"
+VectorPolicy = Literal["auto", "flat", "ivf"]
+UpsertOutcome = Literal["added", "updated", "unchanged"]
+
+
+def _vector_path(folder: Path, generation: int) -> Path:
+    return folder / VECTORS_DIR / f"{generation:08d}.faiss"
+
+
+class IndexStore:
+    """An open index folder. Thread-safe for readers; writers go through :meth:`writer`."""
+
+    def __init__(self, folder: Path, manifest: Manifest, *, nprobe: int = 32) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.nprobe = nprobe
+        self._local = threading.local()
+        self._cache_lock = threading.Lock()
+        self._cached: tuple[int, VectorIndex] | None = None
+        self._connections: list[sqlite3.Connection] = []
+
+    # --- opening -----------------------------------------------------------------------------
+    @classmethod
+    def exists(cls, folder: Path) -> bool:
+        return (folder / MANIFEST_NAME).is_file()
+
+    @classmethod
+    def open(cls, folder: Path, *, nprobe: int = 32) -> IndexStore:
+        folder = Path(folder)
+        if not cls.exists(folder):
+            raise IndexNotFoundError(
+                f"no index at {folder}",
+                hint="build one with `rag ingest PATH --index DIR` (or set RAG_INDEX_DIR)",
+            )
+        manifest = read_manifest(folder)
+        if not (folder / CATALOG_NAME).is_file():
+            raise CorruptIndexError(f"{folder / CATALOG_NAME} is missing")
+        return cls(folder, manifest, nprobe=nprobe)
+
+    @classmethod
+    def create(cls, folder: Path, manifest: Manifest, *, nprobe: int = 32) -> IndexStore:
+        folder = Path(folder)
+        if cls.exists(folder):
+            raise InvalidDocumentError(f"an index already exists at {folder}")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / VECTORS_DIR).mkdir(exist_ok=True)
+        conn = catalog.connect(folder / CATALOG_NAME)
+        try:
+            catalog.create_schema(conn)
+        finally:
+            conn.close()
+        write_manifest(folder, manifest)  # last: an index exists only once it is complete
+        return cls(folder, manifest, nprobe=nprobe)
+
+    @classmethod
+    def open_or_create(cls, folder: Path, manifest: Manifest, *, nprobe: int = 32) -> IndexStore:
+        """Open an existing index after checking it matches ``manifest``, or create it."""
+        if cls.exists(folder):
+            store = cls.open(folder, nprobe=nprobe)
+            store.manifest.check_compatible(
+                model_name=manifest.model_name, dimension=manifest.dimension
+            )
+            store.manifest.check_chunking(
+                chunk_tokens=manifest.chunk_tokens,
+                overlap=manifest.chunk_overlap_sentences,
+                token_encoding=manifest.token_encoding,
+            )
+            return store
+        return cls.create(folder, manifest, nprobe=nprobe)
+
+    def close(self) -> None:
+        for conn in self._connections:
+            with suppress(sqlite3.Error):
+                conn.close()
+        self._connections.clear()
+        self._local = threading.local()
+        self._cached = None
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- reading -----------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = catalog.connect(self.folder / CATALOG_NAME)
+            self._local.conn = conn
+            self._connections.append(conn)
+        return conn
+
+    def vectors_for(self, generation: int) -> VectorIndex:
+        """The (shared, read-only) vector index of a committed generation."""
+        with self._cache_lock:
+            if self._cached is not None and self._cached[0] == generation:
+                return self._cached[1]
+            path = _vector_path(self.folder, generation)
+            if generation == 0 and not path.exists():
+                vectors = VectorIndex.empty(self.manifest.dimension)
+            elif not path.exists():
+                raise CorruptIndexError(f"vector file {path} of generation {generation} is missing")
+            else:
+                vectors = VectorIndex.load(path)
+            self._cached = (generation, vectors)
+            return vectors
+
+    def _install(self, generation: int, vectors: VectorIndex) -> None:
+        with self._cache_lock:
+            if self._cached is None or self._cached[0] < generation:
+                self._cached = (generation, vectors)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A consistent read view: rows and vectors of one committed generation."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            generation = int(catalog.get_meta(conn, "generation") or 0)
+            yield Snapshot(self, conn, generation, self.vectors_for(generation))
+        finally:
+            conn.execute("COMMIT")
+
+    def writer(self, *, policy: VectorPolicy = "auto", ivf_threshold: int = 200_000) -> IndexWriter:
+        return IndexWriter(self, policy=policy, ivf_threshold=ivf_threshold)
+
+    def check_integrity(self) -> list[str]:
+        """Problems found when cross-checking rows, full-text entries and vectors (empty: OK)."""
+        problems: list[str] = []
+        with self.snapshot() as snap:
+            counts = catalog.counts(snap.conn)
+            ids = catalog.all_chunk_ids(snap.conn)
+            vec_ids, _ = snap.vectors.all_items()
+        if counts["fts_rows"] != counts["chunks"]:
+            problems.append(f"{counts['fts_rows']} full-text rows for {counts['chunks']} chunks")
+        if set(ids.tolist()) != set(vec_ids.tolist()):
+            problems.append(f"{len(vec_ids)} vectors do not match {len(ids)} chunk ids")
+        return problems
+
+
+class Snapshot:
+    """Reads against one committed generation. Valid only inside ``IndexStore.snapshot()``."""
+
+    def __init__(
+        self, store: IndexStore, conn: sqlite3.Connection, generation: int, vectors: VectorIndex
+    ) -> None:
+        self.store = store
+        self.conn = conn
+        self.generation = generation
+        self.vectors = vectors
+
+    def search_dense(
+        self, query: np.ndarray, k: int, flt: ChunkFilter | None = None
+    ) -> list[tuple[int, float]]:
+        allowed = None
+        if flt is not None and not flt.is_empty():
+            allowed = catalog.allowed_chunk_ids(self.conn, flt)
+        scores, ids = self.vectors.search(query, k, allowed=allowed, nprobe=self.store.nprobe)
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def search_lexical(
+        self, terms: Sequence[str], k: int, flt: ChunkFilter | None = None
+    ) -> list[tuple[int, float]]:
+        return catalog.search_lexical(self.conn, terms, k, flt)
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
+        return catalog.get_chunks(self.conn, chunk_ids)
+
+    def document(self, doc_id: str) -> Document | None:
+        return catalog.get_document(self.conn, doc_id)
+
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, Document]:
+        return catalog.document_headers(self.conn, doc_ids)
+
+    def sentences(
+        self, doc_id: str, start: int, end: int
+    ) -> tuple[list[Sentence], np.ndarray | None]:
+        return catalog.get_sentences(self.conn, doc_id, start, end)
+
+    def list_documents(self, *, limit: int | None = None, offset: int = 0) -> list[DocumentInfo]:
+        return catalog.list_documents(self.conn, limit=limit, offset=offset)
+
+    def counts(self) -> dict[str, int]:
+        out = catalog.counts(self.conn)
+        out["vectors"] = self.vectors.ntotal
+        out["generation"] = self.generation
+        return out
+
+    @property
+    def vector_kind(self) -> VectorKind:
+        return self.vectors.kind
+
+
+class IndexWriter:
+    """The single writer. Changes become visible and durable together at :meth:`commit`."""
+
+    def __init__(self, store: IndexStore, *, policy: VectorPolicy, ivf_threshold: int) -> None:
+        self.store = store
+        self.policy = policy
+        self.ivf_threshold = ivf_threshold
+        self._lock = WriterLock(store.folder)
+        self._conn: sqlite3.Connection | None = None
+        self._generation = 0
+        self._vectors: VectorIndex | None = None
+        self._in_txn = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> IndexWriter:
+        self._lock.acquire()
+        try:
+            self._conn = catalog.connect(self.store.folder / CATALOG_NAME)
+            self._generation = int(catalog.get_meta(self._conn, "generation") or 0)
+            self._remove_stale_files(keep_from=self._generation - 1)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if et is None:
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._lock.release()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("IndexWriter used outside its `with` block")
+        return self._conn
+
+    def _begin(self) -> VectorIndex:
+        if not self._in_txn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._in_txn = True
+        if self._vectors is None:
+            self._vectors = self.store.vectors_for(self._generation).clone()
+        return self._vectors
+
+    # --- reads a writer needs ----------------------------------------------------------------
+    def content_hashes(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        return catalog.document_hashes(self.conn, doc_ids)
+
+    def has_document(self, doc_id: str) -> bool:
+        return bool(catalog.document_hashes(self.conn, [doc_id]))
+
+    # --- mutations ---------------------------------------------------------------------------
+    def upsert(
+        self,
+        document: Document,
+        chunks: Sequence[Chunk],
+        chunk_vectors: np.ndarray,
+        sentences: Sequence[Sentence] = (),
+        sentence_vectors: np.ndarray | None = None,
+    ) -> UpsertOutcome:
+        """Add or replace a document with its chunks and vectors; unchanged content is a no-op."""
+        self._validate(document, chunks, chunk_vectors, sentences, sentence_vectors)
+        old = catalog.document_hashes(self.conn, [document.id]).get(document.id)
+        if old == document.content_hash:
+            return "unchanged"
+        vectors = self._begin()
+        if old is not None:
+            vectors.remove(np.asarray(catalog.delete_document(self.conn, document.id)))
+        catalog.insert_document(self.conn, document)
+        ids = catalog.insert_chunks(self.conn, chunks)
+        vectors.add(np.asarray(ids, dtype=np.int64), chunk_vectors)
+        catalog.insert_sentences(self.conn, sentences, sentence_vectors)
+        return "updated" if old is not None else "added"
+
+    def delete(self, doc_id: str) -> bool:
+        if not self.has_document(doc_id):
+            return False
+        vectors = self._begin()
+        vectors.remove(np.asarray(catalog.delete_document(self.conn, doc_id), dtype=np.int64))
+        return True
+
+    def _validate(
+        self,
+        document: Document,
+        chunks: Sequence[Chunk],
+        chunk_vectors: np.ndarray,
+        sentences: Sequence[Sentence],
+        sentence_vectors: np.ndarray | None,
+    ) -> None:
+        dim = self.store.manifest.dimension
+        if chunk_vectors.shape != (len(chunks), dim):
+            raise InvalidDocumentError(
+                f"{document.id}: {chunk_vectors.shape} chunk vectors for {len(chunks)} chunks"
+            )
+        if sentence_vectors is not None and sentence_vectors.shape != (len(sentences), dim):
+            raise InvalidDocumentError(f"{document.id}: sentence vectors do not match sentences")
+        for c in chunks:
+            if c.doc_id != document.id or document.text[c.char_start : c.char_end] != c.text:
+                raise InvalidDocumentError(
+                    f"{document.id}: chunk {c.ordinal} does not match the document text"
+                )
+        for s in sentences:
+            if s.doc_id != document.id or document.text[s.char_start : s.char_end] != s.text:
+                raise InvalidDocumentError(
+                    f"{document.id}: sentence {s.ordinal} does not match the document text"
+                )
+
+    # --- durability --------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Make every change so far durable and visible, atomically."""
+        if not self._in_txn:
+            return
+        vectors = self._apply_policy(self._begin())
+        new_generation = self._generation + 1
+        path = _vector_path(self.store.folder, new_generation)
+        vectors.save(path)
+        try:
+            catalog.set_meta(self.conn, "generation", str(new_generation))
+            catalog.set_meta(self.conn, "vector_kind", vectors.kind)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            path.unlink(missing_ok=True)
+            self._in_txn = False
+            self._vectors = None
+            raise
+        self._in_txn = False
+        self._generation = new_generation
+        self.store._install(new_generation, vectors)
+        self._vectors = None  # the next change clones the installed copy
+        self._remove_stale_files(keep_from=new_generation - 1)
+
+    def rollback(self) -> None:
+        if self._in_txn:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+        self._in_txn = False
+        self._vectors = None
+
+    def _apply_policy(self, vectors: VectorIndex) -> VectorIndex:
+        want: VectorKind = vectors.kind
+        if self.policy == "flat":
+            want = "flat"
+        elif self.policy == "ivf" or (
+            self.policy == "auto" and vectors.ntotal >= self.ivf_threshold
+        ):
+            want = "ivf" if vectors.ntotal >= 1000 else "flat"
+        if want == vectors.kind:
+            return vectors
+        ids, data = vectors.all_items()
+        logger.info("rebuilding %d vectors as a %s index", len(ids), want)
+        if want == "ivf":
+            return VectorIndex.build_ivf(ids, data)
+        flat = VectorIndex.empty(self.store.manifest.dimension)
+        flat.add(ids, data)
+        return flat
+
+    def _remove_stale_files(self, *, keep_from: int) -> None:
+        """Delete vector files of generations before ``keep_from`` and uncommitted orphans."""
+        vec_dir = self.store.folder / VECTORS_DIR
+        vec_dir.mkdir(exist_ok=True)
+        for path in vec_dir.iterdir():
+            stem = path.name.split(".", 1)[0]
+            if not stem.isdigit():
+                continue
+            gen = int(stem)
+            is_tmp = path.name.endswith(".tmp")
+            if gen < keep_from or gen > self._generation or is_tmp:
+                with suppress(FileNotFoundError):
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()

@@ -1,0 +1,30 @@
+"""Pipeline-side errors, extending the single hierarchy rooted at :class:`index.errors.RagError`."""
+
+from __future__ import annotations
+
+from index.errors import RagError
+
+
+class LoaderError(RagError):
+    """A file could not be turned into documents (unreadable, empty, binary, encrypted, corrupt)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class UnsupportedFileTypeError(LoaderError):
+    """The file's type is not one ingest accepts."""
+
+
+class InvalidQuestionError(RagError):
+    """The question is empty, too long or otherwise unusable."""
+
+
+class ModelError(RagError):
+    """The embedding model could not be loaded or run."""
+
+
+class ConfigurationError(RagError):
+    """A setting is missing or contradicts another."""

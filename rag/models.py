@@ -1,0 +1,116 @@
+"""Question-side contracts: passages, citations and answers. Also re-exports the storage records."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
+
+__all__ = [
+    "Answer",
+    "AnswerSentence",
+    "Chunk",
+    "ChunkFilter",
+    "Citation",
+    "Document",
+    "DocumentInfo",
+    "Filters",
+    "Passage",
+    "RetrieverHit",
+    "Sentence",
+]
+
+
+class Filters(BaseModel):
+    """Restrict retrieval to some documents. Every field is optional; all given must hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_ids: list[str] | None = Field(None, description="Only these document ids.")
+    source: str | None = Field(None, description="Only documents with exactly this source.")
+    date_from: str | None = Field(None, description="Only documents dated on/after (YYYY[-MM[-DD]]).")
+    date_to: str | None = Field(None, description="Only documents dated on/before (YYYY[-MM[-DD]]).")
+    metadata: dict[str, MetadataValue] = Field(
+        default_factory=dict, description="Only documents whose metadata has these key/values."
+    )
+
+    def to_chunk_filter(self) -> ChunkFilter:
+        return ChunkFilter(
+            doc_ids=frozenset(self.doc_ids) if self.doc_ids is not None else None,
+            source=self.source,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            metadata=dict(self.metadata),
+        )
+
+
+class RetrieverHit(BaseModel):
+    """Where one retriever placed a passage."""
+
+    rank: int = Field(..., ge=1, description="1-based rank in that retriever's list.")
+    score: float = Field(..., description="That retriever's raw score (cosine or BM25).")
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its provenance and scores."""
+
+    chunk_id: int
+    doc_id: str
+    title: str
+    source: str
+    date: str | None = None
+    page: int | None = None
+    char_start: int
+    char_end: int
+    text: str
+    rank: int = Field(..., ge=1, description="1-based rank after fusion.")
+    score: float = Field(..., description="Fused (reciprocal rank) score.")
+    dense: RetrieverHit | None = None
+    lexical: RetrieverHit | None = None
+
+
+class Citation(BaseModel):
+    """A verbatim quote and its exact location. ``quote == document.text[char_start:char_end]``."""
+
+    marker: int = Field(..., ge=1, description="The number shown as [n] in the answer.")
+    doc_id: str
+    title: str
+    source: str
+    char_start: int = Field(..., ge=0)
+    char_end: int = Field(..., gt=0)
+    page: int | None = None
+    quote: str
+    speaker: str | None = Field(
+        None, description="Who is reported as saying it, when the quote reports speech."
+    )
+
+
+class AnswerSentence(BaseModel):
+    """One sentence of the answer and the citations that support it."""
+
+    text: str
+    markers: list[int] = Field(default_factory=list)
+    flagged: bool = Field(False, description="True when no valid citation supports the sentence.")
+
+
+class Answer(BaseModel):
+    """The answer to one question, or an abstention, with every statement cited."""
+
+    question: str
+    answer: str = Field(..., description="Answer text with [n] citation markers.")
+    short_answer: str | None = Field(
+        None, description="A precise span (date, name, number) pinned inside the answer."
+    )
+    abstained: bool = Field(False, description="True when the documents do not answer it.")
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    passages: list[Passage] = Field(
+        default_factory=list, description="Retrieved passages (the closest ones when abstaining)."
+    )
+    confidence: float = Field(0.0, description="Support score of the best evidence, 0..1.")
+    answerer: Literal["extractive", "llm"] = "extractive"
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    warnings: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,77 @@
+"""The one settings object. Built at the edges (CLI, service, eval) and passed down.
+
+Every field can be set through the environment with the ``RAG_`` prefix, e.g. ``RAG_INDEX_DIR``.
+Library code never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RetrievalMode = Literal["hybrid", "dense", "lexical"]
+VectorIndexKind = Literal["auto", "flat", "ivf"]
+
+
+def default_index_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rag" / "index"
+
+
+class Settings(BaseSettings):
+    """All tunables of ingest, retrieval, answering and the service."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------------
+    index_dir: Path = Field(default_factory=default_index_dir, description="Index folder.")
+    vector_index: VectorIndexKind = Field(
+        "auto", description="FAISS index type: exact 'flat', approximate 'ivf', or 'auto'."
+    )
+    ivf_threshold: int = Field(
+        200_000, ge=1, description="With 'auto', corpora of at least this many chunks use IVF."
+    )
+    ivf_nprobe: int = Field(48, ge=1, description="IVF lists probed per query.")
+
+    # --- model and chunking --------------------------------------------------------------------
+    model_path: str | None = Field(
+        None, description="sentence-transformers model folder; default: bundled all-MiniLM-L6-v2."
+    )
+    chunk_tokens: int = Field(200, ge=16, le=2048, description="Token budget per chunk.")
+    chunk_overlap_sentences: int = Field(1, ge=0, le=8, description="Sentences shared by chunks.")
+    embed_batch_size: int = Field(64, ge=1, le=1024)
+    commit_every_chunks: int = Field(
+        2048, ge=1, description="Ingest commits durably after about this many new chunks."
+    )
+
+    # --- retrieval -----------------------------------------------------------------------------
+    retrieval_mode: RetrievalMode = "hybrid"
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    dense_depth: int = Field(40, ge=1, le=1000, description="Candidates from FAISS before fusion.")
+    lexical_depth: int = Field(40, ge=1, le=1000, description="Candidates from FTS5 before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0.0)
+    lexical_weight: float = Field(1.0, ge=0.0)
+
+    # --- answering -----------------------------------------------------------------------------
+    max_question_chars: int = Field(1000, ge=10)
+    answer_max_sentences: int = Field(3, ge=1, le=5)
+    abstain_threshold: float = Field(
+        0.45, description="Minimum support score of the best sentence; calibrated on eval set."
+    )
+    answer_mode: Literal["extractive", "llm"] = "extractive"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(20.0, gt=0)
+
+    # --- service -------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(None, description="Bearer token required for writes.")
+    cors_origins: list[str] = Field(default_factory=list)
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
