@@ -1,0 +1,95 @@
+"""Streaming documents from files and directory trees, one failure per bad input."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from index.records import Document
+from rag.errors import LoaderError
+from rag.loaders.duplicates import DuplicateIds
+from rag.loaders.failure import LoadFailure
+from rag.loaders.files import SUPPORTED_SUFFIXES, check_supported, parse_single
+from rag.loaders.jsonl import NumberedItem, iter_numbered_file
+from rag.loaders.reading import read_file_bytes
+
+logger = logging.getLogger(__name__)
+
+# An item with the file it came from and, for JSONL records, its line number.
+_Item = tuple[Document | LoadFailure, str, int | None]
+
+
+def _load_one(path: Path, doc_id: str) -> Iterator[_Item]:
+    label = str(path)
+    suffix = path.suffix.lower()
+    try:
+        check_supported(label, suffix)
+        if suffix == ".jsonl":
+            yield from _jsonl_items(label, iter_numbered_file(path))
+            return
+        data = read_file_bytes(path)
+        document = parse_single(
+            label, data, suffix=suffix, doc_id=doc_id, source=label, stem=path.stem
+        )
+    except LoaderError as exc:
+        yield LoadFailure.from_error(exc), label, None
+        return
+    yield document, label, None
+
+
+def _jsonl_items(label: str, items: Iterator[NumberedItem]) -> Iterator[_Item]:
+    for line_no, item in items:
+        yield item, label, line_no
+
+
+def _walk(root: Path, directory: Path, visited: set[str]) -> Iterator[_Item]:
+    real = os.path.realpath(directory)
+    if real in visited:
+        logger.warning("%s: directory already visited (symlink loop?), skipped", directory)
+        return
+    visited.add(real)
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as exc:
+        reason = f"cannot list directory: {exc.strerror or exc}"
+        yield LoadFailure(path=str(directory), reason=reason), str(directory), None
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            yield from _walk(root, path, visited)
+        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+            yield from _load_one(path, path.relative_to(root).as_posix())
+        else:
+            logger.debug("%s: unsupported suffix, skipped", path)
+
+
+def iter_documents(paths: Sequence[Path]) -> Iterator[Document | LoadFailure]:
+    """Stream the documents of files and directory trees, in order, lazily.
+
+    A file named explicitly gets its file name as id; a file found under a directory gets its
+    path relative to that directory (posix form). Directories are walked recursively in name
+    order, skipping hidden entries and, silently, files with unsupported suffixes. Each bad file,
+    JSONL record or repeated document id yields a :class:`LoadFailure` and iteration goes on.
+    """
+    ids = DuplicateIds()
+    for given in paths:
+        path = Path(given)
+        items = _walk(path, path, set()) if path.is_dir() else _load_one(path, path.name)
+        for item, label, line_no in items:
+            if isinstance(item, Document):
+                origin = f"{label} line {line_no}" if line_no is not None else label
+                duplicate = ids.claim(item.id, origin)
+                if duplicate is not None:
+                    yield LoadFailure(path=label, reason=duplicate, record=line_no)
+                    continue
+            yield item

@@ -1,0 +1,29 @@
+"""The record of one input that could not be loaded."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.errors import LoaderError
+
+
+class LoadFailure(BaseModel):
+    """One file (or one JSONL record) that could not be turned into a document.
+
+    Iteration over many inputs yields these instead of raising, so one bad file never stops an
+    ingest run.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str = Field(..., description="The file as given or as found under a directory.")
+    reason: str = Field(..., description="One line saying what is wrong and what to do.")
+    record: int | None = Field(default=None, description="1-based line of a bad JSONL record.")
+
+    @classmethod
+    def from_error(cls, error: LoaderError) -> LoadFailure:
+        return cls(path=error.path, reason=error.reason)
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.record}" if self.record is not None else self.path
+        return f"{where}: {self.reason}"

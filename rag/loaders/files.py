@@ -1,0 +1,87 @@
+"""Loading one file (from disk or from uploaded bytes) by its suffix."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from index.records import Document
+from rag.errors import LoaderError, UnsupportedFileTypeError
+from rag.loaders.html import parse_html
+from rag.loaders.jsonl import collect_strict, iter_numbered_file, load_jsonl_bytes
+from rag.loaders.pdf import parse_pdf
+from rag.loaders.reading import base_name, read_file_bytes, suffix_of
+from rag.loaders.text import parse_text
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
+    {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
+)
+_MARKDOWN = frozenset({".md", ".markdown"})
+_HTML = frozenset({".html", ".htm"})
+
+
+def check_supported(label: str, suffix: str) -> None:
+    """Raise :class:`UnsupportedFileTypeError` unless ingest accepts ``suffix``."""
+    if suffix not in SUPPORTED_SUFFIXES:
+        shown = f"'{suffix}'" if suffix else "without a suffix"
+        raise UnsupportedFileTypeError(
+            label,
+            f"unsupported file type {shown}; use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+        )
+
+
+def parse_single(
+    label: str, data: bytes, *, suffix: str, doc_id: str, source: str, stem: str
+) -> Document:
+    """The one document held in a non-JSONL file's bytes."""
+    if suffix in _HTML:
+        return parse_html(label, data, doc_id=doc_id, source=source, stem=stem)
+    if suffix == ".pdf":
+        return parse_pdf(label, data, doc_id=doc_id, source=source, stem=stem)
+    return parse_text(
+        label, data, doc_id=doc_id, source=source, stem=stem, markdown=suffix in _MARKDOWN
+    )
+
+
+def load_file(path: Path, *, doc_id: str | None = None) -> list[Document]:
+    """The documents of one file: one for text, Markdown, HTML and PDF; one per JSONL record.
+
+    ``doc_id`` defaults to the file name; ``source`` is the path as given. JSONL records keep
+    their own ids (``doc_id`` is ignored) and any bad record fails the whole file; use
+    :func:`rag.loaders.iter_jsonl` to skip bad records instead. Raises
+    :class:`~rag.errors.UnsupportedFileTypeError` or :class:`~rag.errors.LoaderError`.
+    """
+    path = Path(path)
+    label = str(path)
+    if path.is_dir():
+        raise LoaderError(label, "is a directory; load folders with iter_documents")
+    suffix = path.suffix.lower()
+    check_supported(label, suffix)
+    if suffix == ".jsonl":
+        return collect_strict(label, iter_numbered_file(path))
+    data = read_file_bytes(path)
+    document = parse_single(
+        label, data, suffix=suffix, doc_id=doc_id or path.name, source=label, stem=path.stem
+    )
+    return [document]
+
+
+def load_bytes(filename: str, data: bytes, *, doc_id: str | None = None) -> list[Document]:
+    """Like :func:`load_file` for uploaded content; ``filename`` picks the format.
+
+    Only the last component of ``filename`` is used, as default id and as ``source``. For JSONL,
+    any bad record raises :class:`~rag.errors.LoaderError` naming the line numbers.
+    """
+    name = base_name(filename)
+    suffix = suffix_of(name)
+    check_supported(name or filename, suffix)
+    if suffix == ".jsonl":
+        return load_jsonl_bytes(name, data)
+    document = parse_single(
+        name,
+        data,
+        suffix=suffix,
+        doc_id=doc_id or name,
+        source=name,
+        stem=PurePosixPath(name).stem,
+    )
+    return [document]

@@ -1,0 +1,80 @@
+"""PDF files via pypdf: text per page, pages kept as character offsets."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError, FileNotDecryptedError
+
+from index.records import Document
+from rag.errors import LoaderError
+from rag.loaders.building import build_document
+
+logger = logging.getLogger(__name__)
+
+PAGE_SEPARATOR = "\n\n"
+_ENCRYPTED = "encrypted PDF; decrypt it first"
+
+
+def _open(label: str, data: bytes) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+    except Exception as exc:  # pypdf raises many types on damaged input
+        raise LoaderError(label, f"corrupt or unreadable PDF: {_one_line(exc)}") from exc
+    if reader.is_encrypted:
+        try:
+            result = reader.decrypt("")
+        except (DependencyError, NotImplementedError) as exc:
+            raise LoaderError(label, f"{_ENCRYPTED} ({_one_line(exc)})") from exc
+        except Exception as exc:
+            raise LoaderError(label, f"corrupt or unreadable PDF: {_one_line(exc)}") from exc
+        if result == PasswordType.NOT_DECRYPTED:
+            raise LoaderError(label, _ENCRYPTED)
+        logger.info("%s: encrypted PDF opened with the empty password", label)
+    return reader
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _title(reader: PdfReader) -> str:
+    try:
+        metadata = reader.metadata
+        title = metadata.title if metadata is not None else None
+    except Exception:  # broken info dictionaries are common; the title is optional
+        return ""
+    return " ".join(title.split()) if isinstance(title, str) else ""
+
+
+def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -> Document:
+    """A ``.pdf`` file as one document: page texts joined by a blank line, pages kept."""
+    if not data.strip():
+        raise LoaderError(label, "empty file")
+    reader = _open(label, data)
+    pages: list[str] = []
+    try:
+        for page in reader.pages:
+            pages.append(page.extract_text().replace("\r\n", "\n"))
+    except (DependencyError, FileNotDecryptedError) as exc:
+        raise LoaderError(label, f"{_ENCRYPTED} ({_one_line(exc)})") from exc
+    except Exception as exc:  # damaged content streams raise anything
+        raise LoaderError(label, f"corrupt or unreadable PDF: {_one_line(exc)}") from exc
+    if not any(page.strip() for page in pages):
+        raise LoaderError(label, "PDF has no extractable text (scanned?); run OCR on it first")
+    page_starts: list[int] = []
+    offset = 0
+    for text in pages:
+        page_starts.append(offset)
+        offset += len(text) + len(PAGE_SEPARATOR)
+    return build_document(
+        label,
+        doc_id=doc_id,
+        title=_title(reader) or stem,
+        text=PAGE_SEPARATOR.join(pages),
+        source=source,
+        page_starts=page_starts,
+    )
