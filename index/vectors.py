@@ -65,7 +65,8 @@ class VectorIndex:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:
             raise CorruptIndexError(f"cannot read vector file {path}: {exc}") from exc
-        index = faiss.downcast_index(index)
+        # read_index returns the concrete class already. (Never rebind the result of
+        # downcast_index: the original wrapper owns the C++ object and would free it.)
         kind: VectorKind = "ivf" if isinstance(index, faiss.IndexIVF) else "flat"
         return cls(index, kind)
 

@@ -30,8 +30,12 @@ class Filters(BaseModel):
 
     doc_ids: list[str] | None = Field(None, description="Only these document ids.")
     source: str | None = Field(None, description="Only documents with exactly this source.")
-    date_from: str | None = Field(None, description="Only documents dated on/after (YYYY[-MM[-DD]]).")
-    date_to: str | None = Field(None, description="Only documents dated on/before (YYYY[-MM[-DD]]).")
+    date_from: str | None = Field(
+        None, description="Only documents dated on/after (YYYY[-MM[-DD]])."
+    )
+    date_to: str | None = Field(
+        None, description="Only documents dated on/before (YYYY[-MM[-DD]])."
+    )
     metadata: dict[str, MetadataValue] = Field(
         default_factory=dict, description="Only documents whose metadata has these key/values."
     )

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(1000, ge=10)
     answer_max_sentences: int = Field(3, ge=1, le=5)
     abstain_threshold: float = Field(
-        0.45, description="Minimum support score of the best sentence; calibrated on eval set."
+        0.40, description="Minimum support score of the best sentence; calibrated on eval set."
     )
     answer_mode: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str | None = None

@@ -6,9 +6,7 @@ from pathlib import Path, PurePosixPath
 
 from index.records import Document
 from rag.errors import LoaderError, UnsupportedFileTypeError
-from rag.loaders.html import parse_html
 from rag.loaders.jsonl import collect_strict, iter_numbered_file, load_jsonl_bytes
-from rag.loaders.pdf import parse_pdf
 from rag.loaders.reading import base_name, read_file_bytes, suffix_of
 from rag.loaders.text import parse_text
 
@@ -34,8 +32,12 @@ def parse_single(
 ) -> Document:
     """The one document held in a non-JSONL file's bytes."""
     if suffix in _HTML:
+        from rag.loaders.html import parse_html  # lazy: trafilatura is slow to import
+
         return parse_html(label, data, doc_id=doc_id, source=source, stem=stem)
     if suffix == ".pdf":
+        from rag.loaders.pdf import parse_pdf  # lazy: pypdf is slow to import
+
         return parse_pdf(label, data, doc_id=doc_id, source=source, stem=stem)
     return parse_text(
         label, data, doc_id=doc_id, source=source, stem=stem, markdown=suffix in _MARKDOWN

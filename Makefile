@@ -1,0 +1,43 @@
+# Everything runs from a project-local virtual environment; nothing is downloaded at run time.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INDEX ?= .rag/index
+QUESTION ?= When did Sweden join NATO?
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo serve test lint browser clean-index
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0          # CPU build first: a bare `torch` pulls CUDA
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+## demo: set up, ingest the bundled article, answer a question about it
+demo: setup
+	$(BIN)/rag ingest rag/data/japan-sweden-security-cooperation.txt --index $(INDEX)
+	$(BIN)/rag ask "$(QUESTION)" --index $(INDEX)
+
+## serve: the HTTP service and its page on http://127.0.0.1:8000 over the demo index
+serve: demo
+	$(BIN)/rag serve --index $(INDEX)
+
+browser:
+	@scripts/install-chromium.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy index rag service eval bench
+
+## test: set up (including headless Chromium for the browser test) and run the test suite
+test: setup browser lint
+	$(BIN)/pytest -q
+
+clean-index:
+	rm -rf $(INDEX)

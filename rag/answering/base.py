@@ -1,0 +1,53 @@
+"""The answerer contract and the choice of answerer from settings."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from rag.answering.evidence import Candidate
+from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
+from rag.errors import ConfigurationError
+from rag.models import Answer, Passage
+from rag.settings import Settings
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(
+        self,
+        question: str,
+        query_vector: np.ndarray | None,
+        candidates: list[Candidate],
+        passages: list[Passage],
+    ) -> Answer: ...
+
+
+def answer_policy(settings: Settings) -> AnswerPolicy:
+    return AnswerPolicy(
+        abstain_threshold=settings.abstain_threshold, max_sentences=settings.answer_max_sentences
+    )
+
+
+def make_answerer(settings: Settings) -> Answerer:
+    """The extractive answerer, or the language-model one when configured."""
+    extractive = ExtractiveAnswerer(answer_policy(settings))
+    if settings.answer_mode == "extractive":
+        return extractive
+    if not settings.llm_base_url or not settings.llm_model:
+        raise ConfigurationError(
+            "answer_mode 'llm' needs an endpoint and a model",
+            hint="set RAG_LLM_BASE_URL and RAG_LLM_MODEL, or RAG_ANSWER_MODE=extractive",
+        )
+    from rag.answering.llm import LLMAnswerer
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LLMAnswerer(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=key,
+        timeout_s=settings.llm_timeout_s,
+        fallback=extractive,
+    )

@@ -1,0 +1,82 @@
+"""What a question asks for: its expected answer type, its key terms and entities."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from rag.text_features import content_stems, content_terms, dates, entities, numbers
+
+AnswerType = Literal["date", "number", "person", "organization", "place", "agent", "other"]
+
+_TYPE_RULES: list[tuple[str, AnswerType]] = [
+    (
+        r"\b(when|(what|which)( exact| precise| specific)? (year|month|date|day|time)|"
+        r"how long ago|since when|by when|what period)\b",
+        "date",
+    ),
+    (
+        r"\b(how (many|much)|what (is|was|are|were) the (total |exact |overall )?(number|value|"
+        r"cost|amount|size|budget|price|sum|figure|percentage|share)|what (number|percentage|"
+        r"share|amount|proportion|sum)|(monetary|financial|dollar) value|how large|how big)\b",
+        "number",
+    ),
+    (
+        r"\b(which|what) (organi[sz]ation|agency|institute|ministry|ministries|body|bodies|"
+        r"alliance|publication|outlet|think tank)\b",
+        "organization",
+    ),
+    (r"\b(according to whom|who|whom|whose)\b", "agent"),
+    (
+        r"\b(where|(which|what) (\w+ )?(country|countries|city|cities|region|place|nation|"
+        r"nations|capital|prefecture|province|state|town|port|base|island))\b",
+        "place",
+    ),
+    (
+        r"\b((what is|what's) the name of the|which (\w+ ){0,2}(person|official|minister|leader|"
+        r"strategist|admiral|spokesperson|diplomat|general|president|ambassador|officer))\b",
+        "person",
+    ),
+]
+_COMPILED = [(re.compile(p, re.I), kind) for p, kind in _TYPE_RULES]
+_ATTRIBUTION_RE = re.compile(
+    r"\b(who (said|stated|says|claimed|warned|noted|described|called|argued|declared|remarked)|"
+    r"according to (whom|which|what)|who is quoted|whose (words|statement|estimate|estimates)|"
+    r"which (source|organi[sz]ation|institute|official|person) (said|estimates?|suggests?|"
+    r"stated|reported|reports))\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    text: str
+    answer_type: AnswerType
+    asks_attribution: bool
+    terms: tuple[str, ...]
+    stems: frozenset[str]
+    entities: tuple[str, ...]
+    dates: tuple[str, ...]
+    numbers: tuple[str, ...]
+
+
+def analyse_question(question: str) -> QuestionAnalysis:
+    answer_type: AnswerType = "other"
+    for pattern, kind in _COMPILED:
+        if pattern.search(question):
+            answer_type = kind
+            break
+    asks_attribution = bool(_ATTRIBUTION_RE.search(question))
+    if asks_attribution:
+        answer_type = "agent"
+    return QuestionAnalysis(
+        text=question,
+        answer_type=answer_type,
+        asks_attribution=asks_attribution,
+        terms=tuple(content_terms(question)),
+        stems=frozenset(content_stems(question)),
+        entities=tuple(entities(question)),
+        dates=tuple(dates(question)),
+        numbers=tuple(numbers(question)),
+    )

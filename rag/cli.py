@@ -1,0 +1,353 @@
+"""The `rag` command line. Domain errors become exit codes and one-line messages here only.
+
+Subcommands ``ingest``, ``ask``, ``documents`` and ``stats`` are built in; others (``serve``,
+``eval``, ``bench``) come from packages that register under the ``rag.commands`` entry point group,
+so ``rag`` never imports the service or the evaluation code it does not run. The query path imports
+neither torch nor sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from index.errors import (
+    DocumentNotFoundError,
+    IncompatibleIndexError,
+    IndexLockedError,
+    IndexNotFoundError,
+    InvalidFilterError,
+    RagError,
+)
+from rag.errors import InvalidQuestionError, LoaderError
+from rag.settings import Settings
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1  # ingest finished but some inputs failed
+EXIT_USAGE = 2
+EXIT_NO_INDEX = 3
+EXIT_BAD_INPUT = 4
+EXIT_LOCKED = 5
+EXIT_ERROR = 6
+
+BUILTIN = ("ingest", "ask", "documents", "stats")
+FILTER_FIELDS = ("doc_id", "source", "date_from", "date_to")
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+logger = logging.getLogger("rag")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "index", None):
+        overrides["index_dir"] = Path(args.index)
+    for name in ("chunk_tokens", "vector_index", "host", "port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--index",
+        metavar="DIR",
+        help="index folder (default: $RAG_INDEX_DIR or ~/.local/share/rag/index)",
+    )
+
+
+# --- ingest ---------------------------------------------------------------------------------------
+def _count_inputs(paths: Sequence[Path]) -> int | None:
+    total = 0
+    for path in paths:
+        if path.is_dir():
+            return None
+        if path.suffix.lower() == ".jsonl" and path.is_file():
+            with open(path, "rb") as fh:
+                total += sum(1 for line in fh if line.strip())
+        else:
+            total += 1
+    return total
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from tqdm import tqdm
+
+    from rag.build import build_index
+    from rag.embedding import SentenceTransformerEmbedder
+    from rag.ingest import IngestEvent
+    from rag.loaders import iter_documents
+    from rag.tokens import TiktokenCounter
+
+    paths = [Path(p) for p in args.paths]
+    counter = TiktokenCounter()
+    embedder = SentenceTransformerEmbedder(settings.model_path)
+    print(f"Loading model {embedder.model_path} …", file=sys.stderr)
+    embedder.warm_up()
+    bar = tqdm(
+        total=_count_inputs(paths), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr
+    )
+    chunks_seen = 0
+
+    def on_event(event: IngestEvent) -> None:
+        nonlocal chunks_seen
+        if event.kind == "failure" and event.failure is not None:
+            bar.write(f"failed: {event.failure}", file=sys.stderr)
+            bar.update(1)
+        elif event.kind == "document":
+            chunks_seen += event.chunks
+            bar.update(1)
+            bar.set_postfix(chunks=chunks_seen)
+
+    report = build_index(
+        settings, iter_documents(paths), embedder=embedder, counter=counter, on_event=on_event
+    )
+    bar.close()
+    rate = report.chunks_per_second
+    print(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.failed} failed; {report.chunks} chunks, {report.sentences} sentences in "
+        f"{report.seconds:.1f} s ({rate:.1f} chunks/s) → {settings.index_dir}"
+    )
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+# --- ask ------------------------------------------------------------------------------------------
+def _parse_value(raw: str) -> str | int | float | bool:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def parse_filters(items: Sequence[str]) -> Any:
+    """``KEY=VALUE`` options into :class:`rag.models.Filters` (doc_id may repeat)."""
+    from rag.models import Filters
+
+    doc_ids: list[str] = []
+    fields: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidFilterError(
+                f"filter {item!r} is not KEY=VALUE",
+                hint="e.g. --filter source=UNGDC --filter date_from=2022 --filter country=SWE",
+            )
+        if key == "doc_id":
+            doc_ids.append(value)
+        elif key in FILTER_FIELDS:
+            fields[key] = value
+        else:
+            metadata[key] = _parse_value(value)
+    return Filters(doc_ids=doc_ids or None, metadata=metadata, **fields)
+
+
+def format_answer(answer: Any, width: int = 96) -> str:
+    """The human-readable layout: answer with markers, then each citation and its quote."""
+    lines = textwrap.wrap(answer.answer, width) or [answer.answer]
+    if answer.short_answer and not answer.abstained:
+        lines += ["", f"Short answer: {answer.short_answer}"]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            where = f"chars {c.char_start}–{c.char_end}" + (f", page {c.page}" if c.page else "")
+            lines.append(f"[{c.marker}] {c.title or c.doc_id} ({c.doc_id}; {where})")
+            if c.speaker:
+                lines.append(f"    speaker: {c.speaker}")
+            lines += textwrap.wrap(
+                f"“{c.quote}”", width, initial_indent="    ", subsequent_indent="    "
+            )
+    elif answer.abstained and answer.passages:
+        lines += ["", "Closest passages:"]
+        for p in answer.passages[:3]:
+            excerpt = p.text if len(p.text) <= 240 else p.text[:237] + "…"
+            lines.append(f"- {p.title or p.doc_id} ({p.doc_id}; chars {p.char_start}–{p.char_end})")
+            lines += textwrap.wrap(excerpt, width, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.system import QASystem
+
+    filters = parse_filters(args.filter or [])
+    system = QASystem.open(settings)
+    try:
+        answer = system.ask(args.question, k=args.k, filters=filters, mode=args.mode)
+    finally:
+        system.close()
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+    else:
+        print(format_answer(answer))
+    return EXIT_OK
+
+
+# --- documents and stats --------------------------------------------------------------------------
+def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
+    from index.store import IndexStore
+
+    store = IndexStore.open(settings.index_dir)
+    try:
+        if args.action == "list":
+            with store.snapshot() as snap:
+                docs = snap.list_documents()
+            if args.json:
+                print(json.dumps([d.model_dump() for d in docs], indent=2, ensure_ascii=False))
+            for d in docs if not args.json else []:
+                print(f"{d.id}\t{d.n_chunks} chunks\t{d.n_chars} chars\t{d.title[:60]}")
+            return EXIT_OK
+        if not args.ids:
+            raise InvalidQuestionError(f"`rag documents {args.action}` needs document ids")
+        if args.action == "show":
+            with store.snapshot() as snap:
+                for doc_id in args.ids:
+                    doc = snap.document(doc_id)
+                    if doc is None:
+                        raise DocumentNotFoundError(f"no document {doc_id!r} in the index")
+                    print(
+                        doc.model_dump_json(indent=2)
+                        if args.json
+                        else f"# {doc.title}\nid: {doc.id}\nsource: {doc.source}\n"
+                        f"date: {doc.date or '-'}\n\n{doc.text}"
+                    )
+            return EXIT_OK
+        with store.writer(policy=settings.vector_index, ivf_threshold=settings.ivf_threshold) as w:
+            missing = [doc_id for doc_id in args.ids if not w.delete(doc_id)]
+        for doc_id in args.ids:
+            print(f"{'not found' if doc_id in missing else 'deleted'}: {doc_id}")
+        return EXIT_PARTIAL if missing else EXIT_OK
+    finally:
+        store.close()
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from index.store import IndexStore
+
+    store = IndexStore.open(settings.index_dir)
+    try:
+        with store.snapshot() as snap:
+            stats: dict[str, Any] = dict(snap.counts())
+            stats["vector_index"] = snap.vector_kind
+        stats.update(
+            index_dir=str(settings.index_dir),
+            model=store.manifest.model_name,
+            dimension=store.manifest.dimension,
+            chunk_tokens=store.manifest.chunk_tokens,
+            format_version=store.manifest.format_version,
+        )
+        if args.check:
+            stats["problems"] = store.check_integrity()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key}: {value}")
+    return EXIT_ERROR if stats.get("problems") else EXIT_OK
+
+
+# --- parser and dispatch --------------------------------------------------------------------------
+def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Question answering over foreign-policy documents, with citations."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="add files or folders to the index")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .jsonl or folders")
+    _common(p)
+    p.add_argument("--chunk-tokens", type=int, help="token budget per chunk (new index only)")
+    p.add_argument("--vector-index", choices=["auto", "flat", "ivf"], help="FAISS index type")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question")
+    _common(p)
+    p.add_argument("--k", type=int, help="passages to retrieve (1-50, default 5)")
+    p.add_argument(
+        "--filter",
+        action="append",
+        metavar="KEY=VALUE",
+        help="doc_id, source, date_from, date_to, or any metadata key; repeatable",
+    )
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="retrieval mode")
+    p.add_argument("--json", action="store_true", help="print the answer model as JSON")
+    p.set_defaults(handler=cmd_ask)
+
+    p = sub.add_parser("documents", help="list, show or delete documents")
+    p.add_argument("action", choices=["list", "show", "delete"])
+    p.add_argument("ids", nargs="*", metavar="ID")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_documents)
+
+    p = sub.add_parser("stats", help="what the index holds")
+    _common(p)
+    p.add_argument("--check", action="store_true", help="cross-check rows, full text and vectors")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_stats)
+
+    if with_plugins:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="rag.commands"):
+            register = ep.load()
+            register(sub, _common)
+    return parser
+
+
+def _exit_code(exc: RagError) -> int:
+    if isinstance(exc, IndexNotFoundError | IncompatibleIndexError):
+        return EXIT_NO_INDEX
+    if isinstance(exc, IndexLockedError):
+        return EXIT_LOCKED
+    if isinstance(
+        exc, InvalidQuestionError | InvalidFilterError | LoaderError | DocumentNotFoundError
+    ):
+        return EXIT_BAD_INPUT
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(with_plugins=first not in BUILTIN)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = _settings(args)
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except RagError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return _exit_code(exc)
+    except KeyboardInterrupt:
+        print("interrupted; the index keeps its last committed state", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

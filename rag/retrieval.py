@@ -1,0 +1,115 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (FTS5/BM25) fused by reciprocal rank fusion.
+
+Scores of the two retrievers live on different scales, so they are never added; only ranks are
+fused: ``score(d) = Σ_r w_r / (rrf_k + rank_r(d))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.records import ChunkFilter, Document
+from index.store import Snapshot
+from rag.models import Passage, RetrieverHit
+from rag.settings import RetrievalMode
+from rag.text_features import content_terms
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    k: int
+    mode: RetrievalMode
+    dense_depth: int
+    lexical_depth: int
+    rrf_k: int
+    dense_weight: float
+    lexical_weight: float
+
+
+@dataclass(frozen=True)
+class Fused:
+    chunk_id: int
+    score: float
+    dense: RetrieverHit | None
+    lexical: RetrieverHit | None
+
+
+def rrf_fuse(
+    dense: Sequence[tuple[int, float]],
+    lexical: Sequence[tuple[int, float]],
+    *,
+    rrf_k: int,
+    dense_weight: float = 1.0,
+    lexical_weight: float = 1.0,
+) -> list[Fused]:
+    """Reciprocal rank fusion of two ranked lists; ties broken by dense rank, then id."""
+    dense_hits = {cid: RetrieverHit(rank=r, score=s) for r, (cid, s) in enumerate(dense, 1)}
+    lex_hits = {cid: RetrieverHit(rank=r, score=s) for r, (cid, s) in enumerate(lexical, 1)}
+    fused: list[Fused] = []
+    for cid in dense_hits.keys() | lex_hits.keys():
+        d, lx = dense_hits.get(cid), lex_hits.get(cid)
+        score = (dense_weight / (rrf_k + d.rank) if d else 0.0) + (
+            lexical_weight / (rrf_k + lx.rank) if lx else 0.0
+        )
+        fused.append(Fused(cid, score, d, lx))
+    fused.sort(key=lambda f: (-f.score, f.dense.rank if f.dense else 1 << 30, f.chunk_id))
+    return fused
+
+
+def lexical_terms(question: str) -> list[str]:
+    """Terms for the BM25 query: the question's content words (stopwords carry no evidence)."""
+    return content_terms(question)
+
+
+def retrieve(
+    snapshot: Snapshot,
+    question: str,
+    query_vector: np.ndarray | None,
+    params: RetrievalParams,
+    flt: ChunkFilter | None = None,
+) -> list[Passage]:
+    """Top-``k`` passages for a question; filters are applied inside each retriever."""
+    dense: list[tuple[int, float]] = []
+    lexical: list[tuple[int, float]] = []
+    if params.mode in ("hybrid", "dense"):
+        if query_vector is None:
+            raise ValueError("dense retrieval needs a query vector")
+        dense = snapshot.search_dense(query_vector, params.dense_depth, flt)
+    if params.mode in ("hybrid", "lexical"):
+        lexical = snapshot.search_lexical(lexical_terms(question), params.lexical_depth, flt)
+    fused = rrf_fuse(
+        dense,
+        lexical,
+        rrf_k=params.rrf_k,
+        dense_weight=params.dense_weight if params.mode != "lexical" else 0.0,
+        lexical_weight=params.lexical_weight if params.mode != "dense" else 0.0,
+    )[: params.k]
+    chunks = snapshot.chunks([f.chunk_id for f in fused])
+    docs: dict[str, Document] = snapshot.documents([c.doc_id for c in chunks.values()])
+    passages: list[Passage] = []
+    for f in fused:
+        chunk = chunks.get(f.chunk_id)
+        if chunk is None:
+            continue
+        doc = docs[chunk.doc_id]
+        passages.append(
+            Passage(
+                chunk_id=f.chunk_id,
+                doc_id=chunk.doc_id,
+                title=doc.title,
+                source=doc.source,
+                date=doc.date,
+                page=chunk.page,
+                char_start=chunk.char_start,
+                char_end=chunk.char_end,
+                text=chunk.text,
+                rank=len(passages) + 1,
+                score=f.score,
+                dense=f.dense,
+                lexical=f.lexical,
+            )
+        )
+    return passages

@@ -1,0 +1,179 @@
+"""The question-answering system: an object opened against an index folder.
+
+``QASystem.open(settings)`` loads nothing heavy: the query encoder is the ONNX export stored in the
+index (no torch import), the answerer is pure Python. The CLI, the HTTP service and the evaluation
+harness all answer through :meth:`QASystem.ask`, so they give identical answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from index.records import Document
+from index.store import IndexStore
+from rag.answering.base import Answerer, make_answerer
+from rag.answering.citations import verify_citations
+from rag.answering.evidence import gather_candidates
+from rag.answering.extractive import abstention
+from rag.embedding import Embedder
+from rag.errors import InvalidQuestionError
+from rag.ingest import IngestEvent, IngestOptions, IngestReport, ingest
+from rag.loaders import LoadFailure
+from rag.models import Answer, Filters
+from rag.retrieval import RetrievalParams, retrieve
+from rag.settings import RetrievalMode, Settings
+from rag.tokens import TokenCounter
+
+logger = logging.getLogger(__name__)
+
+ENCODER_DIR = "encoder"
+
+
+def encoder_folder(index_dir: Path) -> Path:
+    return index_dir / ENCODER_DIR
+
+
+def validate_question(question: str, settings: Settings) -> str:
+    text = question.strip()
+    if not text:
+        raise InvalidQuestionError("the question is empty", hint="ask a question in plain words")
+    if len(text) > settings.max_question_chars:
+        raise InvalidQuestionError(
+            f"the question has {len(text)} characters; the limit is {settings.max_question_chars}",
+            hint="shorten the question (RAG_MAX_QUESTION_CHARS sets the limit)",
+        )
+    return text
+
+
+class QASystem:
+    """Retrieval plus answering over one index."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        encoder: Embedder,
+        settings: Settings,
+        answerer: Answerer | None = None,
+    ) -> None:
+        store.manifest.check_compatible(model_name=encoder.model_name, dimension=encoder.dimension)
+        self.store = store
+        self.encoder = encoder
+        self.settings = settings
+        self.answerer = answerer or make_answerer(settings)
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, *, encoder: Embedder | None = None) -> QASystem:
+        from rag.onnx_encoder import OnnxQueryEncoder
+
+        store = IndexStore.open(settings.index_dir, nprobe=settings.ivf_nprobe)
+        if encoder is None:
+            encoder = OnnxQueryEncoder(encoder_folder(settings.index_dir))
+        return cls(store, encoder, settings)
+
+    def warm_up(self) -> None:
+        warm = getattr(self.encoder, "warm_up", None)
+        if callable(warm):
+            warm()
+        with self.store.snapshot():
+            pass
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- questions ---------------------------------------------------------------------------
+    def params(self, k: int | None, mode: RetrievalMode | None) -> RetrievalParams:
+        s = self.settings
+        k = s.top_k if k is None else k
+        if not 1 <= k <= 50:
+            raise InvalidQuestionError(f"k must be between 1 and 50, not {k}")
+        return RetrievalParams(
+            k=k,
+            mode=mode or s.retrieval_mode,
+            dense_depth=max(s.dense_depth, k),
+            lexical_depth=max(s.lexical_depth, k),
+            rrf_k=s.rrf_k,
+            dense_weight=s.dense_weight,
+            lexical_weight=s.lexical_weight,
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> Answer:
+        """Answer with citations, or abstain. Identical for CLI, service and evaluation."""
+        t0 = time.perf_counter()
+        text = validate_question(question, self.settings)
+        params = self.params(k, mode)
+        flt = filters.to_chunk_filter() if filters is not None else None
+        query_vector = self.encoder.encode_query(text)
+        t1 = time.perf_counter()
+        with self.store.snapshot() as snap:
+            passages = retrieve(snap, text, query_vector, params, flt)
+            t2 = time.perf_counter()
+            candidates = gather_candidates(snap, passages)
+            if candidates:
+                answer = self.answerer.answer(text, query_vector, candidates, passages)
+                docs = {c.document.id: c.document for c in candidates}
+                verify_citations(answer, docs)
+            else:
+                answer = abstention(text, passages, 0.0, "nothing relevant was retrieved")
+        t3 = time.perf_counter()
+        answer.mode = params.mode
+        answer.answerer = "llm" if self.answerer.name == "llm" else "extractive"
+        answer.timings_ms = {
+            "encode": round((t1 - t0) * 1000, 2),
+            "retrieve": round((t2 - t1) * 1000, 2),
+            "answer": round((t3 - t2) * 1000, 2),
+            "total": round((t3 - t0) * 1000, 2),
+        }
+        return answer
+
+    # --- documents ---------------------------------------------------------------------------
+    def add_documents(
+        self, documents: Iterable[Document | LoadFailure], counter: TokenCounter
+    ) -> IngestReport:
+        """Ingest documents with this system's encoder; visible to the next question at once."""
+        options = IngestOptions(
+            chunk_tokens=self.store.manifest.chunk_tokens,
+            overlap_sentences=self.store.manifest.chunk_overlap_sentences,
+            batch_size=self.settings.embed_batch_size,
+            commit_every=self.settings.commit_every_chunks,
+        )
+        with (
+            self._write_lock,
+            self.store.writer(
+                policy=self.settings.vector_index, ivf_threshold=self.settings.ivf_threshold
+            ) as writer,
+        ):
+            return ingest(documents, writer, self.encoder, counter, options)
+
+    def delete_document(self, doc_id: str) -> bool:
+        with (
+            self._write_lock,
+            self.store.writer(
+                policy=self.settings.vector_index, ivf_threshold=self.settings.ivf_threshold
+            ) as writer,
+        ):
+            return writer.delete(doc_id)
+
+
+def ingest_options(settings: Settings) -> IngestOptions:
+    return IngestOptions(
+        chunk_tokens=settings.chunk_tokens,
+        overlap_sentences=settings.chunk_overlap_sentences,
+        batch_size=settings.embed_batch_size,
+        commit_every=settings.commit_every_chunks,
+    )
+
+
+def noop(_event: IngestEvent) -> None:
+    return None
