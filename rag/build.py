@@ -1,17 +1,24 @@
-"""Building an index: open or create it for the model, ingest, export the query encoder."""
+"""Building an index: open or create it for the model, export the encoder, ingest.
+
+The embedding model runs in ONNX Runtime for ingest and queries alike. torch (through
+sentence-transformers) is needed only once per index, to export the model into
+``<index>/encoder``; the export is checked against torch before it is kept, and its vectors match
+sentence-transformers' to cosine >= 0.9999.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from index.manifest import Manifest
 from index.records import Document
 from index.store import IndexStore
-from rag.embedding import SentenceTransformerEmbedder
+from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.ingest import IngestEvent, IngestReport, ingest
-from rag.loaders import LoadFailure
+from rag.loaders.failure import LoadFailure
+from rag.onnx_encoder import OnnxQueryEncoder
 from rag.settings import Settings
 from rag.system import encoder_folder, ingest_options
 from rag.tokens import TiktokenCounter
@@ -19,9 +26,7 @@ from rag.tokens import TiktokenCounter
 logger = logging.getLogger(__name__)
 
 
-def manifest_for(
-    settings: Settings, embedder: SentenceTransformerEmbedder, encoding: str
-) -> Manifest:
+def manifest_for(settings: Settings, embedder: Embedder, encoding: str) -> Manifest:
     return Manifest(
         model_name=embedder.model_name,
         dimension=embedder.dimension,
@@ -31,45 +36,48 @@ def manifest_for(
     )
 
 
+def embed_threads(settings: Settings) -> int:
+    return settings.embed_threads or os.cpu_count() or 1
+
+
 def open_for_ingest(
-    settings: Settings, embedder: SentenceTransformerEmbedder, counter: TiktokenCounter
-) -> IndexStore:
-    """Open the index (refusing another model or chunking) or create it."""
-    return IndexStore.open_or_create(
-        settings.index_dir,
-        manifest_for(settings, embedder, counter.name),
-        nprobe=settings.ivf_nprobe,
-    )
-
-
-def ensure_query_encoder(index_dir: Path, embedder: SentenceTransformerEmbedder) -> bool:
-    """Export the ONNX query encoder into the index unless a current one is there."""
+    settings: Settings,
+    counter: TiktokenCounter,
+    *,
+    on_export: Callable[[], None] | None = None,
+) -> tuple[IndexStore, OnnxQueryEncoder]:
+    """Open the index (refusing another model or chunking) or create it; make sure its encoder
+    is a current export of the configured model, exporting it when not."""
     from rag.onnx_export import encoder_is_current, export_query_encoder
 
-    folder = encoder_folder(index_dir)
-    if encoder_is_current(folder, embedder.model_path):
-        return False
-    logger.info("exporting the ONNX query encoder to %s", folder)
-    export_query_encoder(embedder.model_path, folder)
-    return True
+    model = SentenceTransformerEmbedder(settings.model_path)  # reads config only, loads nothing
+    store = IndexStore.open_or_create(
+        settings.index_dir, manifest_for(settings, model, counter.name), nprobe=settings.ivf_nprobe
+    )
+    folder = encoder_folder(settings.index_dir)
+    if not encoder_is_current(folder, str(model.model_path)):
+        if on_export is not None:
+            on_export()
+        logger.info("exporting %s to ONNX in %s", model.model_name, folder)
+        export_query_encoder(str(model.model_path), folder)
+    encoder = OnnxQueryEncoder(folder, threads=embed_threads(settings))
+    encoder.warm_up()
+    return store, encoder
 
 
 def build_index(
     settings: Settings,
     items: Iterable[Document | LoadFailure],
     *,
-    embedder: SentenceTransformerEmbedder,
-    counter: TiktokenCounter,
+    counter: TiktokenCounter | None = None,
     on_event: Callable[[IngestEvent], None] | None = None,
+    on_export: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Ingest ``items`` into ``settings.index_dir`` and make it ready to answer."""
-    store = open_for_ingest(settings, embedder, counter)
+    """Ingest ``items`` into ``settings.index_dir``; the index answers as soon as this returns."""
+    counter = counter or TiktokenCounter()
+    store, encoder = open_for_ingest(settings, counter, on_export=on_export)
     try:
         with store.writer(policy=settings.vector_index, ivf_threshold=settings.ivf_threshold) as w:
-            report = ingest(
-                items, w, embedder, counter, ingest_options(settings), on_event=on_event
-            )
-        ensure_query_encoder(settings.index_dir, embedder)
+            return ingest(items, w, encoder, counter, ingest_options(settings), on_event=on_event)
     finally:
         store.close()
-    return report

@@ -83,16 +83,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from rag.build import build_index
-    from rag.embedding import SentenceTransformerEmbedder
     from rag.ingest import IngestEvent
     from rag.loaders import iter_documents
-    from rag.tokens import TiktokenCounter
 
     paths = [Path(p) for p in args.paths]
-    counter = TiktokenCounter()
-    embedder = SentenceTransformerEmbedder(settings.model_path)
-    print(f"Loading model {embedder.model_path} …", file=sys.stderr)
-    embedder.warm_up()
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise LoaderError(", ".join(missing), "no such file or folder")
+
+    def on_export() -> None:
+        print("Exporting the embedding model to ONNX for this index (once) …", file=sys.stderr)
+
     bar = tqdm(
         total=_count_inputs(paths), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr
     )
@@ -108,9 +109,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             bar.update(1)
             bar.set_postfix(chunks=chunks_seen)
 
-    report = build_index(
-        settings, iter_documents(paths), embedder=embedder, counter=counter, on_event=on_event
-    )
+    report = build_index(settings, iter_documents(paths), on_event=on_event, on_export=on_export)
     bar.close()
     rate = report.chunks_per_second
     print(
@@ -170,7 +169,7 @@ def format_answer(answer: Any, width: int = 96) -> str:
             if c.speaker:
                 lines.append(f"    speaker: {c.speaker}")
             lines += textwrap.wrap(
-                f"“{c.quote}”", width, initial_indent="    ", subsequent_indent="    "
+                c.quote, width, initial_indent="    │ ", subsequent_indent="    │ "
             )
     elif answer.abstained and answer.passages:
         lines += ["", "Closest passages:"]

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     )
     chunk_tokens: int = Field(200, ge=16, le=2048, description="Token budget per chunk.")
     chunk_overlap_sentences: int = Field(1, ge=0, le=8, description="Sentences shared by chunks.")
-    embed_batch_size: int = Field(64, ge=1, le=1024)
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    embed_threads: int = Field(0, ge=0, le=256, description="ONNX Runtime threads; 0 = all cores.")
     commit_every_chunks: int = Field(
         2048, ge=1, description="Ingest commits durably after about this many new chunks."
     )

@@ -128,7 +128,6 @@ class QASystem:
                 answer = abstention(text, passages, 0.0, "nothing relevant was retrieved")
         t3 = time.perf_counter()
         answer.mode = params.mode
-        answer.answerer = "llm" if self.answerer.name == "llm" else "extractive"
         answer.timings_ms = {
             "encode": round((t1 - t0) * 1000, 2),
             "retrieve": round((t2 - t1) * 1000, 2),

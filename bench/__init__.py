@@ -1,0 +1,1 @@
+"""Benchmarks, run on purpose (never by the test suite). See README "Speed and scale"."""
