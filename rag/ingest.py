@@ -108,7 +108,7 @@ class _Run:
         )
         self.pending.append(_Pending(document, sentences, chunks))
         self.pending_chunks += len(chunks)
-        if self.pending_chunks >= self.options.group_chunks:
+        if self.pending_chunks >= min(self.options.group_chunks, self.options.commit_every):
             self.flush()
 
     def flush(self) -> None:

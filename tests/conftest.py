@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,3 +31,50 @@ def onnx_encoder_dir(
     folder = tmp_path_factory.mktemp("index") / "encoder"
     st_embedder.export_onnx(folder)
     return folder
+
+
+from rag.settings import Settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def article_index(onnx_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of an index of the packaged sample article, built once per test session with the
+    real model (reusing the session's ONNX export instead of exporting again)."""
+    import shutil
+
+    import rag
+    from rag.build import build_index
+    from rag.loaders import iter_documents
+    from rag.system import encoder_folder
+
+    article = Path(rag.__file__).parent / "data" / "japan-sweden-security-cooperation.txt"
+    index_dir = tmp_path_factory.mktemp("article") / "index"
+    shutil.copytree(onnx_encoder_dir, encoder_folder(index_dir))
+    settings = Settings(index_dir=index_dir, embed_threads=1)
+    report = build_index(settings, iter_documents([article]))
+    assert report.added == 1 and report.failed == 0
+    return settings
+
+
+def copy_index_folder(source: Path, target: Path) -> Path:
+    """A private, writable copy of an index folder; the (read-only) ONNX encoder is hard-linked."""
+    import os
+    import shutil
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("encoder", "writer.lock"))
+    if (source / "encoder").is_dir():
+        shutil.copytree(source / "encoder", target / "encoder", copy_function=os.link)
+    return target
+
+
+@pytest.fixture
+def article_index_copy(article_index: Settings, tmp_path: Path) -> Settings:
+    """Settings of a private copy of the article index, free to change in one test."""
+    folder = copy_index_folder(article_index.index_dir, tmp_path / "index")
+    return article_index.model_copy(update={"index_dir": folder})
+
+
+@pytest.fixture(scope="session")
+def index_copier() -> Callable[[Path, Path], Path]:
+    """:func:`copy_index_folder`, for fixtures of wider scope than one test."""
+    return copy_index_folder

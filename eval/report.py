@@ -1,0 +1,254 @@
+"""Rendering evaluation results: Markdown tables for people, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from eval.dataset import EvalSetError
+from eval.harness import ConfigResult, EvalReport, Failure, SweepReport
+from eval.squad import SquadFailure, SquadReport
+
+logger = logging.getLogger(__name__)
+
+MAX_SAID_CHARS = 160
+
+_CONFIG_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("hit@1", "hit_at_1"),
+    ("hit@5", "hit_at_5"),
+    ("MRR", "mrr"),
+    ("accuracy", "accuracy"),
+    ("precision", "precision"),
+    ("abst. recall", "abstention_recall"),
+    ("abst. precision", "abstention_precision"),
+    ("cit. validity", "citation_validity"),
+    ("support", "support"),
+    ("cit. precision", "citation_precision"),
+    ("p50 ms", "latency_p50_ms"),
+    ("p95 ms", "latency_p95_ms"),
+)
+_SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("accuracy", "accuracy"),
+    ("precision", "precision"),
+    ("abst. recall", "abstention_recall"),
+    ("abst. precision", "abstention_precision"),
+    ("support", "support"),
+)
+_SQUAD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("hit@1", "hit_at_1"),
+    ("hit@5", "hit_at_5"),
+    ("MRR", "mrr"),
+    ("EM", "exact_match"),
+    ("F1", "f1"),
+    ("contains", "contains_accuracy"),
+    ("contains prec.", "contains_precision"),
+    ("abst. recall", "abstention_recall"),
+    ("abst. precision", "abstention_precision"),
+    ("cit. validity", "citation_validity"),
+    ("p50 ms", "latency_p50_ms"),
+    ("p95 ms", "latency_p95_ms"),
+)
+
+
+def fmt(value: object) -> str:
+    """A table cell: '–' for undefined, 3 decimals for rates, 1 for milliseconds."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}" if -1.0 <= value <= 1.0 else f"{value:.1f}"
+    return str(value)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _short(text: str, limit: int = MAX_SAID_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _metric_cells(metrics: BaseModel, columns: Sequence[tuple[str, str]]) -> list[str]:
+    return [fmt(getattr(metrics, attr)) for _, attr in columns]
+
+
+def config_table(report: EvalReport) -> list[str]:
+    header = ["config", "mode", "k", "n", *(label for label, _ in _CONFIG_COLUMNS), "errors"]
+    rows = [
+        [
+            r.config.name,
+            r.config.mode,
+            str(r.config.k),
+            str(r.overall.questions),
+            *_metric_cells(r.overall, _CONFIG_COLUMNS),
+            str(r.overall.errors),
+        ]
+        for r in report.results
+    ]
+    return table(header, rows)
+
+
+def category_table(result: ConfigResult) -> list[str]:
+    header = ["category", "answerable", "unanswerable", *(label for label, _ in _CONFIG_COLUMNS)]
+    rows = [
+        [
+            category,
+            str(m.answerable),
+            str(m.unanswerable),
+            *_metric_cells(m, _CONFIG_COLUMNS),
+        ]
+        for category, m in result.per_category.items()
+        if m.questions
+    ]
+    return table(header, rows)
+
+
+def failure_table(failures: Sequence[Failure]) -> list[str]:
+    header = ["id", "category", "question", "expected", "system said"]
+    rows = [
+        [
+            f.id,
+            f.category,
+            f.question,
+            f.expected,
+            _short(f.said + (f" (short: {f.short_answer})" if f.short_answer else "")),
+        ]
+        for f in failures
+    ]
+    return table(header, rows)
+
+
+def detail_config(report: EvalReport, name: str | None) -> ConfigResult:
+    """The result shown per category: ``name``, else 'hybrid' when run, else the first."""
+    if name is not None:
+        return report.result(name)
+    for result in report.results:
+        if result.config.name == "hybrid":
+            return result
+    if not report.results:
+        raise EvalSetError("the report holds no results")
+    return report.results[0]
+
+
+def eval_markdown(
+    report: EvalReport, *, detail: str | None = None, show_failures: bool = False
+) -> str:
+    """The Markdown report: one row per configuration, then the per-category table of one."""
+    chosen = detail_config(report, detail)
+    lines = [
+        f"# Evaluation: {report.eval_set}",
+        "",
+        f"{report.questions} questions; index {report.index_dir} ({report.documents} documents, "
+        f"{report.chunks} chunks, model {report.model}); {report.created}.",
+        "",
+        "Accuracy = correct / answerable; precision = correct / answerable answered; "
+        "abstention recall = abstained unanswerable / unanswerable; abstention precision = "
+        "abstained unanswerable / abstentions. Retrieval metrics over answerable questions.",
+        "",
+        *config_table(report),
+        "",
+        f"## Per category ({chosen.config.name})",
+        "",
+        *category_table(chosen),
+        "",
+        "Run times: " + ", ".join(f"{r.config.name} {r.seconds:.1f} s" for r in report.results),
+    ]
+    if show_failures:
+        lines += ["", f"## Failing questions ({chosen.config.name}: {len(chosen.failures)})", ""]
+        lines += failure_table(chosen.failures) if chosen.failures else ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def sweep_markdown(report: SweepReport) -> str:
+    header = [report.param, "answered", *(label for label, _ in _SWEEP_COLUMNS)]
+    rows = [
+        [fmt(row.value), str(row.metrics.answered), *_metric_cells(row.metrics, _SWEEP_COLUMNS)]
+        for row in report.rows
+    ]
+    lines = [
+        f"# Sweep of {report.param} ({report.mode}, k={report.k})",
+        "",
+        *table(header, rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def squad_markdown(
+    report: SquadReport, *, detail: str | None = None, show_failures: bool = False
+) -> str:
+    header = ["config", "mode", "k", "n", *(label for label, _ in _SQUAD_COLUMNS), "errors"]
+    rows = [
+        [
+            r.config.name,
+            r.config.mode,
+            str(r.config.k),
+            str(r.metrics.questions),
+            *_metric_cells(r.metrics, _SQUAD_COLUMNS),
+            str(r.metrics.errors),
+        ]
+        for r in report.results
+    ]
+    seed = f", sample seed {report.sample_seed}" if report.sample_seed is not None else ""
+    first = report.results[0].metrics if report.results else None
+    split = f" ({first.answerable} answerable, {first.unanswerable} unanswerable)" if first else ""
+    lines = [
+        f"# Benchmark: {report.benchmark}",
+        "",
+        f"{report.questions} questions{split}{seed}; index {report.index_dir} "
+        f"({report.documents} documents, {report.chunks} chunks, model {report.model}); "
+        f"{report.created}.",
+        "",
+        "EM and F1 (SQuAD normalisation) compare the short answer, else the first answer "
+        "sentence, with the best gold answer; abstaining on an answerable question scores 0. "
+        "'contains' = a gold answer occurs in the answer text.",
+        "",
+        *table(header, rows),
+        "",
+        "Run times: " + ", ".join(f"{r.config.name} {r.seconds:.1f} s" for r in report.results),
+    ]
+    if show_failures and report.results:
+        chosen = next((r for r in report.results if r.config.name == detail), None)
+        chosen = chosen or next(
+            (r for r in report.results if r.config.name == "hybrid"), report.results[0]
+        )
+        lines += ["", f"## Failing questions ({chosen.config.name}: {len(chosen.failures)})", ""]
+        lines += _squad_failures(chosen.failures) if chosen.failures else ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def _squad_failures(failures: Sequence[SquadFailure]) -> list[str]:
+    header = ["id", "question", "expected", "system said"]
+    rows = [[f.id, f.question, f.expected, _short(f.said)] for f in failures]
+    return table(header, rows)
+
+
+def write_outputs(out_dir: Path, stem: str, markdown: str, model: BaseModel) -> list[Path]:
+    """Write ``<stem>.md`` and ``<stem>.json`` into ``out_dir``; returns both paths."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        md_path = out_dir / f"{stem}.md"
+        json_path = out_dir / f"{stem}.json"
+        md_path.write_text(markdown, encoding="utf-8")
+        json_path.write_text(
+            json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+    except OSError as exc:
+        raise EvalSetError(
+            f"cannot write results into {out_dir}: {exc.strerror or exc}",
+            hint="pass --out DIR pointing at a writable folder",
+        ) from exc
+    logger.info("wrote %s and %s", md_path, json_path)
+    return [md_path, json_path]
