@@ -149,9 +149,11 @@ class ExtractiveAnswerer:
 
 
 _ANAPHOR_RE = re.compile(
-    r"^(?:However,\s+|But\s+|Yet\s+|Moreover,\s+|Furthermore,\s+)?"
-    r"(?:This|These|That|Those|It|They|Such|He|She|Its|Their)\b"
+    r"^(?:(?:However|Moreover|Furthermore|Still|Instead|Nevertheless),\s+|But\s+|Yet\s+)?"
+    r"(?:[Tt]his|[Tt]hese|[Tt]hat|[Tt]hose|[Ii]t|[Tt]hey|[Ss]uch|[Hh]e|[Ss]he|[Ii]ts|[Tt]heir)\b"
 )
+# A later sentence that refers back ("The government, mindful of these concerns, …").
+_BACK_REFERENCE_RE = re.compile(r"^[^.;]{0,80}?\b(?:these|this|such|those|that)\s+[a-z]+", re.I)
 _CATAPHOR_RE = re.compile(r"(?::|\b(?:following|several|include|includes|these)\b[^.]*)[.:]?\s*$")
 
 
@@ -165,12 +167,13 @@ def context_sentences(best: Scored, scored: list[Scored]) -> list[Scored]:
     nxt = by_key.get((c.sentence.doc_id, c.sentence.ordinal + 1)) or _unscored(c.neighbour(+1))
     if prev is not None and _ANAPHOR_RE.match(c.sentence.text):
         out.append(prev)
-    if (
-        nxt is not None
-        and _ANAPHOR_RE.match(nxt.candidate.sentence.text)
-        and (_CATAPHOR_RE.search(c.sentence.text) or nxt.score >= 0.8 * best.score)
-    ):
-        out.append(nxt)
+    if nxt is not None:
+        text = nxt.candidate.sentence.text
+        if (
+            _ANAPHOR_RE.match(text)
+            and (_CATAPHOR_RE.search(c.sentence.text) or nxt.score >= 0.8 * best.score)
+        ) or (_BACK_REFERENCE_RE.match(text) and nxt.score >= 0.6 * best.score):
+            out.append(nxt)
     return out
 
 
@@ -202,7 +205,7 @@ def compose(
     top = max(chosen, key=lambda s: s.score)
     if q.asks_attribution:
         short = attribute(top.candidate.sentence.text, top.candidate.before, top.candidate.after)
-    if short is None and top.typed:
+    if short is None and top.typed and q.answer_type != "reason":
         short = top.typed[0]
     text = " ".join(f"{s.text} [{s.markers[0]}]" for s in sentences)
     return Answer(

@@ -8,7 +8,9 @@ from typing import Literal
 
 from rag.text_features import content_stems, content_terms, dates, entities, numbers
 
-AnswerType = Literal["date", "number", "person", "organization", "place", "agent", "other"]
+AnswerType = Literal[
+    "date", "number", "person", "organization", "place", "agent", "reason", "other"
+]
 
 _TYPE_RULES: list[tuple[str, AnswerType]] = [
     (
@@ -28,6 +30,7 @@ _TYPE_RULES: list[tuple[str, AnswerType]] = [
         "organization",
     ),
     (r"\b(according to whom|who|whom|whose)\b", "agent"),
+    (r"^\s*(why|for what reason|what (is|was) the reason)\b", "reason"),
     (
         r"\b(where|(which|what) (\w+ )?(country|countries|city|cities|region|place|nation|"
         r"nations|capital|prefecture|province|state|town|port|base|island))\b",
@@ -49,11 +52,17 @@ _ATTRIBUTION_RE = re.compile(
 )
 
 
+_SUBNATIONAL_RE = re.compile(
+    r"\b(city|cities|prefecture|province|region|town|port|base|island|state)\b", re.I
+)
+
+
 @dataclass(frozen=True)
 class QuestionAnalysis:
     text: str
     answer_type: AnswerType
     asks_attribution: bool
+    subnational: bool
     terms: tuple[str, ...]
     stems: frozenset[str]
     entities: tuple[str, ...]
@@ -74,6 +83,7 @@ def analyse_question(question: str) -> QuestionAnalysis:
         text=question,
         answer_type=answer_type,
         asks_attribution=asks_attribution,
+        subnational=answer_type == "place" and bool(_SUBNATIONAL_RE.search(question)),
         terms=tuple(content_terms(question)),
         stems=frozenset(content_stems(question)),
         entities=tuple(entities(question)),

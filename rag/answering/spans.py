@@ -201,6 +201,17 @@ PLACES = frozenset(
         "nordic",
     ]
 )
+COUNTRIES = PLACES - frozenset(
+    """kyiv kiev tokyo stockholm washington moscow beijing london paris berlin brussels crimea
+    donbas gaza europe asia africa america americas arctic baltic pacific atlantic indo-pacific
+    scandinavia nordic""".split()
+)
+_CAUSE_RE = re.compile(
+    r"\b(because|given|due to|owing to|as a result|since|driven by|in order to|so that|"
+    r"thanks to|stems from|caused by|in response to|to (?:bolster|counter|deter|support|"
+    r"ensure|address))\b",
+    re.I,
+)
 _YEAR_RE = re.compile(r"^(1[5-9]|20)\d{2}s?$")
 
 
@@ -251,7 +262,12 @@ def typed_spans(sentence: str, q: QuestionAnalysis, kind: AnswerType | None = No
     if kind == "organization":
         return [e for e in ents if _is_org(e)]
     if kind == "place":
-        return [e for e in ents if _is_place(e)]
+        places = [e for e in ents if _is_place(e)]
+        if q.subnational:  # a country does not answer "which city / prefecture"
+            places = [e for e in places if e.lower().split()[-1].strip("’'s") not in COUNTRIES]
+        return places
+    if kind == "reason":
+        return [m.group(0) for m in _CAUSE_RE.finditer(sentence)]
     if kind == "agent":
         return [e for e in ents if _is_person(e) or _is_org(e)]
     return []
