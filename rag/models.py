@@ -60,15 +60,15 @@ class RetrieverHit(BaseModel):
 class Passage(BaseModel):
     """A retrieved chunk with its provenance and scores."""
 
-    chunk_id: int
-    doc_id: str
-    title: str
-    source: str
-    date: str | None = None
-    page: int | None = None
-    char_start: int
-    char_end: int
-    text: str
+    chunk_id: int = Field(..., description="Stable id of the chunk in the index.")
+    doc_id: str = Field(..., description="Document the passage comes from.")
+    title: str = Field(..., description="That document's title.")
+    source: str = Field(..., description="That document's source.")
+    date: str | None = Field(None, description="That document's date, if known.")
+    page: int | None = Field(None, description="1-based page where the passage starts, if paged.")
+    char_start: int = Field(..., description="Start offset of the passage in the document text.")
+    char_end: int = Field(..., description="End offset (exclusive) in the document text.")
+    text: str = Field(..., description="The passage: document.text[char_start:char_end].")
     rank: int = Field(..., ge=1, description="1-based rank after fusion.")
     score: float = Field(..., description="Fused (reciprocal rank) score.")
     dense: RetrieverHit | None = None
@@ -79,13 +79,13 @@ class Citation(BaseModel):
     """A verbatim quote and its exact location. ``quote == document.text[char_start:char_end]``."""
 
     marker: int = Field(..., ge=1, description="The number shown as [n] in the answer.")
-    doc_id: str
-    title: str
-    source: str
-    char_start: int = Field(..., ge=0)
-    char_end: int = Field(..., gt=0)
-    page: int | None = None
-    quote: str
+    doc_id: str = Field(..., description="Cited document.")
+    title: str = Field(..., description="Cited document's title.")
+    source: str = Field(..., description="Cited document's source.")
+    char_start: int = Field(..., ge=0, description="Start offset of the quote in the document.")
+    char_end: int = Field(..., gt=0, description="End offset (exclusive) of the quote.")
+    page: int | None = Field(None, description="1-based page of the quote, if paged.")
+    quote: str = Field(..., description="Verbatim text: document.text[char_start:char_end].")
     speaker: str | None = Field(
         None, description="Who is reported as saying it, when the quote reports speech."
     )
@@ -94,15 +94,15 @@ class Citation(BaseModel):
 class AnswerSentence(BaseModel):
     """One sentence of the answer and the citations that support it."""
 
-    text: str
-    markers: list[int] = Field(default_factory=list)
+    text: str = Field(..., description="The sentence, without its markers.")
+    markers: list[int] = Field(default_factory=list, description="Citations that support it.")
     flagged: bool = Field(False, description="True when no valid citation supports the sentence.")
 
 
 class Answer(BaseModel):
     """The answer to one question, or an abstention, with every statement cited."""
 
-    question: str
+    question: str = Field(..., description="The question as asked (trimmed).")
     answer: str = Field(..., description="Answer text with [n] citation markers.")
     short_answer: str | None = Field(
         None, description="A precise span (date, name, number) pinned inside the answer."
@@ -114,7 +114,9 @@ class Answer(BaseModel):
         default_factory=list, description="Retrieved passages (the closest ones when abstaining)."
     )
     confidence: float = Field(0.0, description="Support score of the best evidence, 0..1.")
-    answerer: Literal["extractive", "llm"] = "extractive"
-    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
-    warnings: list[str] = Field(default_factory=list)
-    timings_ms: dict[str, float] = Field(default_factory=dict)
+    answerer: Literal["extractive", "llm"] = Field("extractive", description="Who answered.")
+    mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="Retrieval mode.")
+    warnings: list[str] = Field(default_factory=list, description="Abstention reasons, fallbacks.")
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict, description="Milliseconds per stage: encode, retrieve, answer."
+    )

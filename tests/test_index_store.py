@@ -26,7 +26,9 @@ def manifest(model: str = "test-model", dim: int = DIM) -> Manifest:
     )
 
 
-def make_doc(doc_id: str, sentences: list[str], **kw: object) -> tuple[Document, list[Chunk], list[Sentence]]:
+def make_doc(
+    doc_id: str, sentences: list[str], **kw: object
+) -> tuple[Document, list[Chunk], list[Sentence]]:
     text = " ".join(sentences)
     doc = Document(id=doc_id, text=text, title=f"Title {doc_id}", **kw)  # type: ignore[arg-type]
     sents, chunks, pos = [], [], 0
@@ -108,7 +110,9 @@ def test_filters_apply_inside_both_retrievers(store: IndexStore) -> None:
     put(store, "c", ["Sweden and Japan agree."], seed=4, source="s2", metadata={"country": "SWE"})
     q = vecs(1, 9)[0]
     with store.snapshot() as snap:
-        assert {snap.chunks([i])[i].doc_id for i, _ in snap.search_dense(q, 1, ChunkFilter(source="s1"))} == {"a"}
+        assert {
+            snap.chunks([i])[i].doc_id for i, _ in snap.search_dense(q, 1, ChunkFilter(source="s1"))
+        } == {"a"}
         hits = snap.search_lexical(["Sweden"], 1, ChunkFilter(source="s2", date_to="2020"))
         assert [snap.chunks([i])[i].doc_id for i, _ in hits] == ["b"]
         hits = snap.search_lexical(["Sweden"], 5, ChunkFilter(metadata={"country": "SWE"}))

@@ -1,0 +1,89 @@
+"""The HTTP service: :func:`create_app` builds the FastAPI application for one index.
+
+The model and the index are loaded once, at start-up (the lifespan), and shared by all requests.
+Questions run in worker threads against store snapshots, so they never block each other and
+each sees the index as it was before or after a write, never in between; writes are serialised
+by :class:`~rag.system.QASystem`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+
+from rag.settings import Settings
+from rag.system import QASystem
+from rag.tokens import TiktokenCounter
+from service.errors import install_error_handlers
+from service.limits import BodyLimitMiddleware
+from service.routes_ask import ask_router
+from service.routes_documents import documents_router
+from service.routes_health import router as health_router
+from service.routes_page import page_router
+from service.state import ServiceState
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Question answering over foreign-policy documents. Every statement of an answer cites a verbatim
+quote with its document id and character span (`document.text[char_start:char_end] == quote`);
+when the documents do not answer, the service abstains and shows the closest passages.
+
+Errors always have the body `{"error": {"code", "message", "hint", "details"}}`. Adding and
+deleting documents needs `Authorization: Bearer <key>` when the server has an API key.
+"""
+
+
+def _package_version() -> str:
+    try:
+        return version("rag-foreign-policy")
+    except PackageNotFoundError:
+        return "0"
+
+
+def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI:
+    """The application over ``settings.index_dir``, or over ``system`` when one is given.
+
+    A given ``system`` stays the caller's to close; one opened here is closed at shutdown.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        qa = system if system is not None else await run_in_threadpool(QASystem.open, settings)
+        try:
+            await run_in_threadpool(qa.warm_up)
+            counter = TiktokenCounter(qa.store.manifest.token_encoding)
+            app.state.service = ServiceState(settings=settings, system=qa, counter=counter)
+            logger.info("serving the index at %s", settings.index_dir)
+            yield
+        finally:
+            app.state.service = None
+            if system is None:
+                qa.close()
+
+    app = FastAPI(
+        title="Foreign-policy QA",
+        version=_package_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.include_router(health_router)
+    app.include_router(ask_router(settings))
+    app.include_router(documents_router(settings))
+    app.include_router(page_router())
+    return app

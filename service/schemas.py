@@ -1,0 +1,167 @@
+"""Request and response models of the HTTP API (answers and documents reuse ``rag.models``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator
+
+from rag.models import DocumentInfo, Filters
+from rag.settings import RetrievalMode
+
+#: Metadata filter keys the index accepts (see ``index.catalog``).
+METADATA_KEY_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+#: A question must contain something besides whitespace.
+NOT_BLANK_PATTERN = r"\S"
+MetadataKey = Annotated[str, StringConstraints(pattern=METADATA_KEY_PATTERN)]
+#: SQLite stores 64-bit integers; larger ones are compared as floats.
+MetadataInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def first_unencodable(value: object, where: str = "") -> str | None:
+    """Location of the first string (key or value) that is not valid Unicode text, or None.
+
+    JSON may carry lone surrogates (``"\\ud800"``); they cannot be stored or tokenised.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "value"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = first_unencodable(key, f"{where}.{key!r}") or first_unencodable(
+                item, f"{where}.{key}"
+            )
+            if found:
+                return found
+    elif isinstance(value, list | tuple | set | frozenset):
+        for n, item in enumerate(value):
+            found = first_unencodable(item, f"{where}[{n}]")
+            if found:
+                return found
+    return None
+
+
+def require_text(value: object, name: str) -> None:
+    where = first_unencodable(value, name)
+    if where is not None:
+        raise ValueError(f"{where} contains characters that are not valid Unicode text")
+
+
+class RequestFilters(Filters):
+    """Restrict retrieval to some documents. Every field is optional; all given must hold."""
+
+    metadata: dict[MetadataKey, str | MetadataInt | FiniteFloat | bool] = Field(
+        default_factory=dict,
+        description="Only documents whose metadata has these key/values. Keys are 1-64 "
+        "letters, digits, '_', '.' or '-'.",
+        json_schema_extra={"additionalProperties": False},
+    )
+
+    @field_validator("doc_ids", "source", "date_from", "date_to", "metadata")
+    @classmethod
+    def _valid_text(cls, value: object) -> object:
+        require_text(value, "filters")
+        return value
+
+
+class AskRequest(BaseModel):
+    """A question and how to retrieve for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(
+        ...,
+        min_length=1,
+        description="The question in plain words.",
+        examples=["When did Sweden join NATO?"],
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    )
+    k: int | None = Field(
+        None, ge=1, le=50, description="Passages to retrieve, 1-50 (default: the server's top_k)."
+    )
+    filters: RequestFilters | None = Field(
+        None, description="Restrict retrieval to some documents."
+    )
+    mode: RetrievalMode | None = Field(
+        None, description="Retrieval mode (default: the server's, normally 'hybrid')."
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _question_is_text(cls, value: str) -> str:
+        if value.isspace():
+            raise ValueError("the question is empty; ask a question in plain words")
+        require_text(value, "question")
+        return value
+
+
+def ask_request_model(max_question_chars: int) -> type[AskRequest]:
+    """:class:`AskRequest` with this server's question length limit in its schema."""
+    return create_model(
+        "AskRequest",
+        __base__=AskRequest,
+        __doc__=AskRequest.__doc__,
+        question=(
+            str,
+            Field(
+                ...,
+                min_length=1,
+                max_length=max_question_chars,
+                description=f"The question in plain words (at most {max_question_chars} "
+                "characters).",
+                examples=["When did Sweden join NATO?"],
+                json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+            ),
+        ),
+    )
+
+
+class HealthResponse(BaseModel):
+    """Whether the service is ready, and what its index holds."""
+
+    ready: bool = Field(..., description="True once the index and the model are loaded.")
+    documents: int = Field(..., ge=0, description="Documents in the index.")
+    chunks: int = Field(..., ge=0, description="Retrievable chunks in the index.")
+    sentences: int = Field(..., ge=0, description="Sentences (citable units) in the index.")
+    vector_index: Literal["flat", "ivf"] = Field(
+        ..., description="FAISS index kind: exact 'flat' or approximate 'ivf'."
+    )
+    model: str = Field(..., description="Embedding model the index was built with.")
+    dimension: int = Field(..., ge=1, description="Embedding dimension.")
+    generation: int = Field(..., ge=0, description="Committed index generation (grows on writes).")
+    auth_required: bool = Field(
+        ..., description="True when adding or deleting documents needs `Authorization: Bearer`."
+    )
+    max_question_chars: int = Field(..., ge=1, description="Longest question accepted.")
+    max_upload_bytes: int = Field(..., ge=1, description="Largest upload accepted.")
+
+
+class DocumentList(BaseModel):
+    """One page of the documents in the index, in id order."""
+
+    documents: list[DocumentInfo] = Field(..., description="The documents of this page.")
+    total: int = Field(..., ge=0, description="Documents in the index.")
+    limit: int = Field(..., ge=1, description="Page size asked for.")
+    offset: int = Field(..., ge=0, description="Documents skipped before this page.")
+
+
+class IngestResponse(BaseModel):
+    """What adding documents did. The documents answer questions as soon as this returns."""
+
+    ids: list[str] = Field(..., description="Ids of the documents received, in order.")
+    added: int = Field(..., ge=0, description="New documents.")
+    updated: int = Field(..., ge=0, description="Documents whose content replaced an older one.")
+    unchanged: int = Field(..., ge=0, description="Documents identical to the stored ones.")
+    chunks: int = Field(..., ge=0, description="Chunks embedded and written.")
+    seconds: float = Field(..., ge=0, description="Time the ingest took.")
+
+
+class DeleteResponse(BaseModel):
+    """A document was deleted."""
+
+    id: str = Field(..., description="Id of the deleted document.")
+    deleted: bool = Field(True, description="Always true (an unknown id gives 404).")
