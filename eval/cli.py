@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval.dataset import EvalSetError
+from rag.cli import parse_scalar
 from rag.settings import Settings
 
 if TYPE_CHECKING:
@@ -133,18 +134,7 @@ def parse_sweep(text: str) -> tuple[str, list[OverrideValue]]:
         raise EvalSetError(
             f"--sweep {text!r} is not PARAM=V1,V2,…", hint="e.g. --sweep abstain_threshold=0.3,0.4"
         )
-    return name, [_parse_value(v) for v in values]
-
-
-def _parse_value(raw: str) -> OverrideValue:
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
+    return name, [parse_scalar(v) for v in values]
 
 
 # --- shared steps ---------------------------------------------------------------------------------

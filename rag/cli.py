@@ -121,7 +121,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- ask ------------------------------------------------------------------------------------------
-def _parse_value(raw: str) -> str | int | float | bool:
+def parse_scalar(raw: str) -> str | int | float | bool:
+    """A command-line value as bool, int, float or str, in that order of preference."""
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
     for cast in (int, float):
@@ -152,7 +153,7 @@ def parse_filters(items: Sequence[str]) -> Any:
         elif key in FILTER_FIELDS:
             fields[key] = value
         else:
-            metadata[key] = _parse_value(value)
+            metadata[key] = parse_scalar(value)
     return Filters(doc_ids=doc_ids or None, metadata=metadata, **fields)
 
 

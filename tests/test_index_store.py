@@ -171,3 +171,21 @@ def test_ivf_policy_rebuilds_and_searches(tmp_path: Path) -> None:
         hits = snap.search_dense(data[17], 3)
         assert snap.chunks([hits[0][0]])[hits[0][0]].ordinal == 17
     assert store.check_integrity() == []
+
+
+def test_unknown_format_version_is_refused_with_advice(store: IndexStore) -> None:
+    path = store.folder / "manifest.json"
+    path.write_text(path.read_text().replace('"format_version": 1', '"format_version": 99'))
+    with pytest.raises(IncompatibleIndexError, match="rebuild"):
+        IndexStore.open(store.folder)
+
+
+def test_orphan_vector_files_from_a_crash_are_cleaned(store: IndexStore) -> None:
+    put(store, "a", ["One sentence."])
+    vec_dir = store.folder / "vectors"
+    (vec_dir / "00000099.faiss").write_bytes(b"orphan of a killed writer")
+    (vec_dir / "00000002.faiss.tmp").write_bytes(b"partial")
+    put(store, "b", ["Another sentence."], seed=3)
+    names = sorted(p.name for p in vec_dir.iterdir())
+    assert "00000099.faiss" not in names and not any(n.endswith(".tmp") for n in names)
+    assert store.check_integrity() == []
