@@ -28,7 +28,7 @@ from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentE
 from index.lock import WriterLock
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
 from index.records import Chunk, ChunkFilter, Document, DocumentInfo, Sentence
-from index.vectors import VectorIndex, VectorKind
+from index.vectors import VectorIndex, VectorKind, ivf_list_count
 
 logger = logging.getLogger(__name__)
 
@@ -386,8 +386,10 @@ class IndexWriter:
             self.policy == "auto" and vectors.ntotal >= self.ivf_threshold
         ):
             want = "ivf" if vectors.ntotal >= 1000 else "flat"
-        if want == vectors.kind:
-            return vectors
+        if want == vectors.kind and not (
+            want == "ivf" and vectors.nlist * 2 < ivf_list_count(vectors.ntotal)
+        ):
+            return vectors  # (an IVF index that outgrew its lists is retrained below)
         ids, data = vectors.all_items()
         logger.info("rebuilding %d vectors as a %s index", len(ids), want)
         if want == "ivf":

@@ -98,6 +98,14 @@ class VectorIndex:
     def dimension(self) -> int:
         return int(self._index.d)
 
+    @property
+    def nlist(self) -> int:
+        """IVF lists (0 for a flat index)."""
+        return int(faiss.extract_index_ivf(self._index).nlist) if self.kind == "ivf" else 0
+
+    def serialized_bytes(self) -> int:
+        return int(faiss.serialize_index(self._index).size)
+
     def memory_bytes(self) -> int:
         """Approximate resident size of the vectors and the id map."""
         return self.ntotal * (self.dimension * 4 + 16)
