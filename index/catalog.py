@@ -259,16 +259,6 @@ def get_sentences(
     return sentences, vectors
 
 
-def document_headers(conn: sqlite3.Connection, doc_ids: Iterable[str]) -> dict[str, Document]:
-    """Documents by id (with text: citations need it)."""
-    out: dict[str, Document] = {}
-    for doc_id in set(doc_ids):
-        doc = get_document(conn, doc_id)
-        if doc is not None:
-            out[doc_id] = doc
-    return out
-
-
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
     def one(sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])

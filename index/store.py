@@ -186,6 +186,7 @@ class Snapshot:
         self.conn = conn
         self.generation = generation
         self.vectors = vectors
+        self._documents: dict[str, Document | None] = {}  # read once per snapshot
 
     def search_dense(
         self, query: np.ndarray, k: int, flt: ChunkFilter | None = None
@@ -205,10 +206,13 @@ class Snapshot:
         return catalog.get_chunks(self.conn, chunk_ids)
 
     def document(self, doc_id: str) -> Document | None:
-        return catalog.get_document(self.conn, doc_id)
+        if doc_id not in self._documents:
+            self._documents[doc_id] = catalog.get_document(self.conn, doc_id)
+        return self._documents[doc_id]
 
     def documents(self, doc_ids: Sequence[str]) -> dict[str, Document]:
-        return catalog.document_headers(self.conn, doc_ids)
+        found = {doc_id: self.document(doc_id) for doc_id in set(doc_ids)}
+        return {doc_id: doc for doc_id, doc in found.items() if doc is not None}
 
     def sentences(
         self, doc_id: str, start: int, end: int
