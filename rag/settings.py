@@ -60,8 +60,10 @@ class Settings(BaseSettings):
     dense_depth: int = Field(40, ge=1, le=1000, description="Candidates from FAISS before fusion.")
     lexical_depth: int = Field(40, ge=1, le=1000, description="Candidates from FTS5 before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(1.0, ge=0.0)
-    lexical_weight: float = Field(1.0, ge=0.0)
+    dense_weight: float = Field(
+        0.2, ge=0.0, description="RRF weight of the dense ranking (measured: see README)."
+    )
+    lexical_weight: float = Field(1.0, ge=0.0, description="RRF weight of the BM25 ranking.")
 
     # --- answering -----------------------------------------------------------------------------
     max_question_chars: int = Field(1000, ge=10)
