@@ -32,7 +32,8 @@ _TYPE_RULES: list[tuple[str, AnswerType]] = [
     (r"\b(according to whom|who|whom|whose)\b", "agent"),
     (r"^\s*(why|for what reason|what (is|was) the reason)\b", "reason"),
     (
-        r"\b(where|(which|what) (\w+ )?(country|countries|city|cities|region|place|nation|"
+        r"\b(where|what (is|was) the (capital|largest city|seat)|"
+        r"(which|what) (\w+ )?(country|countries|city|cities|region|place|nation|"
         r"nations|capital|prefecture|province|state|town|port|base|island))\b",
         "place",
     ),
