@@ -24,7 +24,12 @@ from typing import Literal
 import numpy as np
 
 from index import catalog
-from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
+from index.errors import (
+    CorruptIndexError,
+    IncompatibleIndexError,
+    IndexNotFoundError,
+    InvalidDocumentError,
+)
 from index.lock import WriterLock
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
 from index.records import Chunk, ChunkFilter, Document, DocumentInfo, Sentence
@@ -76,7 +81,9 @@ class IndexStore:
     def create(cls, folder: Path, manifest: Manifest, *, nprobe: int = 32) -> IndexStore:
         folder = Path(folder)
         if cls.exists(folder):
-            raise InvalidDocumentError(f"an index already exists at {folder}")
+            raise IncompatibleIndexError(
+                f"an index already exists at {folder}", hint="open it, or choose a new folder"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         (folder / VECTORS_DIR).mkdir(exist_ok=True)
         conn = catalog.connect(folder / CATALOG_NAME)

@@ -106,10 +106,6 @@ class VectorIndex:
     def serialized_bytes(self) -> int:
         return int(faiss.serialize_index(self._index).size)
 
-    def memory_bytes(self) -> int:
-        """Approximate resident size of the vectors and the id map."""
-        return self.ntotal * (self.dimension * 4 + 16)
-
     # --- mutation ----------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:

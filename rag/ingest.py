@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from index.records import Chunk, Document, Sentence
@@ -189,29 +188,3 @@ def ingest(
     run.commit()
     run.report.seconds = time.perf_counter() - start
     return run.report
-
-
-def delete_documents(writer: IndexWriter, doc_ids: Iterable[str]) -> list[str]:
-    """Delete documents; returns the ids that were not in the index."""
-    missing = [doc_id for doc_id in doc_ids if not writer.delete(doc_id)]
-    writer.commit()
-    return missing
-
-
-def embed_document(
-    document: Document, embedder: Embedder, counter: TokenCounter, options: IngestOptions
-) -> tuple[list[Sentence], list[Chunk], np.ndarray, np.ndarray | None]:
-    """Chunk and embed one document (for callers that write it themselves)."""
-    sentences, chunks = chunk_document(
-        document,
-        counter,
-        max_tokens=options.chunk_tokens,
-        overlap_sentences=options.overlap_sentences,
-    )
-    chunk_vectors = embedder.encode([c.text for c in chunks], batch_size=options.batch_size)
-    sentence_vectors = (
-        embedder.encode([s.text for s in sentences], batch_size=options.batch_size)
-        if options.embed_sentences
-        else None
-    )
-    return sentences, chunks, chunk_vectors, sentence_vectors

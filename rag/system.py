@@ -21,7 +21,7 @@ from rag.answering.evidence import gather_candidates
 from rag.answering.extractive import abstention
 from rag.embedding import Embedder
 from rag.errors import InvalidQuestionError
-from rag.ingest import IngestEvent, IngestOptions, IngestReport, ingest
+from rag.ingest import IngestOptions, IngestReport, ingest
 from rag.loaders import LoadFailure
 from rag.models import Answer, Filters
 from rag.retrieval import RetrievalParams, retrieve
@@ -172,7 +172,3 @@ def ingest_options(settings: Settings) -> IngestOptions:
         batch_size=settings.embed_batch_size,
         commit_every=settings.commit_every_chunks,
     )
-
-
-def noop(_event: IngestEvent) -> None:
-    return None

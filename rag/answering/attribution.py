@@ -39,10 +39,6 @@ def speaker_in(sentence: str) -> str | None:
     return None
 
 
-def reports_speech(sentence: str) -> bool:
-    return "“" in sentence or '"' in sentence or speaker_in(sentence) is not None
-
-
 def attribute(sentence: str, before: str | None, after: str | None) -> str | None:
     """Speaker of ``sentence``; a bare quotation takes the speaker of its neighbouring quote."""
     who = speaker_in(sentence)
