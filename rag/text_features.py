@@ -118,9 +118,16 @@ def stem(word: str) -> str:
         ("edly", ""),
         ("ed", ""),
         ("ly", ""),
-        ("es", ""),
+        ("sses", "ss"),
+        ("xes", "x"),
+        ("ches", "ch"),
+        ("shes", "sh"),
         ("s", ""),
     ):
+        if suffix == "s" and w.endswith(("ss", "us", "is")):
+            break  # 'express', 'consensus', 'crisis' are not plurals
+        if suffix == "ly" and len(w) < 7:
+            continue  # 'supply', 'apply', 'italy' keep their ending
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             w = w[: -len(suffix)] + repl
             break

@@ -76,6 +76,12 @@ def test_factual_and_paraphrased_questions_get_cited_answers(
     assert_checkable(system, answer)
 
 
+def test_who_questions_need_the_action_with_its_actor(system: QASystem) -> None:
+    answer = system.ask("Who has raised concerns about bureaucratic delays in the distribution?")
+    assert not answer.abstained
+    assert "Ukrainian government" in answer.answer  # "… have been raised by some within …"
+
+
 def test_reported_speech_names_the_speaker(system: QASystem) -> None:
     answer = system.ask("Who said that the synergies between the two countries are undeniable?")
     assert not answer.abstained
@@ -91,6 +97,8 @@ def test_reported_speech_names_the_speaker(system: QASystem) -> None:
         "How many mine clearance vehicles will be delivered to Ukraine?",
         "What did Japan and Sweden agree in their 2019 defense treaty?",
         "On what exact day in December 2022 was the agreement signed?",
+        "Who leaked the internal briefing to Foreign Policy Watchdog?",
+        "Who will lead the joint task force overseeing equipment deliveries to Ukraine?",
     ],
 )
 def test_unanswerable_and_near_miss_questions_abstain(system: QASystem, question: str) -> None:

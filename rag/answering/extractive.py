@@ -20,7 +20,7 @@ from rag.answering.evidence import Candidate
 from rag.answering.question import QuestionAnalysis, analyse_question
 from rag.answering.spans import typed_spans
 from rag.models import Answer, AnswerSentence, Citation, Passage
-from rag.text_features import canonical_stems
+from rag.text_features import canonical_stems, stem
 
 NO_ANSWER = "The documents do not answer this question."
 
@@ -145,7 +145,40 @@ class ExtractiveAnswerer:
             return f"the evidence does not mention {', '.join(missing)}"
         if _entity_coverage(q, [window]) < p.min_entity_coverage:
             return "the evidence does not mention everything the question names"
+        if q.answer_type == "agent" and not q.asks_attribution:
+            verb = _asked_action(q.text)
+            if verb is not None and not _names_actor(verb, c.sentence.text):
+                return f"the evidence does not say who {verb}"
         return None
+
+
+_WHO_VERB_RE = re.compile(
+    r"^\s*who\s+(?:(?:will|would|has|have|had|did|does|do|is|was|were|are|can|could|should|"
+    r"might|may)\s+)?(?:\w+ly\s+)?([a-z]+)",
+    re.I,
+)
+_PASSIVE_BEFORE = (", ", "been ", "was ", "were ", "is ", "are ", "be ", "being ")
+
+
+def _asked_action(question: str) -> str | None:
+    """The verb of a 'Who <verb> …?' question."""
+    m = _WHO_VERB_RE.match(question)
+    return m.group(1).lower() if m else None
+
+
+def _names_actor(verb: str, sentence: str) -> bool:
+    """Whether the sentence has the question's action with someone doing it: the verb (by stem)
+    occurs, and not only as a passive without its 'by …' agent ('a briefing, leaked to X, …')."""
+    target = stem(verb)
+    for m in re.finditer(r"[A-Za-z]+", sentence):
+        if stem(m.group(0)) != target:
+            continue
+        before = sentence[max(0, m.start() - 6) : m.start()].lower()
+        after = sentence[m.end() : m.end() + 4].lower()
+        passive = any(before.endswith(b) for b in _PASSIVE_BEFORE)
+        if not passive or after.startswith(" by"):
+            return True
+    return False
 
 
 _ANAPHOR_RE = re.compile(
