@@ -16,7 +16,7 @@ import unicodedata
 from collections import Counter
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,16 +34,7 @@ Category = Literal[
     "false_premise",
     "off_topic",
 ]
-CATEGORIES: tuple[Category, ...] = (
-    "factual",
-    "paraphrase",
-    "multi_sentence",
-    "list",
-    "attribution",
-    "near_miss",
-    "false_premise",
-    "off_topic",
-)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 """Every category, in the order reports list them."""
 
 AnswerType = Literal["date", "number", "person", "organization", "place", "other"]

@@ -29,6 +29,7 @@ from eval.metrics import (
     score_answer,
 )
 from index.errors import RagError
+from rag.models import Answer
 from rag.settings import RetrievalMode, Settings
 from rag.system import QASystem
 
@@ -197,6 +198,22 @@ def gold_spans(
     return {q.id: evidence_spans(q, article) for q in eval_set.questions}, texts
 
 
+def timed_ask(
+    system: QASystem, question_id: str, text: str, config: EvalConfig
+) -> tuple[Answer | str, float]:
+    """Ask as the service does: the answer (or the error, as text) and the latency in ms.
+
+    A question that raises is recorded, not fatal: the run goes on.
+    """
+    t0 = time.perf_counter()
+    try:
+        answer: Answer | str = system.ask(text, k=config.k, mode=config.mode)
+    except RagError as exc:
+        logger.warning("question %s failed under %s: %s", question_id, config.name, exc)
+        answer = f"{type(exc).__name__}: {exc}"
+    return answer, (time.perf_counter() - t0) * 1000
+
+
 def ask_and_score(
     system: QASystem,
     question: EvalQuestion,
@@ -207,14 +224,9 @@ def ask_and_score(
     doc_text: Callable[[str], str | None],
 ) -> QuestionRecord:
     """Ask one question the way the service does and measure the answer."""
-    t0 = time.perf_counter()
-    try:
-        answer = system.ask(question.question, k=config.k, mode=config.mode)
-    except RagError as exc:
-        latency = (time.perf_counter() - t0) * 1000
-        logger.warning("question %s failed under %s: %s", question.id, config.name, exc)
-        return failed_record(question, f"{type(exc).__name__}: {exc}", latency)
-    latency = (time.perf_counter() - t0) * 1000
+    answer, latency = timed_ask(system, question.id, question.question, config)
+    if isinstance(answer, str):
+        return failed_record(question, answer, latency)
     return score_answer(
         question,
         answer,

@@ -6,11 +6,12 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from eval.dataset import EvalSetError
-from eval.harness import ConfigResult, EvalReport, Failure, SweepReport
+from eval.harness import ConfigResult, EvalConfig, EvalReport, Failure, SweepReport
 from eval.squad import SquadFailure, SquadReport
 
 logger = logging.getLogger(__name__)
@@ -84,20 +85,27 @@ def _metric_cells(metrics: BaseModel, columns: Sequence[tuple[str, str]]) -> lis
     return [fmt(getattr(metrics, attr)) for _, attr in columns]
 
 
-def config_table(report: EvalReport) -> list[str]:
-    header = ["config", "mode", "k", "n", *(label for label, _ in _CONFIG_COLUMNS), "errors"]
+def _configs_table(
+    runs: Sequence[tuple[EvalConfig, Any]], columns: Sequence[tuple[str, str]]
+) -> list[str]:
+    """One row per configuration: its name, mode, k, question count, metrics, errors."""
+    header = ["config", "mode", "k", "n", *(label for label, _ in columns), "errors"]
     rows = [
         [
-            r.config.name,
-            r.config.mode,
-            str(r.config.k),
-            str(r.overall.questions),
-            *_metric_cells(r.overall, _CONFIG_COLUMNS),
-            str(r.overall.errors),
+            config.name,
+            config.mode,
+            str(config.k),
+            str(metrics.questions),
+            *_metric_cells(metrics, columns),
+            str(metrics.errors),
         ]
-        for r in report.results
+        for config, metrics in runs
     ]
     return table(header, rows)
+
+
+def config_table(report: EvalReport) -> list[str]:
+    return _configs_table([(r.config, r.overall) for r in report.results], _CONFIG_COLUMNS)
 
 
 def category_table(result: ConfigResult) -> list[str]:
@@ -188,18 +196,7 @@ def sweep_markdown(report: SweepReport) -> str:
 def squad_markdown(
     report: SquadReport, *, detail: str | None = None, show_failures: bool = False
 ) -> str:
-    header = ["config", "mode", "k", "n", *(label for label, _ in _SQUAD_COLUMNS), "errors"]
-    rows = [
-        [
-            r.config.name,
-            r.config.mode,
-            str(r.config.k),
-            str(r.metrics.questions),
-            *_metric_cells(r.metrics, _SQUAD_COLUMNS),
-            str(r.metrics.errors),
-        ]
-        for r in report.results
-    ]
+    config_rows = _configs_table([(r.config, r.metrics) for r in report.results], _SQUAD_COLUMNS)
     seed = f", sample seed {report.sample_seed}" if report.sample_seed is not None else ""
     first = report.results[0].metrics if report.results else None
     split = f" ({first.answerable} answerable, {first.unanswerable} unanswerable)" if first else ""
@@ -214,7 +211,7 @@ def squad_markdown(
         "sentence, with the best gold answer; abstaining on an answerable question scores 0. "
         "'contains' = a gold answer occurs in the answer text.",
         "",
-        *table(header, rows),
+        *config_rows,
         "",
         "Run times: " + ", ".join(f"{r.config.name} {r.seconds:.1f} s" for r in report.results),
     ]

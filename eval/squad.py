@@ -24,9 +24,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eval.dataset import EvalSetError
-from eval.harness import DEFAULT_CONFIGS, DocTexts, EvalConfig, system_for
+from eval.harness import DEFAULT_CONFIGS, DocTexts, EvalConfig, system_for, timed_ask
 from eval.metrics import DocTextLookup, citation_is_valid, first_relevant_rank, percentile, ratio
-from index.errors import RagError
 from rag.models import Answer
 from rag.system import QASystem
 
@@ -336,15 +335,10 @@ def run_squad(
         records: list[SquadRecord] = []
         t0 = time.perf_counter()
         for question in questions:
-            started = time.perf_counter()
-            try:
-                answer = target.ask(question.question, k=config.k, mode=config.mode)
-            except RagError as exc:
-                latency = (time.perf_counter() - started) * 1000
-                logger.warning("question %s failed under %s: %s", question.id, config.name, exc)
-                record = _failed(question, f"{type(exc).__name__}: {exc}", latency)
+            answer, latency = timed_ask(target, question.id, question.question, config)
+            if isinstance(answer, str):
+                record = _failed(question, answer, latency)
             else:
-                latency = (time.perf_counter() - started) * 1000
                 record = score_squad_answer(question, answer, doc_text=doc_text, latency_ms=latency)
             records.append(record)
             if on_question is not None:

@@ -6,6 +6,7 @@ question-side models (``Passage``, ``Citation``, ``Answer``).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import re
@@ -85,13 +86,7 @@ class Document(BaseModel):
         """1-based page holding character ``offset``, or None when the source has no pages."""
         if self.page_starts is None:
             return None
-        page = 1
-        for n, start in enumerate(self.page_starts, start=1):
-            if start <= offset:
-                page = n
-            else:
-                break
-        return page
+        return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
 class Sentence(BaseModel):

@@ -193,7 +193,10 @@ class Snapshot:
         self.conn = conn
         self.generation = generation
         self.vectors = vectors
-        self._documents: dict[str, Document | None] = {}  # read once per snapshot
+        # Rows never change within a snapshot: each is read once (retrieval and answering
+        # both look at the same chunks and documents).
+        self._documents: dict[str, Document | None] = {}
+        self._chunks: dict[int, Chunk] = {}
 
     def search_dense(
         self, query: np.ndarray, k: int, flt: ChunkFilter | None = None
@@ -210,7 +213,10 @@ class Snapshot:
         return catalog.search_lexical(self.conn, terms, k, flt)
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
-        return catalog.get_chunks(self.conn, chunk_ids)
+        missing = [i for i in chunk_ids if i not in self._chunks]
+        if missing:
+            self._chunks.update(catalog.get_chunks(self.conn, missing))
+        return {i: self._chunks[i] for i in chunk_ids if i in self._chunks}
 
     def document(self, doc_id: str) -> Document | None:
         if doc_id not in self._documents:

@@ -20,7 +20,7 @@ from rag.ingest import IngestEvent, IngestReport, ingest
 from rag.loaders.failure import LoadFailure
 from rag.onnx_encoder import OnnxQueryEncoder
 from rag.settings import Settings
-from rag.system import encoder_folder, ingest_options
+from rag.system import encoder_folder, ingest_options, open_writer
 from rag.tokens import TiktokenCounter
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ def build_index(
     counter = counter or TiktokenCounter()
     store, encoder = open_for_ingest(settings, counter, on_export=on_export)
     try:
-        with store.writer(policy=settings.vector_index, ivf_threshold=settings.ivf_threshold) as w:
-            return ingest(items, w, encoder, counter, ingest_options(settings), on_event=on_event)
+        options = ingest_options(store.manifest, settings)
+        with open_writer(store, settings) as w:
+            return ingest(items, w, encoder, counter, options, on_event=on_event)
     finally:
         store.close()

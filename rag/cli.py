@@ -226,7 +226,9 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
                         f"date: {doc.date or '-'}\n\n{doc.text}"
                     )
             return EXIT_OK
-        with store.writer(policy=settings.vector_index, ivf_threshold=settings.ivf_threshold) as w:
+        from rag.system import open_writer
+
+        with open_writer(store, settings) as w:
             missing = [doc_id for doc_id in args.ids if not w.delete(doc_id)]
         for doc_id in args.ids:
             print(f"{'not found' if doc_id in missing else 'deleted'}: {doc_id}")

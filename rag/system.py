@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from index.manifest import Manifest
 from index.records import Document
-from index.store import IndexStore
+from index.store import IndexStore, IndexWriter
 from rag.answering.base import Answerer, make_answerer
 from rag.answering.citations import verify_citations
 from rag.answering.evidence import gather_candidates
@@ -141,34 +142,25 @@ class QASystem:
         self, documents: Iterable[Document | LoadFailure], counter: TokenCounter
     ) -> IngestReport:
         """Ingest documents with this system's encoder; visible to the next question at once."""
-        options = IngestOptions(
-            chunk_tokens=self.store.manifest.chunk_tokens,
-            overlap_sentences=self.store.manifest.chunk_overlap_sentences,
-            batch_size=self.settings.embed_batch_size,
-            commit_every=self.settings.commit_every_chunks,
-        )
-        with (
-            self._write_lock,
-            self.store.writer(
-                policy=self.settings.vector_index, ivf_threshold=self.settings.ivf_threshold
-            ) as writer,
-        ):
+        options = ingest_options(self.store.manifest, self.settings)
+        with self._write_lock, open_writer(self.store, self.settings) as writer:
             return ingest(documents, writer, self.encoder, counter, options)
 
     def delete_document(self, doc_id: str) -> bool:
-        with (
-            self._write_lock,
-            self.store.writer(
-                policy=self.settings.vector_index, ivf_threshold=self.settings.ivf_threshold
-            ) as writer,
-        ):
+        with self._write_lock, open_writer(self.store, self.settings) as writer:
             return writer.delete(doc_id)
 
 
-def ingest_options(settings: Settings) -> IngestOptions:
+def open_writer(store: IndexStore, settings: Settings) -> IndexWriter:
+    """The index's single writer, with the configured vector-index policy."""
+    return store.writer(policy=settings.vector_index, ivf_threshold=settings.ivf_threshold)
+
+
+def ingest_options(manifest: Manifest, settings: Settings) -> IngestOptions:
+    """Chunking as the index was built (the manifest), batching as configured."""
     return IngestOptions(
-        chunk_tokens=settings.chunk_tokens,
-        overlap_sentences=settings.chunk_overlap_sentences,
+        chunk_tokens=manifest.chunk_tokens,
+        overlap_sentences=manifest.chunk_overlap_sentences,
         batch_size=settings.embed_batch_size,
         commit_every=settings.commit_every_chunks,
     )

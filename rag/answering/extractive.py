@@ -49,12 +49,12 @@ class Scored:
 
 
 def _lexical(q: QuestionAnalysis, c: Candidate) -> float:
-    stems = canonical_stems(q.text)
+    stems = q.stems
     if not stems:
         return 0.0
     here = canonical_stems(c.sentence.text)
     near = canonical_stems(" ".join(t for t in (c.before, c.after) if t))
-    entity_stems = {s for e in q.entities for s in canonical_stems(e)}
+    entity_stems = set().union(*q.entity_stems)
     total = got = 0.0
     for s in stems:
         w = 2.0 if s in entity_stems else 1.0
@@ -68,7 +68,7 @@ def _entity_coverage(q: QuestionAnalysis, texts: list[str]) -> float:
     if not q.entities:
         return 1.0
     have = canonical_stems(" ".join(texts))
-    hits = sum(1 for e in q.entities if canonical_stems(e) <= have)
+    hits = sum(1 for e in q.entity_stems if e <= have)
     return hits / len(q.entities)
 
 

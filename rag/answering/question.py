@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from rag.text_features import content_stems, content_terms, dates, entities, numbers
+from rag.text_features import canonical_stems, content_terms, dates, entities, numbers
 
 AnswerType = Literal[
     "date", "number", "person", "organization", "place", "agent", "reason", "other"
@@ -67,6 +67,7 @@ class QuestionAnalysis:
     terms: tuple[str, ...]
     stems: frozenset[str]
     entities: tuple[str, ...]
+    entity_stems: tuple[frozenset[str], ...]
     dates: tuple[str, ...]
     numbers: tuple[str, ...]
 
@@ -80,14 +81,16 @@ def analyse_question(question: str) -> QuestionAnalysis:
     asks_attribution = bool(_ATTRIBUTION_RE.search(question))
     if asks_attribution:
         answer_type = "agent"
+    found = entities(question)
     return QuestionAnalysis(
         text=question,
         answer_type=answer_type,
         asks_attribution=asks_attribution,
         subnational=answer_type == "place" and bool(_SUBNATIONAL_RE.search(question)),
         terms=tuple(content_terms(question)),
-        stems=frozenset(content_stems(question)),
-        entities=tuple(entities(question)),
+        stems=frozenset(canonical_stems(question)),
+        entities=tuple(found),
+        entity_stems=tuple(frozenset(canonical_stems(e)) for e in found),
         dates=tuple(dates(question)),
         numbers=tuple(numbers(question)),
     )

@@ -242,7 +242,7 @@ def _new(values: list[str], seen_in_question: tuple[str, ...]) -> list[str]:
 def typed_spans(sentence: str, q: QuestionAnalysis, kind: AnswerType | None = None) -> list[str]:
     """Spans of the expected answer type in ``sentence`` that the question does not already name."""
     kind = kind or q.answer_type
-    asked = canonical_stems(q.text)
+    asked = q.stems
     if kind == "date":
         return _new(dates(sentence), q.dates)
     if kind == "number":
