@@ -68,8 +68,29 @@ class Settings(BaseSettings):
     # --- answering -----------------------------------------------------------------------------
     max_question_chars: int = Field(1000, ge=10)
     answer_max_sentences: int = Field(3, ge=1, le=5)
-    abstain_threshold: float = Field(
-        0.40, description="Minimum support score of the best sentence; calibrated on eval set."
+    abstain_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Abstain when the best sentence's probability of answering is below this; "
+        "default: the threshold chosen on the scorer's validation split (its model card).",
+    )
+    extra_sentence_ratio: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="Further answer sentences need at least this share of the best probability.",
+    )
+    rerank_top: int | None = Field(
+        None,
+        ge=0,
+        le=50,
+        description="Candidate sentences the cross-encoder reads (0 = feature scorer only); "
+        "default: the scorer's own (model card).",
+    )
+    rerank_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads of the reranker.")
+    answer_model_dir: Path | None = Field(
+        None, description="Folder of a trained answer scorer; default: the bundled one."
     )
     answer_mode: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str | None = None

@@ -64,8 +64,15 @@ class QASystem:
         self.store = store
         self.encoder = encoder
         self.settings = settings
-        self.answerer = answerer or make_answerer(settings)
+        self._answerer = answerer
         self._write_lock = threading.Lock()
+
+    @property
+    def answerer(self) -> Answerer:
+        """The configured answerer, loaded on first use (the trained scorer is read once)."""
+        if self._answerer is None:
+            self._answerer = make_answerer(self.settings)
+        return self._answerer
 
     @classmethod
     def open(cls, settings: Settings, *, encoder: Embedder | None = None) -> QASystem:
@@ -77,9 +84,10 @@ class QASystem:
         return cls(store, encoder, settings)
 
     def warm_up(self) -> None:
-        warm = getattr(self.encoder, "warm_up", None)
-        if callable(warm):
-            warm()
+        for part in (self.encoder, self.answerer):
+            warm = getattr(part, "warm_up", None)
+            if callable(warm):
+                warm()
         with self.store.snapshot():
             pass
 
