@@ -168,12 +168,14 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the error responses a route can give."""
     described = {
         401: "Missing or wrong `Authorization: Bearer <key>` (only when the server has a key).",
+        403: "A cross-site write (another origin, or a form post without a non-simple header).",
         404: "No such document.",
         409: "Another process is writing to the index; retry later.",
         413: "The request body is larger than the server's limit.",
         415: "The file type or content type is not accepted.",
         422: "The request is malformed or fails validation; the message says what is wrong.",
-        503: "The index or model is not available.",
+        503: "The index or model is not available, or too many writes are queued "
+        "(`Retry-After`).",
     }
     return {s: {"model": ErrorResponse, "description": described[s]} for s in statuses}
 

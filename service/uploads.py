@@ -8,11 +8,12 @@ it crosses the limit.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from starlette.requests import Request
+
+from rag.jsonlimits import loads_limited
 
 from service.errors import MalformedRequestError, PayloadTooLargeError
 
@@ -42,17 +43,22 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-async def read_json(request: Request, limit: int) -> object:
-    """The JSON value of a body of at most ``limit`` bytes."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, of at most ``limit`` bytes."""
     check_declared_length(request, limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
             raise too_large(limit)
+    return bytes(body)
+
+
+def parse_json_body(body: bytes) -> object:
+    """The JSON value of a body, within the depth limit (CPU work: call off the event loop)."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
+        return loads_limited(body, parse_constant=_reject_constant)
+    except ValueError as exc:  # also UnicodeDecodeError, JSONDecodeError and JsonLimitError
         raise MalformedRequestError(
             f"the request body is not valid JSON: {exc}",
             hint="send a JSON object with Content-Type: application/json",

@@ -18,7 +18,7 @@ from rag.settings import Settings
 from rag.system import QASystem
 from service.app import create_app
 from service.errors import PayloadTooLargeError
-from service.uploads import read_json, read_multipart
+from service.uploads import read_body, read_multipart
 
 QUESTION = "When did Sweden join NATO?"
 ARTICLE_ID = "japan-sweden-security-cooperation.txt"
@@ -417,7 +417,7 @@ def test_size_limit_is_enforced_while_reading() -> None:
 
     request, read = _streaming_request(endless_json(), "application/json")
     with pytest.raises(PayloadTooLargeError):
-        asyncio.run(read_json(request, 10_000))
+        asyncio.run(read_body(request, 10_000))
     assert sum(read) < 12_000
 
 

@@ -1,0 +1,80 @@
+"""Writes run outside the threads that serve reads: one writer thread behind a bounded queue.
+
+``/ask``, ``/health`` and the ``GET`` routes run in the server's shared worker-thread pool. A write
+must never hold one of those threads while it waits for the index's single writer, or a burst of
+uploads would starve every reader. So a write request, on the event loop:
+
+1. takes a slot in the write queue, or gets 503 with ``Retry-After`` when ``write_queue_size``
+   writes are already pending (nothing is read or parsed before that);
+2. has its upload parsed by a budgeted child process, waited for in the parse pool's own thread
+   (:mod:`service.upload_worker`);
+3. awaits its turn on the single writer thread, which embeds and commits.
+
+Waiting is an ``await`` on the event loop, which costs no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from service.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Seconds a client is told to wait when the queue is full.
+RETRY_AFTER_S = 5
+
+
+class WriteQueueFullError(ServiceError):
+    """Too many writes are pending; the client should retry later."""
+
+    status = 503
+    code = "write_queue_full"
+
+
+class WriteQueue:
+    """Admission (bounded), upload parsing (own pool) and the single writer thread."""
+
+    def __init__(self, size: int, *, parse_workers: int = 1) -> None:
+        self.size = size
+        self._pending = 0
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-writer")
+        self._parser = ThreadPoolExecutor(max_workers=parse_workers, thread_name_prefix="rag-parse")
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of ``size`` places for the whole write, or raise 503 at once."""
+        if self._pending >= self.size:
+            raise WriteQueueFullError(
+                f"{self._pending} writes are already waiting; the limit is {self.size}",
+                hint=f"retry in {RETRY_AFTER_S} s (RAG_WRITE_QUEUE_SIZE sets the limit)",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        self._pending += 1
+        try:
+            yield
+        finally:
+            self._pending -= 1
+
+    async def parse(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (which waits for a parse child) in the parse pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._parser, fn)
+
+    async def write(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the single writer thread, after the writes queued before it."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn)
+
+    def close(self) -> None:
+        self._parser.shutdown(wait=False, cancel_futures=True)
+        self._writer.shutdown(wait=True, cancel_futures=True)
