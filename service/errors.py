@@ -174,8 +174,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "The request body is larger than the server's limit.",
         415: "The file type or content type is not accepted.",
         422: "The request is malformed or fails validation; the message says what is wrong.",
-        503: "The index or model is not available, or too many writes are queued "
-        "(`Retry-After`).",
+        503: "The index or model is not available, or too many writes are queued (`Retry-After`).",
     }
     return {s: {"model": ErrorResponse, "description": described[s]} for s in statuses}
 

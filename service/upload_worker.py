@@ -26,7 +26,6 @@ import resource
 import signal
 import threading
 from dataclasses import dataclass
-from multiprocessing.context import BaseContext
 from typing import Any
 
 from index.records import Document
@@ -156,7 +155,7 @@ class UploadParser:
 
     def __init__(self, limits: ParseLimits) -> None:
         self.limits = limits
-        self._ctx: BaseContext = multiprocessing.get_context("forkserver")
+        self._ctx: Any = multiprocessing.get_context("forkserver")
         self._lock = threading.Lock()
         self._started = False
 
@@ -168,15 +167,15 @@ class UploadParser:
             multiprocessing.set_forkserver_preload(PRELOAD)
             self._started = True
         # A trivial child makes the forkserver start and import now, not at the first upload.
-        proc = self._ctx.Process(target=os.getpid, daemon=True)  # type: ignore[attr-defined]
+        proc = self._ctx.Process(target=os.getpid, daemon=True)
         proc.start()
         proc.join(60)
 
     def parse(self, filename: str, data: bytes, doc_id: str | None) -> list[Document]:
         """The documents of one upload, or a loader error, or :class:`UploadTooComplexError`."""
         self.start()
-        receiver, sender = self._ctx.Pipe(duplex=False)  # type: ignore[attr-defined]
-        proc = self._ctx.Process(  # type: ignore[attr-defined]
+        receiver, sender = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(
             target=_child, args=(sender, filename, data, doc_id, self.limits), daemon=True
         )
         proc.start()
@@ -197,8 +196,10 @@ class UploadParser:
         if not receiver.poll(limits.seconds):
             proc.kill()
             proc.join(10)
-            if proc.exitcode is not None and proc.exitcode < 0 and proc.exitcode not in (
-                -signal.SIGKILL,
+            if (
+                proc.exitcode is not None
+                and proc.exitcode < 0
+                and proc.exitcode not in (-signal.SIGKILL,)
             ):
                 return ("budget", filename, self._signal_reason(-proc.exitcode))
             return ("budget", filename, f"parsing it takes longer than {limits.seconds:g} s")

@@ -14,7 +14,6 @@ from python_multipart.multipart import MultipartParseError, MultipartParser, par
 from starlette.requests import Request
 
 from rag.jsonlimits import loads_limited
-
 from service.errors import MalformedRequestError, PayloadTooLargeError
 
 #: Room for multipart boundaries, part headers and small form fields beyond the file itself.
