@@ -21,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from rag.settings import Settings
 from rag.system import QASystem
 from rag.tokens import TiktokenCounter
+from service.csrf import CrossSiteGuardMiddleware, is_loopback
 from service.errors import install_error_handlers
 from service.limits import BodyLimitMiddleware
 from service.routes_ask import ask_router
@@ -84,6 +85,11 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(
+        CrossSiteGuardMiddleware,
+        allowed_origins=settings.cors_origins,
+        loopback_only=is_loopback(settings.host),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from rag.settings import Settings
+from service.csrf import is_loopback
 
 logger = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -42,7 +42,7 @@ class WriteQueueFullError(ServiceError):
 class WriteQueue:
     """Admission (bounded), upload parsing (own pool) and the single writer thread."""
 
-    def __init__(self, size: int, *, parse_workers: int = 1) -> None:
+    def __init__(self, size: int, *, parse_workers: int = 2) -> None:
         self.size = size
         self._pending = 0
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-writer")
