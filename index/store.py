@@ -12,6 +12,7 @@ they see the old state or the new one, never a mix, and are never blocked by a w
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ from index.errors import (
     CorruptIndexError,
     IncompatibleIndexError,
     IndexNotFoundError,
+    IndexPathError,
     InvalidDocumentError,
 )
 from index.integrity import (
@@ -58,6 +60,27 @@ def _vector_path(folder: Path, generation: int) -> Path:
     return folder / VECTORS_DIR / f"{generation:08d}.faiss"
 
 
+#: Kernel file systems that can never hold an index.
+_VIRTUAL_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def check_index_folder(folder: Path) -> None:
+    """Raise :class:`IndexPathError` when ``folder`` cannot be an index folder: it is a file,
+    lies under a file, or is inside /proc, /sys or /dev."""
+    folder = Path(folder)
+    hint = "give a folder path with --index DIR (or RAG_INDEX_DIR)"
+    absolute = Path(os.path.abspath(folder))
+    if any(absolute == root or root in absolute.parents for root in _VIRTUAL_ROOTS):
+        raise IndexPathError(f"{folder} is inside a kernel file system, not a folder", hint=hint)
+    for path in (absolute, *absolute.parents):
+        try:
+            if path.exists() and not path.is_dir():
+                what = "is a file" if path == absolute else f"lies under the file {path}"
+                raise IndexPathError(f"{folder} {what}, not a folder", hint=hint)
+        except OSError as exc:
+            raise IndexPathError(f"cannot use {folder}: {exc.strerror or exc}", hint=hint) from exc
+
+
 class IndexStore:
     """An open index folder. Thread-safe for readers; writers go through :meth:`writer`."""
 
@@ -73,7 +96,13 @@ class IndexStore:
     # --- opening -----------------------------------------------------------------------------
     @classmethod
     def exists(cls, folder: Path) -> bool:
-        return (folder / MANIFEST_NAME).is_file()
+        check_index_folder(folder)
+        try:
+            return (folder / MANIFEST_NAME).is_file()
+        except OSError as exc:
+            raise IndexPathError(
+                f"cannot use {folder} as an index folder: {exc.strerror or exc}"
+            ) from exc
 
     @classmethod
     def open(cls, folder: Path, *, nprobe: int = 32) -> IndexStore:
@@ -96,14 +125,21 @@ class IndexStore:
             raise IncompatibleIndexError(
                 f"an index already exists at {folder}", hint="open it, or choose a new folder"
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / VECTORS_DIR).mkdir(exist_ok=True)
-        conn = catalog.connect(folder / CATALOG_NAME)
         try:
-            catalog.create_schema(conn)
-        finally:
-            conn.close()
-        write_manifest(folder, manifest)  # last: an index exists only once it is complete
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / VECTORS_DIR).mkdir(exist_ok=True)
+            conn = catalog.connect(folder / CATALOG_NAME)
+            try:
+                catalog.create_schema(conn)
+            finally:
+                conn.close()
+            write_manifest(folder, manifest)  # last: an index exists only once it is complete
+        except (OSError, sqlite3.OperationalError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise IndexPathError(
+                f"cannot create an index in {folder}: {reason}",
+                hint="choose a writable folder with --index DIR (or RAG_INDEX_DIR)",
+            ) from exc
         return cls(folder, manifest, nprobe=nprobe)
 
     @classmethod

@@ -30,8 +30,8 @@ from service.uploads import FormPart, parse_json_body, read_body, read_multipart
 
 MAX_PAGE = 500
 #: What ``Document`` validates beyond its generated schema, stated for clients.
-ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
-DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+ID_PATTERN = r"^(?!\.\.?$)[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
 
 
 def document_body_schema() -> dict[str, Any]:
@@ -39,7 +39,7 @@ def document_body_schema() -> dict[str, Any]:
     schema = Document.model_json_schema()
     props = schema["properties"]
     props["id"]["pattern"] = ID_PATTERN
-    props["id"]["description"] += " Not blank; no control characters."
+    props["id"]["description"] += " Not blank, not '.' or '..'; no control characters."
     props["text"]["pattern"] = r"\S"
     props["date"]["anyOf"][0]["pattern"] = DATE_PATTERN
     return schema
