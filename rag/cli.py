@@ -128,10 +128,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from tqdm import tqdm
 
+    from index.store import check_index_folder
     from rag.build import build_index
     from rag.ingest import IngestEvent
     from rag.loaders import iter_documents
 
+    check_index_folder(settings.index_dir)
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
