@@ -354,7 +354,7 @@ def readonly_wrap(index_copy: Path, tmp_path: Path) -> tuple[list[str], Path]:
         pytest.skip("needs root and unshare for a read-only bind mount")
     probe = tmp_path / "probe"
     wrap = _readonly_wrap(index_copy, probe)
-    done = subprocess.run([*wrap, "sh", "-c", "touch x"], cwd=probe, capture_output=True)
+    done = subprocess.run([*wrap, "touch", str(probe / "x")], capture_output=True)
     if done.returncode == 0 or b"Read-only" not in done.stderr:
         pytest.skip(f"read-only bind mounts are not available here: {done.stderr!r}")
     return _readonly_wrap(index_copy, tmp_path / "ro"), tmp_path / "ro"
