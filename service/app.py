@@ -23,6 +23,7 @@ from rag.system import QASystem
 from rag.tokens import TiktokenCounter
 from service.csrf import CrossSiteGuardMiddleware, is_loopback
 from service.errors import install_error_handlers
+from service.http_shape import ResponseHeadersMiddleware
 from service.limits import BodyLimitMiddleware
 from service.routes_ask import ask_router
 from service.routes_documents import documents_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(ResponseHeadersMiddleware)  # outermost: every response gets nosniff
     app.include_router(health_router)
     app.include_router(ask_router(settings))
     app.include_router(documents_router(settings))

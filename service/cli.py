@@ -22,6 +22,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from rag.system import QASystem
     from service.app import create_app
     from service.auth import write_key
+    from service.http_shape import JsonErrorH11Protocol
 
     # Open before binding: a missing, incompatible or damaged index is a clear error and exit
     # code (the snapshot verifies the catalog and the vector file's checksum).
@@ -43,6 +44,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             log_level="info",
             access_log=bool(getattr(args, "verbose", False)),
+            http=JsonErrorH11Protocol,
         )
         logger.info("listening on http://%s:%d", settings.host, settings.port)
         with sock:

@@ -8,7 +8,9 @@ it crosses the limit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from starlette.requests import Request
@@ -31,11 +33,12 @@ def too_large(limit: int) -> PayloadTooLargeError:
     )
 
 
-def check_declared_length(request: Request, limit: int) -> None:
-    """Refuse at once a body whose declared ``Content-Length`` is over ``limit``."""
+def check_declared_length(request: Request, limit: int, shown: int | None = None) -> None:
+    """Refuse at once a body whose declared ``Content-Length`` is over ``limit`` (the message
+    states ``shown``: the file limit, when ``limit`` includes room for multipart framing)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
+        raise too_large(limit if shown is None else shown)
 
 
 def _reject_constant(name: str) -> object:
@@ -62,6 +65,21 @@ def parse_json_body(body: bytes) -> object:
             f"the request body is not valid JSON: {exc}",
             hint="send a JSON object with Content-Type: application/json",
         ) from exc
+
+
+_EXT_FILENAME = re.compile(rb"""filename\*\s*=\s*([A-Za-z0-9_-]+)'[^']*'([^;\s]+)""", re.I)
+
+
+def ext_filename(header: bytes) -> str | None:
+    """The RFC 5987/6266 ``filename*=UTF-8''name%20x.txt`` of a Content-Disposition, if any."""
+    match = _EXT_FILENAME.search(header)
+    if match is None:
+        return None
+    charset = match.group(1).decode("ascii").lower()
+    try:
+        return unquote_to_bytes(match.group(2).decode("ascii")).decode(charset, "replace")
+    except (LookupError, UnicodeDecodeError):
+        return None
 
 
 @dataclass
@@ -100,9 +118,14 @@ class _PartBuilder:
         if self.current is not None and bytes(self.header_field).lower() == b"content-disposition":
             _, params = parse_options_header(bytes(self.header_value))
             self.current.name = params.get(b"name", b"").decode("utf-8", "replace")
+            extended = ext_filename(bytes(self.header_value))
             filename = params.get(b"filename")
             self.current.filename = (
-                filename.decode("utf-8", "replace") if filename is not None else None
+                extended
+                if extended is not None
+                else filename.decode("utf-8", "replace")
+                if filename is not None
+                else None
             )
         self.header_field.clear()
         self.header_value.clear()
@@ -127,7 +150,7 @@ class _PartBuilder:
 async def read_multipart(request: Request, file_limit: int) -> list[FormPart]:
     """The parts of a ``multipart/form-data`` body; each file part at most ``file_limit`` bytes."""
     body_limit = file_limit + FRAMING_ALLOWANCE
-    check_declared_length(request, body_limit)
+    check_declared_length(request, body_limit, file_limit)
     _, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if not boundary:
