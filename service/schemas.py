@@ -94,7 +94,9 @@ class AskRequest(BaseModel):
     @classmethod
     def _trimmed(cls, value: object) -> object:
         """Leading and trailing spaces do not count toward the length limit."""
-        return value.strip() if isinstance(value, str) else value
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        return value  # blank: left for the plain "the question is empty" below
 
     @field_validator("question")
     @classmethod
