@@ -186,6 +186,7 @@ def guarded(
         RAG_UPLOAD_PARSE_SECONDS="4",
         RAG_UPLOAD_PARSE_MEMORY_BYTES=str(384 * 1024 * 1024),
         RAG_WRITE_QUEUE_SIZE="40",
+        RAG_MAX_UPLOAD_BYTES="2000000",
     )
     server = Server(index_dir, base / "serve.log", env=env).start()
     yield server
@@ -512,3 +513,71 @@ def test_fifos_and_devices_are_refused(index_copy: Path, tmp_path: Path) -> None
     assert any("x.txt" in f and "FIFO" in f for f in failed)
     assert any("z.txt" in f and "character device" in f for f in failed)
     assert "good.txt" in rag_cli("documents", "list", "--index", index_copy).stdout
+
+
+# --- 9: the smaller items ------------------------------------------------------------------
+def test_smaller_items_over_http(guarded: Server) -> None:
+    http = httpx.Client(base_url=guarded.url, timeout=30)
+    # ids '.' and '..' would be path segments in the page's URLs
+    for bad_id in (".", ".."):
+        r = http.post("/documents", json={"id": bad_id, "text": "Some text."})
+        assert r.status_code == 422 and "'.'" in r.text, r.text
+    # impossible dates
+    r = http.post("/documents", json={"id": "d", "text": "Some text.", "date": "2024-13-45"})
+    assert r.status_code == 422, r.text
+    r = http.post("/ask", json={"question": QUESTION, "filters": {"date_from": "not-a-date"}})
+    assert r.status_code == 422, r.text
+    # zero-width spaces are not a question; spaces around one do not count toward the limit
+    r = http.post("/ask", json={"question": "\u200b\u200b\u200b"})
+    assert r.status_code == 422 and "empty" in r.json()["error"]["message"]
+    padded = " " * 600 + QUESTION + " " * 600
+    assert http.post("/ask", json={"question": padded}).status_code == 200
+    # nosniff on JSON, HEAD like GET, the page's CSP without inline script
+    health = http.get("/health")
+    assert health.headers["x-content-type-options"] == "nosniff"
+    head = http.head("/health")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["x-content-type-options"] == "nosniff"
+    csp = http.get("/").headers["content-security-policy"]
+    script_src = next(p for p in csp.split(";") if p.strip().startswith("script-src"))
+    assert "unsafe-inline" not in script_src and "'sha256-" in script_src
+    # the 413 names the limit that was set
+    r = http.post("/documents", files={"file": ("big.txt", b"x" * 2_100_000)}, headers=FORM)
+    assert r.status_code == 413 and "2000000 bytes" in r.json()["error"]["message"], r.text
+    # RFC 6266 filename*=
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; '
+        b"filename*=UTF-8''r%C3%A9sum%C3%A9.txt\r\nContent-Type: text/plain\r\n\r\n"
+        b"Iceland hosted the summit in 1986.\r\n--b--\r\n"
+    )
+    r = http.post(
+        "/documents",
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b", **FORM},
+    )
+    assert r.status_code == 201 and r.json()["ids"] == ["r\u00e9sum\u00e9.txt"], r.text
+    assert http.delete("/documents/r\u00e9sum\u00e9.txt", headers=FORM).status_code == 200
+    # a request uvicorn cannot parse is answered in the JSON error shape
+    with socket.create_connection(("127.0.0.1", guarded.port), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head_part, _, payload = reply.partition(b"\r\n\r\n")
+    assert head_part.startswith(b"HTTP/1.1 400"), reply[:200]
+    assert json.loads(payload)["error"]["code"] == "malformed_http"
+
+
+def test_utf8_api_key(index_copy: Path, tmp_path: Path) -> None:
+    key = "cl\u00e9-\u043a\u043b\u044e\u0447"
+    server = Server(index_copy, tmp_path / "serve.log", env=clean_env(RAG_API_KEY=key)).start()
+    try:
+        doc = {"id": "keyed", "text": "A note added with a UTF-8 key."}
+        auth = {"Authorization": ("Bearer " + key).encode("utf-8")}
+        r = httpx.post(server.url + "/documents", json=doc, headers=auth, timeout=30)
+        assert r.status_code == 201, r.text
+        wrong = {"Authorization": ("Bearer " + key).encode("utf-8")[:-1]}
+        r = httpx.post(server.url + "/documents", json=doc, headers=wrong, timeout=30)
+        assert r.status_code == 401
+    finally:
+        server.stop()
