@@ -24,9 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rag.settings import Settings
 
@@ -581,3 +584,101 @@ def test_utf8_api_key(index_copy: Path, tmp_path: Path) -> None:
         assert r.status_code == 401
     finally:
         server.stop()
+
+
+# --- property tests: no 5xx from any body, no traceback from any command line --------------
+JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+def _nested(depth: int, kind: str) -> str:
+    return ("[" * depth + "]" * depth) if kind == "list" else ('{"a":' * depth + "1" + "}" * depth)
+
+
+DOCUMENT_BODIES = st.one_of(
+    st.fixed_dictionaries(
+        {"id": st.text(max_size=12), "text": st.text(max_size=60)},
+        optional={
+            "title": JSON_VALUES,
+            "date": st.text(max_size=12) | JSON_VALUES,
+            "metadata": JSON_VALUES,
+            "page_starts": JSON_VALUES,
+            "source": JSON_VALUES,
+        },
+    ).map(lambda d: json.dumps(d).encode()),
+    st.tuples(st.integers(1, 30_000), st.sampled_from(["list", "object"])).map(
+        lambda t: ('{"id": "n", "text": "t", "metadata": ' + _nested(*t) + "}").encode()
+    ),
+    JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=200),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=DOCUMENT_BODIES)
+def test_document_bodies_never_cause_a_5xx(guarded: Server, body: bytes) -> None:
+    r = httpx.post(
+        guarded.url + "/documents",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code < 500, (r.status_code, r.text[:500])
+    assert "Traceback" not in r.text
+    if r.status_code == 201:
+        for doc_id in r.json()["ids"]:
+            httpx.delete(guarded.url + "/documents/" + quote(doc_id, safe=""), headers=FORM)
+    else:
+        assert set(r.json()) == {"error"}
+
+
+@pytest.fixture(scope="module")
+def cli_index(
+    article_index: Settings, index_copier: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    return Path(index_copier(article_index.index_dir, tmp_path_factory.mktemp("cli") / "index"))
+
+
+ARG_TEXT = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=12
+)
+CLI_ARGS = st.lists(
+    st.one_of(
+        ARG_TEXT,
+        st.sampled_from(["--json", "--check", "--k", "--mode", "--filter", "-v", "--index"]),
+        st.sampled_from(["0", "-1", "abc", "5", "9" * 30, "lexical", "n=" + "9" * 25]),
+        st.sampled_from(["date_from=2024-13", "date_to=x", "doc_id=..", "=", "a="]),
+        st.binary(min_size=1, max_size=6).filter(lambda b: b"\x00" not in b),
+    ),
+    max_size=6,
+)
+CLI_ENV = st.dictionaries(
+    st.sampled_from(["RAG_TOP_K", "RAG_MAX_UPLOAD_BYTES", "RAG_CORS_ORIGINS", "RAG_PORT"]),
+    st.sampled_from(["abc", "-1", "0", "[", "http://localhost:3000", "7"]),
+    max_size=2,
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    command=st.sampled_from([["ask"], ["stats"], ["documents", "list"], ["documents", "show"]]),
+    args=CLI_ARGS,
+    env=CLI_ENV,
+)
+def test_cli_arguments_never_cause_a_traceback(
+    cli_index: Path, command: list[str], args: list[Any], env: dict[str, str]
+) -> None:
+    if command == ["ask"]:
+        args = [QUESTION, *args]
+    done = rag_cli(*command, *args, "--index", cli_index, env=clean_env(**env), timeout=60)
+    assert done.returncode in EXIT_CODES, (done.returncode, done.stderr[-2000:])
+    if "-v" not in args:
+        assert "Traceback" not in done.stderr, done.stderr[-3000:]
