@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from index.errors import (
@@ -290,8 +291,15 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _disconnected(request: Request, exc: Exception) -> JSONResponse:
+    # The client left while its body was arriving: nobody reads this answer; no traceback.
+    logger.info("%s %s: the client disconnected", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "the client disconnected")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error, expected or not, to the one JSON shape."""
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(RagError, _rag_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
