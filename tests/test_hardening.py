@@ -276,12 +276,14 @@ def test_queue_full_is_503_with_retry_after(guarded: Server) -> None:
         deadline = time.monotonic() + 30
         while True:
             t0 = time.perf_counter()
-            r = httpx.post(guarded.url + "/documents", json={"id": "one-more", "text": "t"})
+            r = httpx.post(
+                guarded.url + "/documents", json={"id": "one-more", "text": "t"}, timeout=30
+            )
             if r.status_code == 503 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         assert r.status_code == 503, r.text
-        assert time.perf_counter() - t0 < 1.0
+        assert time.perf_counter() - t0 < 2.0  # refused at once, not queued
         assert r.json()["error"]["code"] == "write_queue_full"
         assert r.headers["Retry-After"].isdigit()
         assert httpx.get(guarded.url + "/health", timeout=5).status_code == 200
@@ -290,12 +292,15 @@ def test_queue_full_is_503_with_retry_after(guarded: Server) -> None:
             sock.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the places come back once the slow clients are gone
-        r = httpx.post(guarded.url + "/documents", json={"id": "after", "text": "A note."})
+        r = httpx.post(
+            guarded.url + "/documents", json={"id": "after", "text": "A note."}, timeout=30
+        )
         if r.status_code == 201:
             break
         time.sleep(0.2)
     assert r.status_code == 201, r.text
-    assert httpx.delete(guarded.url + "/documents/after", headers=FORM).status_code == 200
+    deleted = httpx.delete(guarded.url + "/documents/after", headers=FORM, timeout=30)
+    assert deleted.status_code == 200
 
 
 # --- 3: cross-site request forgery ---------------------------------------------------------
