@@ -178,6 +178,13 @@ def bomb_pdf(pages: int = 3, page_bytes: int = 70_000_000) -> bytes:
     return bytes(out)
 
 
+def rss_bytes(server: Server) -> int:
+    assert server.proc is not None
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(kib) * 1024
+
+
 @pytest.fixture(scope="module")
 def guarded(
     article_index: Settings, index_copier: Any, tmp_path_factory: pytest.TempPathFactory
@@ -222,6 +229,7 @@ def test_health_stays_fast_under_a_bomb_and_50_queued_posts(guarded: Server) -> 
         with lock:
             statuses.append((r.status_code, dict(r.headers)))
 
+    rss_before = rss_bytes(guarded)
     latencies: list[float] = []
     ask_latencies: list[float] = []
     with ThreadPoolExecutor(max_workers=52) as pool:
@@ -239,10 +247,12 @@ def test_health_stays_fast_under_a_bomb_and_50_queued_posts(guarded: Server) -> 
                 time.sleep(0.05)
         for f in futures:
             f.result()
+    growth = rss_bytes(guarded) - rss_before
     print(
         f"\n/health under bomb + 50 POSTs: n={len(latencies)} max={max(latencies):.3f}s; "
-        f"/ask max={max(ask_latencies):.3f}s"
+        f"/ask max={max(ask_latencies):.3f}s; server RSS growth {growth / 2**20:.0f} MiB"
     )
+    assert growth < 150 * 2**20  # the bomb inflated in a child process that is gone
     assert len(latencies) >= 5
     assert max(latencies) < 1.0, sorted(latencies)[-5:]
     assert max(ask_latencies) < 2.0, sorted(ask_latencies)[-5:]
