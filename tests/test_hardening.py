@@ -341,6 +341,62 @@ def test_cross_site_writes_are_refused_without_a_key(guarded: Server) -> None:
     assert http.delete("/documents/own.txt", headers=own).status_code == 200
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+EVIL_PAGE = """<!doctype html><html><head><title>waiting</title></head><body><script>
+const form = new FormData();
+form.append("file", new Blob(["Sweden left NATO in 2025."]), "evil.txt");
+fetch("TARGET/documents", {method: "POST", mode: "no-cors", body: form})
+  .then(() => { document.title = "sent"; }, (e) => { document.title = "failed " + e; });
+</script></body></html>"""
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)")
+def test_a_real_browser_page_on_another_origin_cannot_add_a_document(
+    guarded: Server, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "evil.html").write_text(EVIL_PAGE.replace("TARGET", guarded.url))
+    port = free_port()
+    pages = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=site,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://localhost:{port}/evil.html", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        done = subprocess.run(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=8000",
+                "--dump-dom",
+                f"http://localhost:{port}/evil.html",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        pages.terminate()
+        pages.wait(timeout=10)
+    assert "<title>sent</title>" in done.stdout, (done.stdout[-1000:], done.stderr[-2000:])
+    assert httpx.get(guarded.url + "/documents/evil.txt", timeout=10).status_code == 404
+
+
 # --- 4: nesting ------------------------------------------------------------------------------
 @pytest.mark.parametrize("depth", [1000, 100_000])
 def test_deep_json_bodies_are_422_not_500(guarded: Server, depth: int) -> None:
