@@ -116,6 +116,13 @@ class UnauthorizedError(ServiceError):
     code = "unauthorized"
 
 
+class ClientGoneError(ServiceError):
+    """The client disconnected before its queued write or upload parse ran; it was dropped."""
+
+    status = 400
+    code = "client_disconnected"
+
+
 class NotReadyError(ServiceError):
     """The index and model are not loaded (yet)."""
 

@@ -188,18 +188,18 @@ def documents_router(settings: Settings) -> APIRouter:
             if media_type == "application/json":
                 body = await read_body(request, limit)
                 document = await state.writes.parse(
-                    lambda: _document_from_json(parse_json_body(body))
+                    lambda gone: _document_from_json(parse_json_body(body)), request
                 )
                 documents = [document]
             else:
                 upload, doc_id = _upload_from_form(await read_multipart(request, limit))
                 filename, data = upload.filename or "", bytes(upload.data)
                 parsed = await state.writes.parse(
-                    lambda: state.uploads.parse(filename, data, doc_id)
+                    lambda gone: state.uploads.parse(filename, data, doc_id, gone), request
                 )
                 documents = _check_unicode(parsed)
             report = await state.writes.write(
-                lambda: state.system.add_documents(documents, state.counter)
+                lambda: state.system.add_documents(documents, state.counter), request
             )
         return IngestResponse(
             ids=[d.id for d in documents],

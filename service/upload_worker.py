@@ -25,13 +25,14 @@ import os
 import resource
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from index.records import Document
 from rag.errors import LoaderError, UnsupportedFileTypeError
 from rag.settings import Settings
-from service.errors import ServiceError
+from service.errors import ClientGoneError, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -171,8 +172,15 @@ class UploadParser:
         proc.start()
         proc.join(60)
 
-    def parse(self, filename: str, data: bytes, doc_id: str | None) -> list[Document]:
-        """The documents of one upload, or a loader error, or :class:`UploadTooComplexError`."""
+    def parse(
+        self,
+        filename: str,
+        data: bytes,
+        doc_id: str | None,
+        cancel: threading.Event | None = None,
+    ) -> list[Document]:
+        """The documents of one upload, or a loader error, or :class:`UploadTooComplexError`;
+        :class:`ClientGoneError` (the child killed) once ``cancel`` is set."""
         self.start()
         receiver, sender = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(
@@ -181,7 +189,7 @@ class UploadParser:
         proc.start()
         sender.close()
         try:
-            result = self._receive(receiver, proc, filename)
+            result = self._receive(receiver, proc, filename, cancel)
         finally:
             receiver.close()
             if proc.is_alive():
@@ -189,11 +197,27 @@ class UploadParser:
             proc.join(10)
         return self._documents(result, filename)
 
+    def _wait(
+        self, receiver: multiprocessing.connection.Connection, cancel: threading.Event | None
+    ) -> bool:
+        """Whether the child answered (or died) within the time budget."""
+        deadline = time.monotonic() + self.limits.seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if receiver.poll(min(left, 0.2)):
+                return True
+            if cancel is not None and cancel.is_set():
+                raise ClientGoneError("the client disconnected; its upload was dropped")
+        return False
+
     def _receive(
-        self, receiver: multiprocessing.connection.Connection, proc: Any, filename: str
+        self,
+        receiver: multiprocessing.connection.Connection,
+        proc: Any,
+        filename: str,
+        cancel: threading.Event | None,
     ) -> Any:
         limits = self.limits
-        if not receiver.poll(limits.seconds):
+        if not self._wait(receiver, cancel):
             proc.kill()
             proc.join(10)
             if (

@@ -10,6 +10,9 @@ uploads would starve every reader. So a write request, on the event loop:
    (:mod:`service.upload_worker`);
 3. awaits its turn on the single writer thread, which embeds and commits.
 
+A client that disconnects while its write waits has its parse child killed, or its write dropped
+before it starts, so an abandoned upload does not hold the writer.
+
 Waiting is an ``await`` on the event loop, which costs no thread.
 """
 
@@ -17,12 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from service.errors import ServiceError
+from starlette.requests import Request
+
+from service.errors import ClientGoneError, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +36,8 @@ T = TypeVar("T")
 
 #: Seconds a client is told to wait when the queue is full.
 RETRY_AFTER_S = 5
+#: How often a waiting write checks whether its client is still there.
+WATCH_INTERVAL_S = 0.25
 
 
 class WriteQueueFullError(ServiceError):
@@ -37,6 +45,14 @@ class WriteQueueFullError(ServiceError):
 
     status = 503
     code = "write_queue_full"
+
+
+async def _watch(request: Request, gone: threading.Event) -> None:
+    """Set ``gone`` once the client of ``request`` (whose body has been read) disconnects."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(WATCH_INTERVAL_S)
+    logger.info("%s %s: the client left; its pending work is dropped", request.method, request.url)
+    gone.set()
 
 
 class WriteQueue:
@@ -67,13 +83,38 @@ class WriteQueue:
         finally:
             self._pending -= 1
 
-    async def parse(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` (which waits for a parse child) in the parse pool."""
-        return await asyncio.get_running_loop().run_in_executor(self._parser, fn)
+    async def parse(self, fn: Callable[[threading.Event], T], request: Request | None = None) -> T:
+        """Run ``fn`` (which waits for a parse child) in the parse pool. ``fn`` gets an event
+        that is set when ``request``'s client disconnects, so it can stop the child."""
+        gone = threading.Event()
+        return await self._run(self._parser, lambda: fn(gone), gone, request)
 
-    async def write(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the single writer thread, after the writes queued before it."""
-        return await asyncio.get_running_loop().run_in_executor(self._writer, fn)
+    async def write(self, fn: Callable[[], T], request: Request | None = None) -> T:
+        """Run ``fn`` on the single writer thread, after the writes queued before it; dropped
+        when ``request``'s client has disconnected by the time its turn comes."""
+        gone = threading.Event()
+
+        def job() -> T:
+            if gone.is_set():
+                raise ClientGoneError("the client disconnected; its write was dropped")
+            return fn()
+
+        return await self._run(self._writer, job, gone, request)
+
+    async def _run(
+        self,
+        pool: ThreadPoolExecutor,
+        job: Callable[[], T],
+        gone: threading.Event,
+        request: Request | None,
+    ) -> T:
+        future = asyncio.get_running_loop().run_in_executor(pool, job)
+        watcher = asyncio.create_task(_watch(request, gone)) if request is not None else None
+        try:
+            return await future
+        finally:
+            if watcher is not None:
+                watcher.cancel()
 
     def close(self) -> None:
         self._parser.shutdown(wait=False, cancel_futures=True)

@@ -313,6 +313,37 @@ def test_queue_full_is_503_with_retry_after(guarded: Server) -> None:
     assert deleted.status_code == 200
 
 
+def test_a_write_whose_client_left_is_dropped(guarded: Server) -> None:
+    """A write still queued when its client disconnects never runs (it would hold the writer)."""
+    sentences = [
+        f"Delegation {n} of the long conference discussed maritime security in region {n}."
+        for n in range(900)
+    ]
+    long_doc = {"id": "long-doc", "text": " ".join(sentences)}
+    results: dict[str, httpx.Response] = {}
+
+    def post_long() -> None:
+        results["long"] = httpx.post(guarded.url + "/documents", json=long_doc, timeout=300)
+
+    writer = threading.Thread(target=post_long)
+    writer.start()
+    time.sleep(1.0)  # the long document is being embedded on the writer thread
+    body = json.dumps({"id": "gone-doc", "text": "Sent by a client that left."}).encode()
+    head = (
+        "POST /documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", guarded.port), timeout=10) as sock:
+        sock.sendall(head + body)
+        time.sleep(0.3)
+    writer.join(timeout=300)
+    assert results["long"].status_code == 201, results["long"].text
+    assert results["long"].json()["seconds"] > 1.0  # the gone client left while it waited
+    time.sleep(1.0)
+    assert httpx.get(guarded.url + "/documents/gone-doc", timeout=10).status_code == 404
+    assert httpx.delete(guarded.url + "/documents/long-doc", headers=FORM).status_code == 200
+
+
 # --- 3: cross-site request forgery ---------------------------------------------------------
 def test_cross_site_writes_are_refused_without_a_key(guarded: Server) -> None:
     http = httpx.Client(base_url=guarded.url, timeout=30)
