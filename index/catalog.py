@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -60,12 +61,19 @@ _META_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _FTS_TERM_RE = re.compile(r"[^\w]+", re.UNICODE)
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open the catalog in WAL mode: readers never block the writer nor see partial writes."""
-    uri = f"file:{path}?mode={'ro' if readonly else 'rwc'}"
+def connect(path: Path, *, readonly: bool = False, immutable: bool = False) -> sqlite3.Connection:
+    """Open the catalog in WAL mode: readers never block the writer nor see partial writes.
+
+    ``readonly`` opens it with ``mode=ro`` (readers never need to write); ``immutable`` also tells
+    SQLite the file cannot change (read-only media), so it takes no locks and needs no ``-shm``.
+    """
+    quoted = quote(str(path), safe="/")
+    uri = f"file:{quoted}?mode={'ro' if readonly or immutable else 'rwc'}"
+    if immutable:
+        uri += "&immutable=1"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
-    if not readonly:
+    if not (readonly or immutable):
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")

@@ -12,6 +12,7 @@ they see the old state or the new one, never a mix, and are never blocked by a w
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -28,7 +29,19 @@ from index.errors import (
     CorruptIndexError,
     IncompatibleIndexError,
     IndexNotFoundError,
+    IndexPathError,
     InvalidDocumentError,
+)
+from index.integrity import (
+    CHECKSUM_KEY,
+    catalog_problems,
+    check_catalog_file,
+    checksum_record,
+    corrupt_catalog,
+    expected_checksum,
+    file_checksum,
+    is_corruption,
+    verify_vector_file,
 )
 from index.lock import WriterLock
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
@@ -47,6 +60,27 @@ def _vector_path(folder: Path, generation: int) -> Path:
     return folder / VECTORS_DIR / f"{generation:08d}.faiss"
 
 
+#: Kernel file systems that can never hold an index.
+_VIRTUAL_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def check_index_folder(folder: Path) -> None:
+    """Raise :class:`IndexPathError` when ``folder`` cannot be an index folder: it is a file,
+    lies under a file, or is inside /proc, /sys or /dev."""
+    folder = Path(folder)
+    hint = "give a folder path with --index DIR (or RAG_INDEX_DIR)"
+    absolute = Path(os.path.abspath(folder))
+    if any(absolute == root or root in absolute.parents for root in _VIRTUAL_ROOTS):
+        raise IndexPathError(f"{folder} is inside a kernel file system, not a folder", hint=hint)
+    for path in (absolute, *absolute.parents):
+        try:
+            if path.exists() and not path.is_dir():
+                what = "is a file" if path == absolute else f"lies under the file {path}"
+                raise IndexPathError(f"{folder} {what}, not a folder", hint=hint)
+        except OSError as exc:
+            raise IndexPathError(f"cannot use {folder}: {exc.strerror or exc}", hint=hint) from exc
+
+
 class IndexStore:
     """An open index folder. Thread-safe for readers; writers go through :meth:`writer`."""
 
@@ -62,7 +96,13 @@ class IndexStore:
     # --- opening -----------------------------------------------------------------------------
     @classmethod
     def exists(cls, folder: Path) -> bool:
-        return (folder / MANIFEST_NAME).is_file()
+        check_index_folder(folder)
+        try:
+            return (folder / MANIFEST_NAME).is_file()
+        except OSError as exc:
+            raise IndexPathError(
+                f"cannot use {folder} as an index folder: {exc.strerror or exc}"
+            ) from exc
 
     @classmethod
     def open(cls, folder: Path, *, nprobe: int = 32) -> IndexStore:
@@ -75,6 +115,7 @@ class IndexStore:
         manifest = read_manifest(folder)
         if not (folder / CATALOG_NAME).is_file():
             raise CorruptIndexError(f"{folder / CATALOG_NAME} is missing")
+        check_catalog_file(folder / CATALOG_NAME)
         return cls(folder, manifest, nprobe=nprobe)
 
     @classmethod
@@ -84,14 +125,21 @@ class IndexStore:
             raise IncompatibleIndexError(
                 f"an index already exists at {folder}", hint="open it, or choose a new folder"
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / VECTORS_DIR).mkdir(exist_ok=True)
-        conn = catalog.connect(folder / CATALOG_NAME)
         try:
-            catalog.create_schema(conn)
-        finally:
-            conn.close()
-        write_manifest(folder, manifest)  # last: an index exists only once it is complete
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / VECTORS_DIR).mkdir(exist_ok=True)
+            conn = catalog.connect(folder / CATALOG_NAME)
+            try:
+                catalog.create_schema(conn)
+            finally:
+                conn.close()
+            write_manifest(folder, manifest)  # last: an index exists only once it is complete
+        except (OSError, sqlite3.OperationalError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise IndexPathError(
+                f"cannot create an index in {folder}: {reason}",
+                hint="choose a writable folder with --index DIR (or RAG_INDEX_DIR)",
+            ) from exc
         return cls(folder, manifest, nprobe=nprobe)
 
     @classmethod
@@ -130,13 +178,40 @@ class IndexStore:
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = catalog.connect(self.folder / CATALOG_NAME)
+            conn = self._open_reader()
             self._local.conn = conn
             self._connections.append(conn)
         return conn
 
-    def vectors_for(self, generation: int) -> VectorIndex:
-        """The (shared, read-only) vector index of a committed generation."""
+    def _open_reader(self) -> sqlite3.Connection:
+        """A read-only connection (``mode=ro``); on read-only media, where SQLite cannot create
+        its ``-shm`` file, an ``immutable`` one. Readers never open the catalog for writing."""
+        path = self.folder / CATALOG_NAME
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = catalog.connect(path, readonly=True)
+            conn.execute("SELECT count(*) FROM meta").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            if "no such table" in str(exc):
+                raise corrupt_catalog(path, exc) from exc
+            logger.info("catalog %s not openable read-only (%s); opening it immutable", path, exc)
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise corrupt_catalog(path, exc) from exc
+        try:
+            conn = catalog.connect(path, immutable=True)
+            conn.execute("SELECT count(*) FROM meta").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise corrupt_catalog(path, exc) from exc
+        return conn
+
+    def vectors_for(self, generation: int, checksum: str | None = None) -> VectorIndex:
+        """The (shared, read-only) vector index of a committed generation, verified against
+        ``checksum`` (the ``meta`` record of :mod:`index.integrity`) when one is given."""
         with self._cache_lock:
             if self._cached is not None and self._cached[0] == generation:
                 return self._cached[1]
@@ -146,6 +221,7 @@ class IndexStore:
             elif not path.exists():
                 raise CorruptIndexError(f"vector file {path} of generation {generation} is missing")
             else:
+                verify_vector_file(path, expected_checksum(checksum, generation))
                 vectors = VectorIndex.load(path)
             self._cached = (generation, vectors)
             return vectors
@@ -159,23 +235,43 @@ class IndexStore:
     def snapshot(self) -> Iterator[Snapshot]:
         """A consistent read view: rows and vectors of one committed generation."""
         conn = self._reader()
-        conn.execute("BEGIN")
+        path = self.folder / CATALOG_NAME
         try:
-            generation = int(catalog.get_meta(conn, "generation") or 0)
-            yield Snapshot(self, conn, generation, self.vectors_for(generation))
+            conn.execute("BEGIN")
+        except sqlite3.DatabaseError as exc:
+            raise corrupt_catalog(path, exc) from exc
+        try:
+            try:
+                generation = int(catalog.get_meta(conn, "generation") or 0)
+                checksum = catalog.get_meta(conn, CHECKSUM_KEY)
+            except (sqlite3.DatabaseError, ValueError) as exc:
+                raise corrupt_catalog(path, exc) from exc
+            try:
+                yield Snapshot(self, conn, generation, self.vectors_for(generation, checksum))
+            except sqlite3.DatabaseError as exc:
+                if is_corruption(exc):
+                    raise corrupt_catalog(path, exc) from exc
+                raise
         finally:
-            conn.execute("COMMIT")
+            with suppress(sqlite3.Error):
+                conn.execute("COMMIT")
 
     def writer(self, *, policy: VectorPolicy = "auto", ivf_threshold: int = 200_000) -> IndexWriter:
         return IndexWriter(self, policy=policy, ivf_threshold=ivf_threshold)
 
     def check_integrity(self) -> list[str]:
-        """Problems found when cross-checking rows, full-text entries and vectors (empty: OK)."""
-        problems: list[str] = []
-        with self.snapshot() as snap:
-            counts = catalog.counts(snap.conn)
-            ids = catalog.all_chunk_ids(snap.conn)
-            vec_ids, _ = snap.vectors.all_items()
+        """Problems found by SQLite's integrity check, the vector file's checksum and
+        cross-checking rows, full-text entries and vectors (empty: OK)."""
+        problems = catalog_problems(self._reader())
+        if problems:
+            return problems
+        try:
+            with self.snapshot() as snap:
+                counts = catalog.counts(snap.conn)
+                ids = catalog.all_chunk_ids(snap.conn)
+                vec_ids, _ = snap.vectors.all_items()
+        except CorruptIndexError as exc:
+            return [exc.message]
         if counts["fts_rows"] != counts["chunks"]:
             problems.append(f"{counts['fts_rows']} full-text rows for {counts['chunks']} chunks")
         if set(ids.tolist()) != set(vec_ids.tolist()):
@@ -263,8 +359,17 @@ class IndexWriter:
     def __enter__(self) -> IndexWriter:
         self._lock.acquire()
         try:
-            self._conn = catalog.connect(self.store.folder / CATALOG_NAME)
-            self._generation = int(catalog.get_meta(self._conn, "generation") or 0)
+            path = self.store.folder / CATALOG_NAME
+            try:
+                self._conn = catalog.connect(path)
+                self._generation = int(catalog.get_meta(self._conn, "generation") or 0)
+            except (sqlite3.DatabaseError, ValueError) as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                if isinstance(exc, sqlite3.DatabaseError) and not is_corruption(exc):
+                    raise
+                raise corrupt_catalog(path, exc) from exc
             self._remove_stale_files(keep_from=self._generation - 1)
         except BaseException:
             self._lock.release()
@@ -296,7 +401,8 @@ class IndexWriter:
             self.conn.execute("BEGIN IMMEDIATE")
             self._in_txn = True
         if self._vectors is None:
-            self._vectors = self.store.vectors_for(self._generation).clone()
+            checksum = catalog.get_meta(self.conn, CHECKSUM_KEY)
+            self._vectors = self.store.vectors_for(self._generation, checksum).clone()
         return self._vectors
 
     # --- reads a writer needs ----------------------------------------------------------------
@@ -372,6 +478,8 @@ class IndexWriter:
         path = _vector_path(self.store.folder, new_generation)
         vectors.save(path)
         try:
+            digest = file_checksum(path)
+            catalog.set_meta(self.conn, CHECKSUM_KEY, checksum_record(new_generation, digest))
             catalog.set_meta(self.conn, "generation", str(new_generation))
             catalog.set_meta(self.conn, "vector_kind", vectors.kind)
             self.conn.execute("COMMIT")

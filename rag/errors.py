@@ -28,3 +28,11 @@ class ModelError(RagError):
 
 class ConfigurationError(RagError):
     """A setting is missing or contradicts another."""
+
+
+class SettingsError(ConfigurationError):
+    """A setting (option or ``RAG_*`` variable) has a value of the wrong form."""
+
+
+class ServeAddressError(RagError):
+    """The service cannot listen on the address asked for (in use, not permitted, unknown)."""

@@ -38,9 +38,20 @@ def encoder_folder(index_dir: Path) -> Path:
     return index_dir / ENCODER_DIR
 
 
+#: Characters that print as nothing: a question of only these (and spaces) is empty.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
+
+
 def validate_question(question: str, settings: Settings) -> str:
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidQuestionError(
+            "the question is not valid text (bytes that are not UTF-8)",
+            hint="write the question in UTF-8",
+        ) from exc
     text = question.strip()
-    if not text:
+    if not text.translate({ord(c): None for c in INVISIBLE}).strip():
         raise InvalidQuestionError("the question is empty", hint="ask a question in plain words")
     if len(text) > settings.max_question_chars:
         raise InvalidQuestionError(
