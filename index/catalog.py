@@ -1,4 +1,8 @@
-"""SQLite side of the index: documents, chunks, sentences (with vectors) and the FTS5 table."""
+"""SQLite side of the index: documents, chunks, sentences (with vectors) and the FTS5 table.
+
+The FTS5 table holds the searchable form of each chunk (:mod:`index.analysis`: stems in the
+document's language, ``metadata["language"]``, and CJK bigrams), not its raw text.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.analysis import analyse, query_tokens
 from index.errors import InvalidFilterError
 from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
 
@@ -52,7 +57,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     PRIMARY KEY (doc_id, ordinal)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, tokenize = 'porter unicode61 remove_diacritics 2'
+    text, tokenize = 'unicode61 remove_diacritics 2'
 );
 """
 
@@ -106,7 +111,10 @@ def insert_document(conn: sqlite3.Connection, doc: Document) -> None:
     )
 
 
-def insert_chunks(conn: sqlite3.Connection, chunks: Sequence[Chunk]) -> list[int]:
+def insert_chunks(
+    conn: sqlite3.Connection, chunks: Sequence[Chunk], *, language: str | None = None
+) -> list[int]:
+    """Insert chunks and their searchable form (analysed for ``language``); returns their ids."""
     ids: list[int] = []
     for c in chunks:
         cur = conn.execute(
@@ -128,7 +136,7 @@ def insert_chunks(conn: sqlite3.Connection, chunks: Sequence[Chunk]) -> list[int
         ids.append(chunk_id)
     conn.executemany(
         "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)",
-        [(cid, c.text) for cid, c in zip(ids, chunks, strict=True)],
+        [(cid, analyse(c.text, language)) for cid, c in zip(ids, chunks, strict=True)],
     )
     return ids
 
@@ -335,10 +343,18 @@ def fts_query(terms: Sequence[str]) -> str | None:
 
 
 def search_lexical(
-    conn: sqlite3.Connection, terms: Sequence[str], k: int, flt: ChunkFilter | None
+    conn: sqlite3.Connection,
+    terms: Sequence[str],
+    k: int,
+    flt: ChunkFilter | None,
+    languages: Sequence[str | None] = ("en",),
 ) -> list[tuple[int, float]]:
-    """BM25 search (higher score is better) with the filter applied inside the query."""
-    query = fts_query(terms)
+    """BM25 search (higher score is better) with the filter applied inside the query.
+
+    ``terms`` are analysed like chunk text, once for each of ``languages`` (the question's
+    language and English, say); any resulting token may match.
+    """
+    query = fts_query(query_tokens(terms, languages))
     if query is None:
         return []
     if flt is None or flt.is_empty():

@@ -208,9 +208,13 @@ class Snapshot:
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
     def search_lexical(
-        self, terms: Sequence[str], k: int, flt: ChunkFilter | None = None
+        self,
+        terms: Sequence[str],
+        k: int,
+        flt: ChunkFilter | None = None,
+        languages: Sequence[str | None] = ("en",),
     ) -> list[tuple[int, float]]:
-        return catalog.search_lexical(self.conn, terms, k, flt)
+        return catalog.search_lexical(self.conn, terms, k, flt, languages)
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         missing = [i for i in chunk_ids if i not in self._chunks]
@@ -324,7 +328,10 @@ class IndexWriter:
         if old is not None:
             vectors.remove(np.asarray(catalog.delete_document(self.conn, document.id)))
         catalog.insert_document(self.conn, document)
-        ids = catalog.insert_chunks(self.conn, chunks)
+        language = document.metadata.get("language")
+        ids = catalog.insert_chunks(
+            self.conn, chunks, language=language if isinstance(language, str) else None
+        )
         vectors.add(np.asarray(ids, dtype=np.int64), chunk_vectors)
         catalog.insert_sentences(self.conn, sentences, sentence_vectors)
         return "updated" if old is not None else "added"

@@ -19,6 +19,7 @@ from index.records import Chunk, Document, Sentence
 from index.store import IndexWriter
 from rag.chunking import chunk_document
 from rag.embedding import Embedder
+from rag.language import detect_language
 from rag.loaders import LoadFailure
 from rag.tokens import TokenCounter
 
@@ -94,6 +95,7 @@ class _Run:
         self.on_event(event)
 
     def add(self, document: Document) -> None:
+        document = with_language(document)
         old = self.writer.content_hashes([document.id]).get(document.id)
         if old == document.content_hash:
             self.report.unchanged += 1
@@ -155,6 +157,14 @@ class _Run:
         self.writer.commit()
         self.emit(IngestEvent("commit", chunks=self.uncommitted_chunks))
         self.uncommitted_chunks = 0
+
+
+def with_language(document: Document) -> Document:
+    """``document`` with ``metadata["language"]`` (ISO 639-1), detected when not given."""
+    if isinstance(document.metadata.get("language"), str):
+        return document
+    metadata = {**document.metadata, "language": detect_language(document.text)}
+    return document.model_copy(update={"metadata": metadata})
 
 
 def ingest(
