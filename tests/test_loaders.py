@@ -174,7 +174,7 @@ def test_non_utf8_text_falls_back_to_cp1252(tmp_path: Path) -> None:
 def test_text_of_uncertain_encoding_is_refused_not_stored_as_mojibake(tmp_path: Path) -> None:
     # 0x81 is undefined in cp1252: no decoding of these bytes can be trusted.
     data = b"Viele Gr\xfc\xdfe \x81 aus K\xf6ln und Stockholm."
-    with pytest.raises(LoaderError, match="encoding uncertain.*save the file as UTF-8"):
+    with pytest.raises(LoaderError, match=r"encoding uncertain.*save the file as UTF-8"):
         load_file(write(tmp_path / "odd.txt", data))
     short = "Привет".encode("cp1251")  # too short to tell cp1251 from Big5 or Shift JIS
     with pytest.raises(LoaderError, match="encoding uncertain"):
