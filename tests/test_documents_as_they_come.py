@@ -56,6 +56,17 @@ PDF_LINES = textwrap.wrap(
     "in the high north over the coming decade.",
     width=70,
 )
+PAGED_SENTENCE = (
+    "The delegation of Chile announced a contribution of 40 million dollars to the adaptation "
+    "fund at the climate conference held in Dubai in December 2023."
+)
+_PAGED = textwrap.wrap(
+    "Summary of pledges made during the high-level segment of the conference on climate "
+    "adaptation and resilience. " + PAGED_SENTENCE + " Other delegations welcomed the "
+    "announcement and urged further support.",
+    width=70,
+)
+PDF_PAGE_1, PDF_PAGE_2 = _PAGED[:3], _PAGED[3:]
 DOCX_SENTENCE = (
     "The Security Council adopted resolution 2231 in July 2015 to endorse the nuclear "
     "agreement with Iran."
@@ -81,23 +92,32 @@ SPANISH = (
 )
 
 
-def _pdf(lines: list[str], *, title: str) -> bytes:
-    """A one-page PDF written by hand: Helvetica lines one under the other."""
-    ops = ["BT /F1 11 Tf 60 740 Td"]
-    for n, line in enumerate(lines):
-        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        ops.append(("" if n == 0 else "0 -14 Td ") + f"({escaped}) Tj")
-    ops.append("ET")
-    stream = " ".join(ops).encode("latin-1")
+def _pdf(*pages: list[str], title: str) -> bytes:
+    """A PDF written by hand: on each page, Helvetica lines one under the other."""
+    streams = []
+    for lines in pages:
+        ops = ["BT /F1 11 Tf 60 740 Td"]
+        for n, line in enumerate(lines):
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(("" if n == 0 else "0 -14 Td ") + f"({escaped}) Tj")
+        ops.append("ET")
+        streams.append(" ".join(ops).encode("latin-1"))
+    n_pages = len(pages)
+    kids = " ".join(f"{4 + i} 0 R" for i in range(n_pages))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        f"<< /Title ({title}) >>".encode("latin-1"),
     ]
+    objects += [
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (4 + n_pages + i)
+        for i in range(n_pages)
+    ]
+    objects += [
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream" for stream in streams
+    ]
+    objects.append(f"<< /Title ({title}) >>".encode("latin-1"))
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -106,7 +126,8 @@ def _pdf(lines: list[str], *, title: str) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 6 0 R >>\n".encode()
+    info = len(objects)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {info} 0 R >>\n".encode()
     out += f"startxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
 
@@ -128,6 +149,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("inputs")
     (folder / "speech.txt").write_text(WRAPPED_TEXT, encoding="utf-8")
     (folder / "polar.pdf").write_bytes(_pdf(PDF_LINES, title="korea-norway.html"))
+    # a sentence that runs on from page 1 to page 2
+    (folder / "two-pages.pdf").write_bytes(
+        _pdf(PDF_PAGE_1, PDF_PAGE_2, title="Microsoft Word - draft.docx")
+    )
     _docx(
         folder / "council.docx",
         [DOCX_SENTENCE, "The resolution also set out a schedule for lifting sanctions."],
@@ -149,7 +174,7 @@ def system(
     settings = Settings(index_dir=index_dir, embed_threads=1)
     events: list[IngestEvent] = []
     report = build_index(settings, iter_documents([corpus]), on_event=events.append)
-    assert (report.added, report.failed, report.skipped) == (7, 0, 0)
+    assert (report.added, report.failed, report.skipped) == (8, 0, 0)
     # progress: the total is known before embedding starts, and rises smoothly to it
     planned = [e for e in events if e.kind == "planned"]
     embedded = [e.done_chunks for e in events if e.kind == "embedded"]
@@ -196,6 +221,19 @@ def test_wrapped_pdf_quote_is_the_whole_sentence(system: QASystem) -> None:
     [citation] = [c for c in answer.citations if c.doc_id == "polar.pdf"]
     assert citation.quote == PDF_SENTENCE and citation.page == 1
     assert citation.title == "polar"  # the stale "korea-norway.html" title is not used
+
+
+def test_sentence_running_on_to_the_next_pdf_page_is_one_quote(system: QASystem) -> None:
+    assert not any(PAGED_SENTENCE in line for line in PDF_PAGE_1 + PDF_PAGE_2)
+    answer = system.ask("How much did Chile contribute to the adaptation fund?")
+    assert not answer.abstained, answer.warnings
+    _assert_exact(system, answer)
+    [citation] = [c for c in answer.citations if c.doc_id == "two-pages.pdf"]
+    assert citation.quote == PAGED_SENTENCE and citation.page == 1
+    with system.store.snapshot() as snap:
+        doc = snap.document("two-pages.pdf")
+    assert doc is not None and doc.title == "two-pages" and doc.page_starts is not None
+    assert len(doc.page_starts) == 2 and doc.text[doc.page_starts[1] - 1] == " "
 
 
 def test_reflow_joins_wraps_keeps_structure_and_dehyphenates_real_words() -> None:
@@ -332,6 +370,7 @@ def test_language_is_metadata_and_filterable(system: QASystem) -> None:
     assert languages == {
         "speech.txt": "en",
         "polar.pdf": "en",
+        "two-pages.pdf": "en",
         "council.docx": "en",
         "mid.txt": "ru",
         "customs.txt": "zh",

@@ -64,8 +64,15 @@ def _title(reader: PdfReader, label: str) -> str:
     return title
 
 
+def _continues(previous: str, page: str) -> bool:
+    """True when ``page`` goes on with the sentence ``previous`` ended in (joined by a space)."""
+    end = previous[-1:]
+    return bool(end) and (end.isalnum() or end in ",;") and page[:1].islower()
+
+
 def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -> Document:
-    """A ``.pdf`` file as one document: page texts joined by a blank line, pages kept."""
+    """A ``.pdf`` file as one document: page texts joined by a blank line (by a space when a
+    sentence runs on to the next page), wrapped lines joined, pages kept."""
     if not data.strip():
         raise LoaderError(label, "empty file")
     reader = _open(label, data)
@@ -83,15 +90,21 @@ def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -
     width = wrap_width([line for page in pages for line in page.split("\n")])
     pages = [reflow(page, width=width) for page in pages]
     page_starts: list[int] = []
+    parts: list[str] = []
     offset = 0
-    for text in pages:
+    for n, text in enumerate(pages):
+        if n:
+            separator = " " if _continues(pages[n - 1], text) else PAGE_SEPARATOR
+            parts.append(separator)
+            offset += len(separator)
         page_starts.append(offset)
-        offset += len(text) + len(PAGE_SEPARATOR)
+        parts.append(text)
+        offset += len(text)
     return build_document(
         label,
         doc_id=doc_id,
         title=_title(reader, label) or stem,
-        text=PAGE_SEPARATOR.join(pages),
+        text="".join(parts),
         source=source,
         page_starts=page_starts,
     )
