@@ -47,7 +47,8 @@ _SAMPLE_CHARS = 4000
 _FUNCTION_WORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
         "the of and to in is was were are what who when where why how which did does do has "
-        "have had with for on by from that this it its an be will would said say".split()
+        "have had with for on by from that this it its an be will would said say can as or "
+        "not about after before between".split()
     ),
     "fr": frozenset(
         "le la les des du de un une et est sont été que qui quoi quand où pourquoi comment "
@@ -128,11 +129,15 @@ def _by_function_words(sample: str) -> str:
             for lang, vocabulary in _FUNCTION_WORDS.items():
                 if piece in vocabulary:
                     scores[lang] += 1
+    english = scores.pop("en", 0)
     if not scores:
         return "en"
     best = max(scores.values())
-    winners = [lang for lang, score in scores.items() if score == best]
-    return "en" if "en" in winners else sorted(winners)[0]
+    # English questions borrow foreign words ("coup d'état", "a"): another language must lead
+    # clearly when any English function word is present.
+    if best < (english + 2 if english else 1):
+        return "en"
+    return sorted(lang for lang, score in scores.items() if score == best)[0]
 
 
 def _model() -> Any:

@@ -335,6 +335,9 @@ def _odt(path: Path, paragraphs: list[str]) -> Path:
     ("text", "code"),
     [
         ("When did Sweden join NATO?", "en"),
+        ("Who can introduce a bill as a public member?", "en"),  # "a a" is not Portuguese
+        ("What did the Ministère des Affaires étrangères say about the coup d'état?", "en"),
+        ("Wer hat den Vertrag unterzeichnet?", "de"),
         ("Quand la France a-t-elle signé l'accord ?", "fr"),
         ("¿Cuándo firmó España el tratado?", "es"),
         ("Когда Россия подписала договор?", "ru"),
