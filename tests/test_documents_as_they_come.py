@@ -443,3 +443,24 @@ def test_folder_of_unsupported_files_exits_1_naming_each_and_creates_no_index(
     assert any(line.startswith("failed:") and "broken.docx" in line for line in lines)
     assert "nothing to ingest" in result.stderr
     assert not index.exists()
+
+
+def test_mixed_folder_names_each_problem_once_and_reports_wall_time(
+    tmp_path: Path, onnx_encoder_dir: Path
+) -> None:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    (folder / "speech.txt").write_text(WRAPPED_TEXT, encoding="utf-8")
+    (folder / "minutes.doc").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 64)
+    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
+    index = tmp_path / "index"
+    shutil.copytree(onnx_encoder_dir, encoder_folder(index))  # the one-time export, done already
+    result = _rag("ingest", folder, "--index", index)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert sum("minutes.doc" in line for line in lines) == 1, result.stderr
+    assert sum("empty.txt" in line for line in lines) == 1, result.stderr
+    assert "chunk" in result.stderr  # the bar counts chunks
+    summary = result.stdout.strip()
+    assert "1 added" in summary and "1 skipped" in summary and "1 failed" in summary
+    assert "model preparation included" in summary
