@@ -267,6 +267,34 @@ def test_reflow_joins_wraps_keeps_structure_and_dehyphenates_real_words() -> Non
     assert reflow(unwrapped) == unwrapped
 
 
+def test_wrapped_markdown_keeps_its_structure(tmp_path: Path) -> None:
+    raw = (
+        "# Briefing on the Arctic Council\n\n"
+        "The ministers met in Tromsø to discuss scientific cooperation and the\n"
+        "future of the council after the suspension of its work in 2022, and\n"
+        "agreed to resume the expert groups.\n\n"
+        "## Decisions\n\n"
+        "- resume the working groups on climate monitoring and\n"
+        "  search and rescue\n"
+        "- publish the report\n\n"
+        "```\nline one of code\nline two of code\n```\n"
+    )
+    path = tmp_path / "brief.md"
+    path.write_text(raw, encoding="utf-8")
+    [doc] = load_file(path)
+    assert doc.title == "Briefing on the Arctic Council"
+    assert doc.text == (
+        "# Briefing on the Arctic Council\n\n"
+        "The ministers met in Tromsø to discuss scientific cooperation and the future of the "
+        "council after the suspension of its work in 2022, and agreed to resume the expert "
+        "groups.\n\n"
+        "## Decisions\n\n"
+        "- resume the working groups on climate monitoring and search and rescue\n"
+        "- publish the report\n\n"
+        "```\nline one of code\nline two of code\n```\n"
+    )
+
+
 def test_cjk_and_arabic_sentence_ends() -> None:
     spans = split_sentences(CHINESE)
     assert [CHINESE[s:e] for s, e in spans] == [
