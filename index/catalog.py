@@ -176,6 +176,11 @@ def document_hashes(conn: sqlite3.Connection, doc_ids: Iterable[str]) -> dict[st
     return out
 
 
+def document_metadata(conn: sqlite3.Connection, doc_id: str) -> dict[str, MetadataValue] | None:
+    row = conn.execute("SELECT metadata FROM documents WHERE id = ?", (doc_id,)).fetchone()
+    return None if row is None else dict(json.loads(str(row[0])))
+
+
 def _document_from_row(row: sqlite3.Row | tuple[object, ...]) -> Document:
     (doc_id, title, source, date, metadata, page_starts, text) = row
     return Document(

@@ -32,7 +32,7 @@ from index.errors import (
 )
 from index.lock import WriterLock
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
-from index.records import Chunk, ChunkFilter, Document, DocumentInfo, Sentence
+from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
 from index.vectors import VectorIndex, VectorKind, ivf_list_count
 
 logger = logging.getLogger(__name__)
@@ -309,6 +309,10 @@ class IndexWriter:
 
     def has_document(self, doc_id: str) -> bool:
         return bool(catalog.document_hashes(self.conn, [doc_id]))
+
+    def metadata(self, doc_id: str) -> dict[str, MetadataValue] | None:
+        """The stored metadata of a document, or None when it is not in the index."""
+        return catalog.document_metadata(self.conn, doc_id)
 
     # --- mutations ---------------------------------------------------------------------------
     def upsert(

@@ -141,10 +141,10 @@ class _Run:
     def read(self, document: Document) -> None:
         """Chunk a document into the queue, or count it unchanged."""
         self.documents_read += 1
-        document = with_language(document)
         repeated = document.id in self.seen
         self.seen.add(document.id)
         old = self.writer.content_hashes([document.id]).get(document.id)
+        document = self._with_language(document, old)
         if old == document.content_hash and not repeated:
             self.report.unchanged += 1
             self.emit(IngestEvent("document", document.id, "unchanged"))
@@ -158,6 +158,17 @@ class _Run:
         self.queue.append(_Pending(document, sentences, chunks))
         self.queued_chunks += len(chunks)
         self.planned_chunks += len(chunks)
+
+    def _with_language(self, document: Document, old_hash: str | None) -> Document:
+        """The document with its language; an unchanged one takes the stored language, so
+        re-ingesting an unchanged corpus detects nothing."""
+        if old_hash is not None and "language" not in document.metadata:
+            stored = (self.writer.metadata(document.id) or {}).get("language")
+            if isinstance(stored, str):
+                candidate = _set_language(document, stored)
+                if candidate.content_hash == old_hash:
+                    return candidate
+        return with_language(document)
 
     def plan(self, final: bool) -> None:
         self.emit(
@@ -252,8 +263,11 @@ def with_language(document: Document) -> Document:
     """``document`` with ``metadata["language"]`` (ISO 639-1), detected when not given."""
     if isinstance(document.metadata.get("language"), str):
         return document
-    metadata = {**document.metadata, "language": detect_language(document.text)}
-    return document.model_copy(update={"metadata": metadata})
+    return _set_language(document, detect_language(document.text))
+
+
+def _set_language(document: Document, language: str) -> Document:
+    return document.model_copy(update={"metadata": {**document.metadata, "language": language}})
 
 
 def ingest(

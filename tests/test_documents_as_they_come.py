@@ -492,3 +492,14 @@ def test_mixed_folder_names_each_problem_once_and_reports_wall_time(
     summary = result.stdout.strip()
     assert "1 added" in summary and "1 skipped" in summary and "1 failed" in summary
     assert "model preparation included" in summary
+
+
+def test_reingesting_unchanged_documents_detects_no_language(
+    system: QASystem, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_detection(text: str) -> str:
+        raise AssertionError("an unchanged document keeps its stored language")
+
+    monkeypatch.setattr("rag.ingest.detect_language", no_detection)
+    report = build_index(system.settings, iter_documents([corpus]))
+    assert (report.unchanged, report.added, report.updated, report.chunks) == (8, 0, 0, 0)
