@@ -27,6 +27,9 @@ from rag.tokens import TokenCounter
 
 logger = logging.getLogger(__name__)
 
+# While reading ahead, the total planned so far is reported this often.
+_PLAN_EVERY_SECONDS = 0.5
+
 Outcome = Literal["added", "updated", "unchanged", "failed"]
 
 
@@ -290,6 +293,7 @@ def ingest(
     stream = iter(items)
     exhausted = False
     while not exhausted:
+        shown = time.perf_counter()
         while run.queued_chunks < options.lookahead_chunks:
             item = next(stream, None)
             if item is None:
@@ -299,6 +303,9 @@ def ingest(
                 run.fail(item)
             else:
                 run.read(item)
+            if time.perf_counter() - shown >= _PLAN_EVERY_SECONDS:  # a long read-ahead shows
+                run.plan(final=False)
+                shown = time.perf_counter()
         run.plan(final=exhausted)
         run.drain()
     run.commit()
