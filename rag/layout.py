@@ -8,13 +8,15 @@ break is one sentence.
 Which line breaks are soft (become one space):
 
 * A text is hard-wrapped when its typical line (the 90th percentile of non-blank line lengths)
-  is at most :data:`MAX_WRAP_WIDTH` characters; other texts (one paragraph per line) are left as
-  they are.
-* A blank line, a Markdown heading, a list item (``-``, ``*``, ``•``, ``1.``, ``a)``), a block
+  is at most :data:`MAX_WRAP_WIDTH` characters and most lines inside its paragraphs are nearly
+  full; other texts (one sentence or paragraph per line, as speeches often are) are left as they
+  are.
+* A blank line, a Markdown heading, a list item (``-``, ``*``, ``•``, ``1.``, ``a)``, and ``o``
+  after a line ending in ``:`` or ``;``), a block
   quote, a table row or a code fence is always a boundary, and so is every line inside a fenced
   code block.
 * Otherwise the break after line *a* is soft when the next line starts in lower case, when *a*
-  ends with a hyphen or a comma, when *a* is nearly full (:data:`FULL_LINE` of the wrap width:
+  ends with a hyphen, when *a* is nearly full (:data:`FULL_LINE` of the wrap width:
   proportional fonts make PDF line lengths uneven), or when the first word of the next line
   would not have fitted on *a*. A short line followed by a capitalised one (a heading, a
   signature, an address line) keeps its break.
@@ -38,8 +40,12 @@ MAX_WRAP_WIDTH = 160
 #: A line at least this share of the wrap width long is taken as full.
 FULL_LINE = 0.75
 _MIN_LINES = 5
+# Share of the lines inside paragraphs that must be full for a text to count as hard-wrapped.
+_MIN_FULL_SHARE = 0.6
 
-_LIST_RE = re.compile(r"\s*(?:[-*+•‣◦▪–—]\s|\d{1,3}[.)]\s|[a-zA-Z][.)]\s|\([a-zA-Z0-9]{1,4}\)\s)")
+_LIST_RE = re.compile(
+    r"\s*(?:[-*+•‣◦▪–—·\uf0b7\uf0a7]\s|\d{1,3}[.)]\s|[a-zA-Z][.)]\s|\([a-zA-Z0-9]{1,4}\)\s)"
+)
 _HEADING_RE = re.compile(r"\s{0,3}#{1,6}(?:\s|$)")
 _BLOCK_RE = re.compile(r"\s*(?:>|\|)")
 _FENCE_RE = re.compile(r"\s*(?:```|~~~)")
@@ -54,11 +60,26 @@ _COMPOUND_PREFIXES = frozenset(
 
 
 def wrap_width(lines: Sequence[str]) -> int:
-    """The typical length of the non-blank lines: the 90th percentile (0 with too few lines)."""
+    """The wrap width of hard-wrapped lines (the 90th percentile of non-blank line lengths), or 0
+    when the lines are not hard-wrapped.
+
+    Lines are hard-wrapped when most lines that a non-blank line follows are nearly full
+    (:data:`FULL_LINE` of the width): text written one sentence or paragraph per line has lines
+    of every length. Too few lines to tell count as not wrapped.
+    """
     lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
     if len(lengths) < _MIN_LINES:
         return 0
-    return lengths[int(0.9 * (len(lengths) - 1))]
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    if width > MAX_WRAP_WIDTH:
+        return 0
+    inner = [
+        len(a.rstrip())
+        for a, b in itertools.pairwise(lines)
+        if a.strip() and b.strip() and not _is_structural(b)
+    ]
+    full = sum(n >= FULL_LINE * width for n in inner)
+    return width if inner and full >= _MIN_FULL_SHARE * len(inner) else 0
 
 
 def _is_structural(line: str) -> bool:
@@ -76,7 +97,9 @@ def _soft(a: str, b: str, width: int) -> bool:
         return False
     a = a.rstrip()
     first = b.lstrip()
-    if first[:1].islower() or a.endswith(("-", ",")):
+    if first.startswith("o ") and (a.endswith((":", ";")) or a.lstrip().startswith("o ")):
+        return False  # "o" as a bullet (a PDF's symbol font), after a list's lead-in or item
+    if first[:1].islower() or a.endswith("-"):
         return True
     if len(a) >= FULL_LINE * width:
         return True
@@ -134,7 +157,7 @@ def reflow(text: str, *, width: int | None = None) -> str:
     lines = text.split("\n")
     width = wrap_width(lines) if width is None else width
     if not 0 < width <= MAX_WRAP_WIDTH:
-        return text
+        return text  # not hard-wrapped
     vocabulary: _Vocabulary | None = None
     out: list[str] = [lines[0]]
     in_fence = bool(_FENCE_RE.match(lines[0]))

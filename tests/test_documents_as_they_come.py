@@ -3,6 +3,7 @@ other languages, through the real loaders, model, FAISS and SQLite (files made i
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -293,6 +294,31 @@ def test_wrapped_markdown_keeps_its_structure(tmp_path: Path) -> None:
         "- publish the report\n\n"
         "```\nline one of code\nline two of code\n```\n"
     )
+
+
+def test_speech_written_a_sentence_per_line_is_left_alone_and_jsonl_wraps_are_joined(
+    tmp_path: Path,
+) -> None:
+    speech = (
+        "His Excellency President of the General Assembly,\n"
+        "Distinguished Leaders of the Member Countries of the United Nations,\n"
+        "This year marks the 75th Anniversary of the United Nations.\n"
+        "Because war will benefit no one.\n"
+        "There is no point of celebrating victory among ruins, as every delegation knows well.\n"
+        "Mr. President,\n"
+        "In this 75th anniversary of the UN we must ask ourselves whether we have succeeded.\n"
+    )
+    assert reflow(speech) == speech  # lines of every length: not hard-wrapped
+    paragraph = (
+        WRAPPED_SENTENCE + " The manifestations of this policy are myriad and include the "
+        "containment of rivals, pressure on neighbours and the neglect of development."
+    )
+    wrapped = textwrap.fill(paragraph, width=50) + "\nThey include:\no first item;\no second item."
+    path = tmp_path / "speeches.jsonl"
+    path.write_text(json.dumps({"id": "s1", "text": wrapped}) + "\n", encoding="utf-8")
+    [doc] = load_file(path)
+    assert doc.text.startswith(WRAPPED_SENTENCE + " The manifestations")
+    assert doc.text.endswith("development.\nThey include:\no first item;\no second item.")
 
 
 def test_cjk_and_arabic_sentence_ends() -> None:
