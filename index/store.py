@@ -45,7 +45,7 @@ from index.integrity import (
 )
 from index.lock import WriterLock
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
-from index.records import Chunk, ChunkFilter, Document, DocumentInfo, Sentence
+from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
 from index.vectors import VectorIndex, VectorKind, ivf_list_count
 
 logger = logging.getLogger(__name__)
@@ -304,9 +304,13 @@ class Snapshot:
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
     def search_lexical(
-        self, terms: Sequence[str], k: int, flt: ChunkFilter | None = None
+        self,
+        terms: Sequence[str],
+        k: int,
+        flt: ChunkFilter | None = None,
+        languages: Sequence[str | None] = ("en",),
     ) -> list[tuple[int, float]]:
-        return catalog.search_lexical(self.conn, terms, k, flt)
+        return catalog.search_lexical(self.conn, terms, k, flt, languages)
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         missing = [i for i in chunk_ids if i not in self._chunks]
@@ -412,6 +416,10 @@ class IndexWriter:
     def has_document(self, doc_id: str) -> bool:
         return bool(catalog.document_hashes(self.conn, [doc_id]))
 
+    def metadata(self, doc_id: str) -> dict[str, MetadataValue] | None:
+        """The stored metadata of a document, or None when it is not in the index."""
+        return catalog.document_metadata(self.conn, doc_id)
+
     # --- mutations ---------------------------------------------------------------------------
     def upsert(
         self,
@@ -430,7 +438,10 @@ class IndexWriter:
         if old is not None:
             vectors.remove(np.asarray(catalog.delete_document(self.conn, document.id)))
         catalog.insert_document(self.conn, document)
-        ids = catalog.insert_chunks(self.conn, chunks)
+        language = document.metadata.get("language")
+        ids = catalog.insert_chunks(
+            self.conn, chunks, language=language if isinstance(language, str) else None
+        )
         vectors.add(np.asarray(ids, dtype=np.int64), chunk_vectors)
         catalog.insert_sentences(self.conn, sentences, sentence_vectors)
         return "updated" if old is not None else "added"

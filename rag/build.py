@@ -8,8 +8,10 @@ sentence-transformers' to cosine >= 0.9999.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 
 from index.manifest import Manifest
@@ -73,12 +75,42 @@ def build_index(
     on_event: Callable[[IngestEvent], None] | None = None,
     on_export: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Ingest ``items`` into ``settings.index_dir``; the index answers as soon as this returns."""
+    """Ingest ``items`` into ``settings.index_dir``; the index answers as soon as this returns.
+
+    Inputs are read up to the first loadable document before anything else happens: when there
+    is none, the failures are reported (events and report) and no index is created or opened,
+    and no model is loaded (``report.documents == 0``).
+    """
+    started = time.perf_counter()
+    stream = iter(items)
+    head: list[Document | LoadFailure] = []
+    for item in stream:
+        head.append(item)
+        if isinstance(item, Document):
+            break
+    else:
+        report = IngestReport()
+        run_failures = [i for i in head if isinstance(i, LoadFailure)]
+        for failure in run_failures:
+            if failure.skipped:
+                report.skipped += 1
+            else:
+                report.failed += 1
+            report.failures.append(failure)
+            if on_event is not None:
+                on_event(IngestEvent("failure", failure=failure))
+        report.seconds = time.perf_counter() - started
+        return report
     counter = counter or TiktokenCounter()
     store, encoder = open_for_ingest(settings, counter, on_export=on_export)
+    prepared = time.perf_counter()
     try:
         options = ingest_options(store.manifest, settings)
         with open_writer(store, settings) as w:
-            return ingest(items, w, encoder, counter, options, on_event=on_event)
+            report = ingest(
+                itertools.chain(head, stream), w, encoder, counter, options, on_event=on_event
+            )
     finally:
         store.close()
+    report.prepare_seconds = prepared - started
+    return report

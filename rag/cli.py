@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -110,28 +111,14 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 # --- ingest ---------------------------------------------------------------------------------------
-def _count_inputs(paths: Sequence[Path]) -> int | None:
-    total = 0
-    for path in paths:
-        if path.is_dir():
-            return None
-        if path.suffix.lower() == ".jsonl" and path.is_file():
-            with open(path, "rb") as fh:
-                total += sum(1 for line in fh if line.strip())
-        else:
-            total += 1
-    return total
-
-
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    started = time.perf_counter()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from tqdm import tqdm
-
     from index.store import check_index_folder
     from rag.build import build_index
-    from rag.ingest import IngestEvent
     from rag.loaders import iter_documents
+    from rag.progress import IngestProgress
 
     check_index_folder(settings.index_dir)
     paths = [Path(p) for p in args.paths]
@@ -142,30 +129,29 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     def on_export() -> None:
         print("Exporting the embedding model to ONNX for this index (once) …", file=sys.stderr)
 
-    bar = tqdm(
-        total=_count_inputs(paths), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr
-    )
-    chunks_seen = 0
-
-    def on_event(event: IngestEvent) -> None:
-        nonlocal chunks_seen
-        if event.kind == "failure" and event.failure is not None:
-            bar.write(f"failed: {event.failure}", file=sys.stderr)
-            bar.update(1)
-        elif event.kind == "document":
-            chunks_seen += event.chunks
-            bar.update(1)
-            bar.set_postfix(chunks=chunks_seen)
-
-    report = build_index(settings, iter_documents(paths), on_event=on_event, on_export=on_export)
-    bar.close()
-    rate = report.chunks_per_second
+    progress = IngestProgress(disable=args.quiet)
+    try:
+        report = build_index(
+            settings, iter_documents(paths), on_event=progress, on_export=on_export
+        )
+    finally:
+        progress.close()
+    if report.documents == 0 and report.failures:
+        print(
+            f"nothing to ingest: none of the {len(report.failures)} input(s) could be loaded "
+            f"({report.skipped} skipped, {report.failed} failed); the index was not touched",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    wall = time.perf_counter() - started
+    rate = report.chunks / wall if wall > 0 else 0.0
     print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.failed} failed; {report.chunks} chunks, {report.sentences} sentences in "
-        f"{report.seconds:.1f} s ({rate:.1f} chunks/s) → {settings.index_dir}"
+        f"{report.skipped} skipped, {report.failed} failed; {report.chunks} chunks, "
+        f"{report.sentences} sentences in {wall:.1f} s, model preparation included "
+        f"({report.prepare_seconds:.1f} s; {rate:.1f} chunks/s) → {settings.index_dir}"
     )
-    return EXIT_PARTIAL if report.failed else EXIT_OK
+    return EXIT_PARTIAL if report.failed or report.skipped else EXIT_OK
 
 
 # --- ask ------------------------------------------------------------------------------------------
@@ -347,7 +333,12 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="add files or folders to the index")
-    p.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .jsonl or folders")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=".txt .md .html .pdf .docx .rtf .odt .jsonl files or folders",
+    )
     _common(p)
     p.add_argument("--chunk-tokens", type=int, help="token budget per chunk (new index only)")
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf"], help="FAISS index type")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -312,6 +313,27 @@ def test_upload_markdown_file(client: TestClient) -> None:
         assert any(c["doc_id"] == "oslo" for c in answer["citations"])
     finally:
         assert client.delete(doc_path("oslo")).status_code == 200
+
+
+def test_upload_word_file_is_answerable_with_its_language(client: TestClient) -> None:
+    import docx
+
+    word = docx.Document()
+    word.add_heading("Nordic briefing", level=1)
+    word.add_paragraph(
+        "Finland joined NATO in April 2023, ending decades of military non-alignment."
+    )
+    buffer = io.BytesIO()
+    word.save(buffer)
+    response = client.post("/documents", files={"file": ("briefing.docx", buffer.getvalue())})
+    assert response.status_code == 201, response.text
+    try:
+        doc = client.get(doc_path("briefing.docx")).json()
+        assert doc["title"] == "Nordic briefing" and doc["metadata"]["language"] == "en"
+        answer = client.post("/ask", json={"question": "When did Finland join NATO?"}).json()
+        assert any(c["doc_id"] == "briefing.docx" for c in answer["citations"])
+    finally:
+        assert client.delete(doc_path("briefing.docx")).status_code == 200
 
 
 def test_upload_jsonl_holds_many_documents(client: TestClient) -> None:

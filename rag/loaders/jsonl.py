@@ -15,6 +15,7 @@ from typing import BinaryIO
 from index.records import Document, MetadataValue
 from rag.errors import LoaderError
 from rag.jsonlimits import MAX_JSON_BYTES, JsonLimitError, loads_limited
+from rag.layout import reflow
 from rag.loaders.building import build_document
 from rag.loaders.duplicates import DuplicateIds
 from rag.loaders.failure import LoadFailure
@@ -121,7 +122,7 @@ def _record_document(
         label,
         doc_id=raw_id,
         title=title.strip(),
-        text=text,
+        text=reflow(text),  # hard-wrapped records (text extracted from PDFs) become paragraphs
         source=source,
         date=date,
         metadata=metadata,
