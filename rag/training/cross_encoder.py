@@ -3,9 +3,9 @@
 Built with sentence-transformers from the bundled all-MiniLM-L6-v2 weights, truncated to its
 first ``layers`` transformer layers, mean-pooled (this checkpoint's CLS pooler gives near-equal
 logits for any input, so a head on it does not learn) and topped with one linear unit. Trained
-with a listwise loss (softmax over each question's candidates, for questions that have an answer)
-plus a pointwise logistic loss (so that scores are comparable across questions, unanswerable ones
-included). Exported to ONNX and quantised to int8 for the query path, which never imports torch.
+with a listwise loss (softmax over each question's candidates, for questions that have an answer;
+an optional pointwise logistic term collapsed to a constant here, so it is off by default — the
+calibrated probability comes from the logistic stage that reads the cross-encoder's score). Exported to ONNX and quantised to int8 for the query path, which never imports torch.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class CrossEncoderRecipe:
 
 def build_model(base_path: str, layers: int, max_length: int) -> Any:
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer, models  # type: ignore[attr-defined]
 
     word = models.Transformer(base_path, max_seq_length=max_length)
     encoder = word.auto_model.encoder
@@ -159,6 +159,8 @@ def train(
 
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_at)
     bce = torch.nn.BCEWithLogitsLoss()
+    if recipe.pointwise_weight <= 0:  # the listwise loss learns only from questions with answers
+        train_groups = [g for g in train_groups if 1 in g.labels and 0 in g.labels]
     order = list(range(len(train_groups)))
     rng.shuffle(order)
     cursor = 0
@@ -193,6 +195,8 @@ def train(
         ]
         if listwise:
             loss = loss + torch.stack(listwise).mean()
+        if not loss.requires_grad:
+            continue
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optim.step()

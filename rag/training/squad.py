@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.answering.evidence import Candidate, gather_candidates
+from rag.models import Passage
 from rag.retrieval import retrieve
 from rag.system import QASystem
 
@@ -44,7 +45,7 @@ class LabelledSet:
     candidates: list[Candidate]
     labels: list[int]
     query_vector: object = field(repr=False)
-    passages: list = field(repr=False, default_factory=list)  # type: ignore[type-arg]
+    passages: list[Passage] = field(repr=False, default_factory=list)
 
     @property
     def has_positive(self) -> bool:
