@@ -298,13 +298,19 @@ def fit_stages(rows: dict[str, Rows], cross: CrossEncoder | None, log: Log) -> F
     """Stage 1 on training articles; stage 2 per depth on calibration articles; the depth and
     the threshold on validation articles."""
     x, y = _stack(rows["train"])
-    first = fit_logistic(x, y, BASE_FEATURES)
     val = rows["validation"]
-    results: list[StageResult] = []
+    firsts: list[tuple[StageResult, LogisticModel]] = []
+    for interactions in (False, True):
+        model = fit_logistic(x, y, BASE_FEATURES, interactions=interactions)
+        bp, br, hp = score_split(val, model, None, None, 0)
+        firsts.append((evaluate_stage(bp, br, val.answerable, hp, 0), model))
+        log(
+            f"stage 1 ({'with' if interactions else 'no'} interactions): val top1 "
+            f"{firsts[-1][0].top1:.3f}, auc {firsts[-1][0].auc:.3f}"
+        )
+    best_first, first = max(firsts, key=lambda t: t[0].top1 + t[0].auc)
+    results: list[StageResult] = [best_first]
     seconds: dict[int, LogisticModel] = {}
-    bp, br, hp = score_split(val, first, None, None, 0)
-    results.append(evaluate_stage(bp, br, val.answerable, hp, 0))
-    log(f"stage 1 alone: val top1 {results[-1].top1:.3f}, auc {results[-1].auc:.3f}")
     if cross is not None:
         depth = max(RERANK_CHOICES)
         calib_rr = rerank_split(rows["calibration"], first, cross, depth)
@@ -312,7 +318,9 @@ def fit_stages(rows: dict[str, Rows], cross: CrossEncoder | None, log: Log) -> F
         for n in RERANK_CHOICES[1:]:
             index_sel, extra = second_stage_inputs(rows["calibration"], calib_rr, n)
             x2, y2 = _stack(rows["calibration"], extra, index_sel)
-            seconds[n] = fit_logistic(x2, y2, BASE_FEATURES + CROSS_FEATURES)
+            seconds[n] = fit_logistic(
+                x2, y2, BASE_FEATURES + CROSS_FEATURES, interactions=first.interactions
+            )
             bp, br, hp = score_split(val, first, seconds[n], val_rr, n)
             results.append(evaluate_stage(bp, br, val.answerable, hp, n))
             log(f"rerank top {n}: val top1 {results[-1].top1:.3f}, auc {results[-1].auc:.3f}")
