@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from index.records import Chunk, Document, Sentence
@@ -61,8 +62,11 @@ class IngestEvent:
     failure: LoadFailure | None = None
 
 
+Prepared = tuple[list[Sentence], list[Chunk]]
+
+
 @dataclass
-class _Pending:
+class PendingDocument:
     document: Document
     sentences: list[Sentence]
     chunks: list[Chunk]
@@ -78,53 +82,90 @@ class IngestOptions:
     embed_sentences: bool = True
 
 
+def prepare(document: Document, counter: TokenCounter, options: IngestOptions) -> Prepared:
+    """A document's sentences and chunks, cut as ``options`` say."""
+    return chunk_document(
+        document,
+        counter,
+        max_tokens=options.chunk_tokens,
+        overlap_sentences=options.overlap_sentences,
+    )
+
+
+def embed_group(
+    embedder: Embedder, chunk_texts: list[str], sentence_texts: list[str], options: IngestOptions
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One group's chunk and sentence vectors (None when sentences are not embedded). Every
+    path embeds a group through here, so batches, and so vectors, are the same everywhere."""
+    chunk_vectors = embedder.encode(chunk_texts, batch_size=options.batch_size)
+    sentence_vectors = (
+        embedder.encode(sentence_texts, batch_size=options.batch_size)
+        if options.embed_sentences
+        else None
+    )
+    return chunk_vectors, sentence_vectors
+
+
 @dataclass
-class _Run:
+class IngestRun:
     writer: IndexWriter
     embedder: Embedder
     counter: TokenCounter
     options: IngestOptions
     on_event: Callable[[IngestEvent], None]
     report: IngestReport = field(default_factory=IngestReport)
-    pending: list[_Pending] = field(default_factory=list)
+    pending: list[PendingDocument] = field(default_factory=list)
     pending_chunks: int = 0
     uncommitted_chunks: int = 0
 
     def emit(self, event: IngestEvent) -> None:
         self.on_event(event)
 
-    def add(self, document: Document) -> None:
+    def add(self, document: Document, prepared: Prepared | None = None) -> None:
+        """Queue a document unless its content hash is already in the index; ``prepared`` holds
+        its sentences and chunks when they were cut elsewhere (e.g. on a cluster worker)."""
         old = self.writer.content_hashes([document.id]).get(document.id)
         if old == document.content_hash:
             self.report.unchanged += 1
             self.emit(IngestEvent("document", document.id, "unchanged"))
             return
-        sentences, chunks = chunk_document(
-            document,
-            self.counter,
-            max_tokens=self.options.chunk_tokens,
-            overlap_sentences=self.options.overlap_sentences,
-        )
-        self.pending.append(_Pending(document, sentences, chunks))
+        if prepared is None:
+            prepared = prepare(document, self.counter, self.options)
+        sentences, chunks = prepared
+        self.pending.append(PendingDocument(document, sentences, chunks))
         self.pending_chunks += len(chunks)
         if self.pending_chunks >= min(self.options.group_chunks, self.options.commit_every):
             self.flush()
 
+    def take_group(self) -> tuple[list[PendingDocument], list[str], list[str]]:
+        """The queued documents with their chunk and sentence texts, in embedding order."""
+        group, self.pending, self.pending_chunks = self.pending, [], 0
+        chunk_texts = [c.text for p in group for c in p.chunks]
+        sentence_texts = (
+            [s.text for p in group for s in p.sentences] if self.options.embed_sentences else []
+        )
+        return group, chunk_texts, sentence_texts
+
     def flush(self) -> None:
         if not self.pending:
             return
-        chunk_texts = [c.text for p in self.pending for c in p.chunks]
-        sentence_texts = [s.text for p in self.pending for s in p.sentences]
+        group, chunk_texts, sentence_texts = self.take_group()
         t0 = time.perf_counter()
-        chunk_vectors = self.embedder.encode(chunk_texts, batch_size=self.options.batch_size)
-        sentence_vectors = (
-            self.embedder.encode(sentence_texts, batch_size=self.options.batch_size)
-            if self.options.embed_sentences
-            else None
+        chunk_vectors, sentence_vectors = embed_group(
+            self.embedder, chunk_texts, sentence_texts, self.options
         )
         self.report.embed_seconds += time.perf_counter() - t0
+        self.write_group(group, chunk_vectors, sentence_vectors)
+
+    def write_group(
+        self,
+        group: list[PendingDocument],
+        chunk_vectors: np.ndarray,
+        sentence_vectors: np.ndarray | None,
+    ) -> None:
+        """Upsert an embedded group in order; commit when enough new chunks have piled up."""
         c_at = s_at = 0
-        for p in self.pending:
+        for p in group:
             n_c, n_s = len(p.chunks), len(p.sentences)
             outcome = self.writer.upsert(
                 p.document,
@@ -146,10 +187,11 @@ class _Run:
                 self.report.characters += len(p.document.text)
                 self.uncommitted_chunks += n_c
             self.emit(IngestEvent("document", p.document.id, outcome, n_c))
-        self.pending.clear()
-        self.pending_chunks = 0
         if self.uncommitted_chunks >= self.options.commit_every:
             self.commit()
+
+    def finish(self) -> None:
+        """Wait for work still in flight (nothing here: the local path embeds synchronously)."""
 
     def commit(self) -> None:
         self.writer.commit()
@@ -170,10 +212,18 @@ def ingest(
 
     A document id seen twice in one run keeps its last version.
     """
+    run = IngestRun(writer, embedder, counter, options, on_event or (lambda _e: None))
+    return drive(run, ((item, None) for item in items))
+
+
+def drive(
+    run: IngestRun, items: Iterable[tuple[Document | LoadFailure, Prepared | None]]
+) -> IngestReport:
+    """The ingest loop over ``(document or failure, prepared chunks or None)``, shared by the
+    local path and the cluster path (:mod:`rag.distributed`), so both write the same index."""
     start = time.perf_counter()
-    run = _Run(writer, embedder, counter, options, on_event or (lambda _e: None))
     seen: set[str] = set()
-    for item in items:
+    for item, prepared in items:
         if isinstance(item, LoadFailure):
             run.report.failed += 1
             run.report.failures.append(item)
@@ -182,9 +232,11 @@ def ingest(
             continue
         if item.id in seen:
             run.flush()  # the earlier version must be written before it is replaced
+            run.finish()
         seen.add(item.id)
-        run.add(item)
+        run.add(item, prepared)
     run.flush()
+    run.finish()
     run.commit()
     run.report.seconds = time.perf_counter() - start
     return run.report
