@@ -16,7 +16,7 @@ from index.records import Document
 from rag.build import build_index
 from rag.distributed.compare import differences, max_vector_difference
 from rag.distributed.units import plan_units, read_unit
-from rag.ingest import IngestOptions
+from rag.ingest import IngestOptions, IngestReport
 from rag.loaders import LoadFailure, iter_documents
 from rag.settings import Settings
 from rag.system import QASystem, encoder_folder
@@ -140,7 +140,7 @@ def local_index(
     return settings, [str(f) for f in report.failures]
 
 
-def _cluster_ingest(settings: Settings, corpus: list[Path], **overrides: object):  # type: ignore[no-untyped-def]
+def _cluster_ingest(settings: Settings, corpus: list[Path], **overrides: object) -> IngestReport:
     from rag.distributed.ingest import ClusterOptions, build_index_on_cluster
 
     options = ClusterOptions.from_settings(

@@ -37,7 +37,8 @@ def read_contents(folder: Path) -> IndexContents:
     conn = sqlite3.connect(f"file:{folder / CATALOG_NAME}?mode=ro", uri=True)
     try:
         documents = conn.execute(
-            "SELECT id, title, source, date, metadata, text, content_hash FROM documents ORDER BY id"
+            "SELECT id, title, source, date, metadata, text, content_hash FROM documents "
+            "ORDER BY id"
         ).fetchall()
         chunks = conn.execute(
             "SELECT id, doc_id, ordinal, char_start, char_end, text, n_tokens, page, "
