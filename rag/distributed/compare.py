@@ -9,12 +9,16 @@ processes and thread counts.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from index.store import CATALOG_NAME, IndexStore
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
@@ -73,16 +77,8 @@ def differences(a: Path, b: Path, *, atol: float = 1e-5) -> list[str]:
         out.append(f"chunks differ ({len(x.chunks)} vs {len(y.chunks)})")
     if x.sentences != y.sentences:
         out.append(f"sentences differ ({len(x.sentences)} vs {len(y.sentences)})")
-    for name, vx, vy in (
-        ("chunk", x.chunk_vectors, y.chunk_vectors),
-        ("sentence", x.sentence_vectors, y.sentence_vectors),
-    ):
-        if vx.keys() != vy.keys():
-            out.append(f"{name} vector ids differ ({len(vx)} vs {len(vy)})")
-            continue
-        worst = max((float(np.abs(vx[k] - vy[k]).max()) for k in vx), default=0.0)
-        if worst > atol:
-            out.append(f"{name} vectors differ by up to {worst:.2e} (> {atol:g})")
+    out += _vector_differences("chunk", x.chunk_vectors, y.chunk_vectors, atol)
+    out += _vector_differences("sentence", x.sentence_vectors, y.sentence_vectors, atol)
     return out
 
 
@@ -92,3 +88,12 @@ def max_vector_difference(a: Path, b: Path) -> float:
     diffs = [float(np.abs(v - y.chunk_vectors[k]).max()) for k, v in x.chunk_vectors.items()]
     diffs += [float(np.abs(v - y.sentence_vectors[k]).max()) for k, v in x.sentence_vectors.items()]
     return max(diffs, default=0.0)
+
+
+def _vector_differences(
+    name: str, vx: Mapping[K, np.ndarray], vy: Mapping[K, np.ndarray], atol: float
+) -> list[str]:
+    if vx.keys() != vy.keys():
+        return [f"{name} vector ids differ ({len(vx)} vs {len(vy)})"]
+    worst = max((float(np.abs(vx[k] - vy[k]).max()) for k in vx), default=0.0)
+    return [f"{name} vectors differ by up to {worst:.2e} (> {atol:g})"] if worst > atol else []
