@@ -145,13 +145,17 @@ class EmbedActor:
 
     def __init__(
         self,
-        files: dict[str, bytes],
+        files: list[Any],
         threads: int,
         use_gpu: bool,
         crash_once_marker: Path | None = None,
     ) -> None:
+        import ray
+
+        # ``files`` wraps the object ref of {name: bytes}: a ref nested in a list is not resolved
+        # by Ray, the actor fetches it, and a restarted actor fetches it again.
         self.folder = Path(tempfile.mkdtemp(prefix="rag-encoder-"))
-        for name, data in files.items():
+        for name, data in ray.get(files[0]).items():
             (self.folder / name).write_bytes(data)
         providers = ("CUDAExecutionProvider", "CPUExecutionProvider") if use_gpu else None
         self.encoder = OnnxQueryEncoder(self.folder, threads=threads, providers=providers)
@@ -168,8 +172,10 @@ class EmbedActor:
         )
         return chunk_vectors, sentence_vectors, time.perf_counter() - t0
 
-    def ping(self) -> int:
-        return os.getpid()
+    def ping(self) -> tuple[str, int]:
+        import ray
+
+        return ray.get_runtime_context().get_node_id(), os.getpid()
 
 
 # --- the driver -----------------------------------------------------------------------------------
@@ -364,14 +370,22 @@ def build_index_on_cluster(
             num_gpus=gpus,
             max_restarts=options.max_retries,
             max_task_retries=options.max_retries,
+            scheduling_strategy="SPREAD",  # one actor per node before two on any
         )
         files_ref = ray.put(files)
         threads = max(1, int(options.actor_cpus))
         marker = options.crash_once_marker
         actors += [
-            actor_cls.remote(files_ref, threads, gpus > 0, marker) for _ in range(options.actors)
+            actor_cls.remote([files_ref], threads, gpus > 0, marker) for _ in range(options.actors)
         ]
-        ray.get([a.ping.remote() for a in actors])  # fail here, clearly, if one cannot start
+        placed = ray.get([a.ping.remote() for a in actors])  # fails here if one cannot start
+        nodes = sorted({node for node, _ in placed})
+        logger.info(
+            "%d embedding actors on %d node(s): %s",
+            len(actors),
+            len(nodes),
+            ", ".join(f"{node[:8]} (pid {pid})" for node, pid in placed),
+        )
         remote_read = ray.remote(read_task).options(
             num_cpus=options.read_cpus, max_retries=options.max_retries
         )
