@@ -107,13 +107,11 @@ def test_work_units_read_like_iter_documents(tmp_path: Path) -> None:
 def cluster() -> Iterator[None]:
     """One private local Ray cluster for this module (3 logical CPUs: 2 actors + reads)."""
     ray = pytest.importorskip("ray", reason="the optional extra `ray` is not installed")
-    ray.init(
-        address="local",
-        num_cpus=3,
-        include_dashboard=False,
-        log_to_driver=False,
-        object_store_memory=200 * 1024 * 1024,
-    )
+    from rag.distributed.ingest import ClusterOptions, connect
+
+    _, started = connect(ClusterOptions(address="local", actors=2, local_object_store_mb=200))
+    assert started and ray.is_initialized()
+    assert ray.cluster_resources()["CPU"] == 3  # 2 actors + read tasks, on a private cluster
     try:
         yield
     finally:

@@ -79,6 +79,14 @@ class ClusterOptions(BaseModel):
     local_cpus: int | None = Field(
         2, ge=1, description="CPUs of a cluster started with address 'local' (None: all)."
     )
+    local_node_ip: str = Field(
+        "127.0.0.2",
+        description="Address a cluster started with 'local' binds to: a loopback one keeps it "
+        "private (Ray swaps 127.0.0.1 itself for the machine's network address).",
+    )
+    local_object_store_mb: int | None = Field(
+        None, ge=64, description="Object store of a 'local' cluster; None: Ray's default."
+    )
     read_cpus: float = Field(0.5, gt=0, description="CPUs reserved per read task.")
     read_ahead: int = Field(8, ge=1, description="Read tasks in flight at once.")
     groups_in_flight: int = Field(
@@ -204,6 +212,9 @@ def connect(options: ClusterOptions) -> tuple[Any, bool]:
         # Logical CPUs: room for every actor plus one read task, even on a small machine.
         need = math.ceil(options.actors * options.actor_cpus + options.read_cpus)
         kwargs["num_cpus"] = max(options.local_cpus or os.cpu_count() or 1, need)
+        kwargs["_node_ip_address"] = options.local_node_ip
+        if options.local_object_store_mb is not None:
+            kwargs["object_store_memory"] = options.local_object_store_mb * 1024 * 1024
     try:
         ray.init(address=options.address, **kwargs)
     except ConnectionError as exc:
