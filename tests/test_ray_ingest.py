@@ -215,3 +215,67 @@ def test_a_changed_document_is_the_only_one_embedded_again(
     second = _cluster_ingest(settings, [notes])
     assert (second.added, second.updated, second.unchanged) == (0, 1, 49)
     assert second.chunks == 1
+
+
+def _generation(index_dir: Path) -> int:
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{index_dir / 'catalog.sqlite'}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.ray
+def test_a_killed_driver_leaves_a_consistent_index_and_a_rerun_finishes_it(
+    cluster: None,
+    corpus: list[Path],
+    local_index: tuple[Settings, list[str]],
+    onnx_encoder_dir: Path,
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from index.store import IndexStore
+
+    local, _ = local_index
+    settings = _settings(tmp_path / "index", onnx_encoder_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "RAY_ADDRESS"))}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", RAG_COMMIT_EVERY_CHUNKS="40")
+    cmd = [sys.executable, "-m", "rag.cli", "ingest", *map(str, corpus)]
+    cmd += ["--index", str(settings.index_dir), "--ray", "local", "--ray-actors", "1", "-q"]
+    driver = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while _generation(settings.index_dir) < 2 and time.monotonic() < deadline:
+            assert driver.poll() is None, driver.stderr.read().decode() if driver.stderr else ""
+            time.sleep(0.05)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started
+        driver.wait(timeout=30)
+    committed = _generation(settings.index_dir)
+    assert committed >= 2
+
+    store = IndexStore.open(settings.index_dir)
+    try:
+        assert store.check_integrity() == []
+        with store.snapshot() as snap:
+            counts = snap.counts()
+        assert 0 < counts["documents"] < 300 and counts["vectors"] == counts["chunks"]
+    finally:
+        store.close()
+
+    report = _cluster_ingest(settings, corpus)  # the rerun embeds only what was not committed
+    assert report.unchanged == counts["documents"] and report.added == 300 - counts["documents"]
+    assert differences(local.index_dir, settings.index_dir) == []
