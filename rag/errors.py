@@ -28,3 +28,8 @@ class ModelError(RagError):
 
 class ConfigurationError(RagError):
     """A setting is missing or contradicts another."""
+
+
+class ClusterError(RagError):
+    """A cluster run (``rag ingest --ray``) failed: workers lost beyond their retries, or a task
+    raised."""

@@ -102,6 +102,17 @@ def test_work_units_read_like_iter_documents(tmp_path: Path) -> None:
     assert any(line.startswith("F ") and ":22: invalid JSON" in line for line in expected)
 
 
+def test_the_default_paths_never_import_ray() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import rag.cli, rag.build, rag.distributed, rag.distributed.ingest; "
+        "rag.cli.build_parser(with_plugins=False); assert 'ray' not in sys.modules"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
 # --- real Ray -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
@@ -279,3 +290,21 @@ def test_a_killed_driver_leaves_a_consistent_index_and_a_rerun_finishes_it(
     report = _cluster_ingest(settings, corpus)  # the rerun embeds only what was not committed
     assert report.unchanged == counts["documents"] and report.added == 300 - counts["documents"]
     assert differences(local.index_dir, settings.index_dir) == []
+
+
+@pytest.mark.ray
+def test_a_worker_lost_beyond_its_retries_is_a_clear_error(
+    cluster: None, corpus: list[Path], onnx_encoder_dir: Path, tmp_path: Path
+) -> None:
+    from index.store import IndexStore
+    from rag.errors import ClusterError
+
+    settings = _settings(tmp_path / "index", onnx_encoder_dir)
+    with pytest.raises(ClusterError, match="failed on the cluster") as caught:
+        _cluster_ingest(settings, corpus, crash_once_marker=tmp_path / "crash", max_retries=0)
+    assert caught.value.hint and "run the same command again" in caught.value.hint
+    store = IndexStore.open(settings.index_dir)
+    try:
+        assert store.check_integrity() == []
+    finally:
+        store.close()

@@ -40,7 +40,7 @@ from rag.distributed.units import (
     plan_units,
     read_unit,
 )
-from rag.errors import ConfigurationError
+from rag.errors import ClusterError, ConfigurationError
 from rag.ingest import (
     IngestEvent,
     IngestOptions,
@@ -286,7 +286,7 @@ class _ClusterRun(IngestRun):
     def _write_next(self) -> None:
         assert self.pool is not None
         group, i, ref = self.in_flight.popleft()
-        chunk_vectors, sentence_vectors, seconds = self.ray.get(ref)
+        chunk_vectors, sentence_vectors, seconds = _get(self.ray, ref, "an embedding call")
         self.pool.done(i)
         self.report.embed_seconds += seconds
         self.write_group(group, chunk_vectors, sentence_vectors)
@@ -294,6 +294,18 @@ class _ClusterRun(IngestRun):
     def finish(self) -> None:
         while self.in_flight:
             self._write_next()
+
+
+def _get(ray: Any, ref: Any, what: str) -> Any:
+    """``ray.get`` with Ray's failures turned into :class:`ClusterError`."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ClusterError(
+            f"{what} failed on the cluster: {lines[-1] if lines else type(exc).__name__}",
+            hint="the index keeps its last commit; run the same command again to resume",
+        ) from exc
 
 
 def _ordered_results(
@@ -309,10 +321,10 @@ def _ordered_results(
         window.append((unit, remote_read.remote(unit, options, marker)))
         if len(window) >= read_ahead:
             head, ref = window.popleft()
-            yield head, ray.get(ref)
+            yield head, _get(ray, ref, "a read task")
     while window:
         head, ref = window.popleft()
-        yield head, ray.get(ref)
+        yield head, _get(ray, ref, "a read task")
 
 
 def stream_items(
@@ -389,7 +401,7 @@ def build_index_on_cluster(
         actors += [
             actor_cls.remote([files_ref], threads, gpus > 0, marker) for _ in range(options.actors)
         ]
-        placed = ray.get([a.ping.remote() for a in actors])  # fails here if one cannot start
+        placed = _get(ray, [a.ping.remote() for a in actors], "starting the embedding actors")
         nodes = sorted({node for node, _ in placed})
         logger.info(
             "%d embedding actors on %d node(s): %s",
