@@ -77,7 +77,7 @@ def main() -> None:
             if n >= args.docs:
                 break
             if isinstance(item, Document):
-                texts += [c.text for c in prepare(item, counter, options)[1]]
+                texts += [c.text for c in prepare(item, counter, options).chunks]
         result: dict[str, Any] = {
             "texts": len(texts),
             "docs": args.docs,

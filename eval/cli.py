@@ -19,8 +19,6 @@ from rag.cli import parse_scalar
 from rag.settings import Settings
 
 if TYPE_CHECKING:
-    from tqdm import tqdm
-
     from eval.harness import EvalConfig, OverrideValue
     from rag.ingest import IngestEvent
     from rag.system import QASystem
@@ -146,45 +144,11 @@ def _offline() -> None:
 def _build_progress(
     paths: Sequence[Path], quiet: bool
 ) -> tuple[Callable[[IngestEvent], None], Any]:
-    """An ingest callback drawing a document bar, created on the first event (none if cached)."""
-    state: dict[str, tqdm[Any]] = {}
-    chunks = 0
+    """An ingest callback drawing the chunk bar (created on the first event: none if cached)."""
+    from rag.progress import IngestProgress
 
-    def on_event(event: IngestEvent) -> None:
-        nonlocal chunks
-        if quiet:
-            return
-        bar = state.get("bar")
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=_count_inputs(paths), unit="doc", desc="index", file=sys.stderr)
-            state["bar"] = bar
-        if event.kind in ("document", "failure"):
-            chunks += event.chunks
-            bar.update(1)
-            bar.set_postfix(chunks=chunks)
-
-    def close() -> None:
-        bar = state.get("bar")
-        if bar is not None:
-            bar.close()
-
-    return on_event, close
-
-
-def _count_inputs(paths: Sequence[Path]) -> int | None:
-    total = 0
-    for path in paths:
-        if path.suffix.lower() != ".jsonl":
-            total += 1
-            continue
-        try:
-            with open(path, "rb") as fh:
-                total += sum(1 for line in fh if line.strip())
-        except OSError:
-            return None
-    return total
+    progress = IngestProgress(desc="index", disable=quiet)
+    return progress, progress.close
 
 
 def _open_system(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import rag
 from eval.dataset import ARTICLE_FILE_NAME
 from index.errors import RagError
+from index.manifest import FORMAT_VERSION as INDEX_FORMAT_VERSION
 from index.store import IndexStore
 from rag.settings import Settings
 from rag.tokens import DEFAULT_ENCODING
@@ -98,8 +99,9 @@ def model_key(settings: Settings) -> str:
 
 
 def index_key(paths: Sequence[Path], settings: Settings) -> str:
-    """A short hash of the input files (name, size, mtime), the chunking and the model."""
-    parts: list[object] = [_KEY_FORMAT]
+    """A short hash of the input files (name, size, mtime), the chunking, the model and the
+    index format."""
+    parts: list[object] = [_KEY_FORMAT, INDEX_FORMAT_VERSION]  # a new index format: rebuild
     for path in paths:
         try:
             stat = path.stat()

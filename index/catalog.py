@@ -1,4 +1,8 @@
-"""SQLite side of the index: documents, chunks, sentences (with vectors) and the FTS5 table."""
+"""SQLite side of the index: documents, chunks, sentences (with vectors) and the FTS5 table.
+
+The FTS5 table holds the searchable form of each chunk (:mod:`index.analysis`: stems in the
+document's language, ``metadata["language"]``, and CJK bigrams), not its raw text.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
+from index.analysis import analyse, query_tokens
 from index.errors import InvalidFilterError
 from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
 
@@ -52,7 +58,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     PRIMARY KEY (doc_id, ordinal)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, tokenize = 'porter unicode61 remove_diacritics 2'
+    text, tokenize = 'unicode61 remove_diacritics 2'
 );
 """
 
@@ -60,12 +66,19 @@ _META_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _FTS_TERM_RE = re.compile(r"[^\w]+", re.UNICODE)
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open the catalog in WAL mode: readers never block the writer nor see partial writes."""
-    uri = f"file:{path}?mode={'ro' if readonly else 'rwc'}"
+def connect(path: Path, *, readonly: bool = False, immutable: bool = False) -> sqlite3.Connection:
+    """Open the catalog in WAL mode: readers never block the writer nor see partial writes.
+
+    ``readonly`` opens it with ``mode=ro`` (readers never need to write); ``immutable`` also tells
+    SQLite the file cannot change (read-only media), so it takes no locks and needs no ``-shm``.
+    """
+    quoted = quote(str(path), safe="/")
+    uri = f"file:{quoted}?mode={'ro' if readonly or immutable else 'rwc'}"
+    if immutable:
+        uri += "&immutable=1"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
-    if not readonly:
+    if not (readonly or immutable):
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -106,7 +119,10 @@ def insert_document(conn: sqlite3.Connection, doc: Document) -> None:
     )
 
 
-def insert_chunks(conn: sqlite3.Connection, chunks: Sequence[Chunk]) -> list[int]:
+def insert_chunks(
+    conn: sqlite3.Connection, chunks: Sequence[Chunk], *, language: str | None = None
+) -> list[int]:
+    """Insert chunks and their searchable form (analysed for ``language``); returns their ids."""
     ids: list[int] = []
     for c in chunks:
         cur = conn.execute(
@@ -128,7 +144,7 @@ def insert_chunks(conn: sqlite3.Connection, chunks: Sequence[Chunk]) -> list[int
         ids.append(chunk_id)
     conn.executemany(
         "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)",
-        [(cid, c.text) for cid, c in zip(ids, chunks, strict=True)],
+        [(cid, analyse(c.text, language)) for cid, c in zip(ids, chunks, strict=True)],
     )
     return ids
 
@@ -166,6 +182,11 @@ def document_hashes(conn: sqlite3.Connection, doc_ids: Iterable[str]) -> dict[st
         if row is not None:
             out[doc_id] = str(row[0])
     return out
+
+
+def document_metadata(conn: sqlite3.Connection, doc_id: str) -> dict[str, MetadataValue] | None:
+    row = conn.execute("SELECT metadata FROM documents WHERE id = ?", (doc_id,)).fetchone()
+    return None if row is None else dict(json.loads(str(row[0])))
 
 
 def _document_from_row(row: sqlite3.Row | tuple[object, ...]) -> Document:
@@ -335,10 +356,18 @@ def fts_query(terms: Sequence[str]) -> str | None:
 
 
 def search_lexical(
-    conn: sqlite3.Connection, terms: Sequence[str], k: int, flt: ChunkFilter | None
+    conn: sqlite3.Connection,
+    terms: Sequence[str],
+    k: int,
+    flt: ChunkFilter | None,
+    languages: Sequence[str | None] = ("en",),
 ) -> list[tuple[int, float]]:
-    """BM25 search (higher score is better) with the filter applied inside the query."""
-    query = fts_query(terms)
+    """BM25 search (higher score is better) with the filter applied inside the query.
+
+    ``terms`` are analysed like chunk text, once for each of ``languages`` (the question's
+    language and English, say); any resulting token may match.
+    """
+    query = fts_query(query_tokens(terms, languages))
     if query is None:
         return []
     if flt is None or flt.is_empty():

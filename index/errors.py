@@ -32,6 +32,11 @@ class CorruptIndexError(RagError):
     """The index folder is damaged beyond what crash recovery can repair."""
 
 
+class IndexPathError(RagError):
+    """The index folder path cannot hold an index: it is a file, lies under a file, or is on a
+    file system that refuses it (e.g. /proc)."""
+
+
 class IndexLockedError(RagError):
     """Another process is writing to the index."""
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from index.errors import IndexLockedError
+from index.errors import IndexLockedError, IndexPathError
 
 LOCK_NAME = "writer.lock"
 
@@ -22,7 +22,13 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise IndexPathError(
+                f"cannot write to the index at {self._path.parent}: {exc.strerror or exc}",
+                hint="the index is read-only here: ask and list work; write to a writable copy",
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from index.errors import CorruptIndexError, IncompatibleIndexError
 
-FORMAT_VERSION = 1
+# 2: the FTS5 table holds analysed text (Snowball stems by language, CJK bigrams).
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 
 

@@ -7,6 +7,7 @@ question-side models (``Passage``, ``Citation``, ``Answer``).
 from __future__ import annotations
 
 import bisect
+import datetime
 import hashlib
 import itertools
 import re
@@ -15,8 +16,23 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MetadataValue = str | int | float | bool
-_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_DATE_RE = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def is_iso_date(value: str) -> bool:
+    """Whether ``value`` is ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` naming a real month or day."""
+    if not _DATE_RE.match(value):
+        return False
+    parts = [int(p) for p in value.split("-")]
+    if len(parts) >= 2 and not 1 <= parts[1] <= 12:
+        return False
+    if len(parts) == 3:
+        try:
+            datetime.date(parts[0], parts[1], parts[2])
+        except ValueError:
+            return False
+    return True
 
 
 class Document(BaseModel):
@@ -43,6 +59,9 @@ class Document(BaseModel):
     def _id_is_clean(cls, value: str) -> str:
         if not value.strip() or _CONTROL_RE.search(value):
             raise ValueError("document id must be non-blank and contain no control characters")
+        if value in (".", ".."):
+            # URLs resolve them as path segments: /documents/.. would not name the document.
+            raise ValueError("document id may not be '.' or '..'")
         return value
 
     @field_validator("text")
@@ -55,8 +74,8 @@ class Document(BaseModel):
     @field_validator("date")
     @classmethod
     def _date_is_iso(cls, value: str | None) -> str | None:
-        if value is not None and not _DATE_RE.match(value):
-            raise ValueError("date must look like YYYY, YYYY-MM or YYYY-MM-DD")
+        if value is not None and not is_iso_date(value):
+            raise ValueError("date must be a real date written YYYY, YYYY-MM or YYYY-MM-DD")
         return value
 
     @model_validator(mode="after")

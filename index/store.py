@@ -12,6 +12,7 @@ they see the old state or the new one, never a mix, and are never blocked by a w
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -28,11 +29,23 @@ from index.errors import (
     CorruptIndexError,
     IncompatibleIndexError,
     IndexNotFoundError,
+    IndexPathError,
     InvalidDocumentError,
+)
+from index.integrity import (
+    CHECKSUM_KEY,
+    catalog_problems,
+    check_catalog_file,
+    checksum_record,
+    corrupt_catalog,
+    expected_checksum,
+    file_checksum,
+    is_corruption,
+    verify_vector_file,
 )
 from index.lock import WriterLock
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
-from index.records import Chunk, ChunkFilter, Document, DocumentInfo, Sentence
+from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
 from index.vectors import VectorIndex, VectorKind, ivf_list_count
 
 logger = logging.getLogger(__name__)
@@ -45,6 +58,27 @@ UpsertOutcome = Literal["added", "updated", "unchanged"]
 
 def _vector_path(folder: Path, generation: int) -> Path:
     return folder / VECTORS_DIR / f"{generation:08d}.faiss"
+
+
+#: Kernel file systems that can never hold an index.
+_VIRTUAL_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def check_index_folder(folder: Path) -> None:
+    """Raise :class:`IndexPathError` when ``folder`` cannot be an index folder: it is a file,
+    lies under a file, or is inside /proc, /sys or /dev."""
+    folder = Path(folder)
+    hint = "give a folder path with --index DIR (or RAG_INDEX_DIR)"
+    absolute = Path(os.path.abspath(folder))
+    if any(absolute == root or root in absolute.parents for root in _VIRTUAL_ROOTS):
+        raise IndexPathError(f"{folder} is inside a kernel file system, not a folder", hint=hint)
+    for path in (absolute, *absolute.parents):
+        try:
+            if path.exists() and not path.is_dir():
+                what = "is a file" if path == absolute else f"lies under the file {path}"
+                raise IndexPathError(f"{folder} {what}, not a folder", hint=hint)
+        except OSError as exc:
+            raise IndexPathError(f"cannot use {folder}: {exc.strerror or exc}", hint=hint) from exc
 
 
 class IndexStore:
@@ -62,7 +96,13 @@ class IndexStore:
     # --- opening -----------------------------------------------------------------------------
     @classmethod
     def exists(cls, folder: Path) -> bool:
-        return (folder / MANIFEST_NAME).is_file()
+        check_index_folder(folder)
+        try:
+            return (folder / MANIFEST_NAME).is_file()
+        except OSError as exc:
+            raise IndexPathError(
+                f"cannot use {folder} as an index folder: {exc.strerror or exc}"
+            ) from exc
 
     @classmethod
     def open(cls, folder: Path, *, nprobe: int = 32) -> IndexStore:
@@ -75,6 +115,7 @@ class IndexStore:
         manifest = read_manifest(folder)
         if not (folder / CATALOG_NAME).is_file():
             raise CorruptIndexError(f"{folder / CATALOG_NAME} is missing")
+        check_catalog_file(folder / CATALOG_NAME)
         return cls(folder, manifest, nprobe=nprobe)
 
     @classmethod
@@ -84,14 +125,21 @@ class IndexStore:
             raise IncompatibleIndexError(
                 f"an index already exists at {folder}", hint="open it, or choose a new folder"
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / VECTORS_DIR).mkdir(exist_ok=True)
-        conn = catalog.connect(folder / CATALOG_NAME)
         try:
-            catalog.create_schema(conn)
-        finally:
-            conn.close()
-        write_manifest(folder, manifest)  # last: an index exists only once it is complete
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / VECTORS_DIR).mkdir(exist_ok=True)
+            conn = catalog.connect(folder / CATALOG_NAME)
+            try:
+                catalog.create_schema(conn)
+            finally:
+                conn.close()
+            write_manifest(folder, manifest)  # last: an index exists only once it is complete
+        except (OSError, sqlite3.OperationalError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise IndexPathError(
+                f"cannot create an index in {folder}: {reason}",
+                hint="choose a writable folder with --index DIR (or RAG_INDEX_DIR)",
+            ) from exc
         return cls(folder, manifest, nprobe=nprobe)
 
     @classmethod
@@ -130,13 +178,40 @@ class IndexStore:
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = catalog.connect(self.folder / CATALOG_NAME)
+            conn = self._open_reader()
             self._local.conn = conn
             self._connections.append(conn)
         return conn
 
-    def vectors_for(self, generation: int) -> VectorIndex:
-        """The (shared, read-only) vector index of a committed generation."""
+    def _open_reader(self) -> sqlite3.Connection:
+        """A read-only connection (``mode=ro``); on read-only media, where SQLite cannot create
+        its ``-shm`` file, an ``immutable`` one. Readers never open the catalog for writing."""
+        path = self.folder / CATALOG_NAME
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = catalog.connect(path, readonly=True)
+            conn.execute("SELECT count(*) FROM meta").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            if "no such table" in str(exc):
+                raise corrupt_catalog(path, exc) from exc
+            logger.info("catalog %s not openable read-only (%s); opening it immutable", path, exc)
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise corrupt_catalog(path, exc) from exc
+        try:
+            conn = catalog.connect(path, immutable=True)
+            conn.execute("SELECT count(*) FROM meta").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise corrupt_catalog(path, exc) from exc
+        return conn
+
+    def vectors_for(self, generation: int, checksum: str | None = None) -> VectorIndex:
+        """The (shared, read-only) vector index of a committed generation, verified against
+        ``checksum`` (the ``meta`` record of :mod:`index.integrity`) when one is given."""
         with self._cache_lock:
             if self._cached is not None and self._cached[0] == generation:
                 return self._cached[1]
@@ -146,6 +221,7 @@ class IndexStore:
             elif not path.exists():
                 raise CorruptIndexError(f"vector file {path} of generation {generation} is missing")
             else:
+                verify_vector_file(path, expected_checksum(checksum, generation))
                 vectors = VectorIndex.load(path)
             self._cached = (generation, vectors)
             return vectors
@@ -159,23 +235,43 @@ class IndexStore:
     def snapshot(self) -> Iterator[Snapshot]:
         """A consistent read view: rows and vectors of one committed generation."""
         conn = self._reader()
-        conn.execute("BEGIN")
+        path = self.folder / CATALOG_NAME
         try:
-            generation = int(catalog.get_meta(conn, "generation") or 0)
-            yield Snapshot(self, conn, generation, self.vectors_for(generation))
+            conn.execute("BEGIN")
+        except sqlite3.DatabaseError as exc:
+            raise corrupt_catalog(path, exc) from exc
+        try:
+            try:
+                generation = int(catalog.get_meta(conn, "generation") or 0)
+                checksum = catalog.get_meta(conn, CHECKSUM_KEY)
+            except (sqlite3.DatabaseError, ValueError) as exc:
+                raise corrupt_catalog(path, exc) from exc
+            try:
+                yield Snapshot(self, conn, generation, self.vectors_for(generation, checksum))
+            except sqlite3.DatabaseError as exc:
+                if is_corruption(exc):
+                    raise corrupt_catalog(path, exc) from exc
+                raise
         finally:
-            conn.execute("COMMIT")
+            with suppress(sqlite3.Error):
+                conn.execute("COMMIT")
 
     def writer(self, *, policy: VectorPolicy = "auto", ivf_threshold: int = 200_000) -> IndexWriter:
         return IndexWriter(self, policy=policy, ivf_threshold=ivf_threshold)
 
     def check_integrity(self) -> list[str]:
-        """Problems found when cross-checking rows, full-text entries and vectors (empty: OK)."""
-        problems: list[str] = []
-        with self.snapshot() as snap:
-            counts = catalog.counts(snap.conn)
-            ids = catalog.all_chunk_ids(snap.conn)
-            vec_ids, _ = snap.vectors.all_items()
+        """Problems found by SQLite's integrity check, the vector file's checksum and
+        cross-checking rows, full-text entries and vectors (empty: OK)."""
+        problems = catalog_problems(self._reader())
+        if problems:
+            return problems
+        try:
+            with self.snapshot() as snap:
+                counts = catalog.counts(snap.conn)
+                ids = catalog.all_chunk_ids(snap.conn)
+                vec_ids, _ = snap.vectors.all_items()
+        except CorruptIndexError as exc:
+            return [exc.message]
         if counts["fts_rows"] != counts["chunks"]:
             problems.append(f"{counts['fts_rows']} full-text rows for {counts['chunks']} chunks")
         if set(ids.tolist()) != set(vec_ids.tolist()):
@@ -208,9 +304,13 @@ class Snapshot:
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
     def search_lexical(
-        self, terms: Sequence[str], k: int, flt: ChunkFilter | None = None
+        self,
+        terms: Sequence[str],
+        k: int,
+        flt: ChunkFilter | None = None,
+        languages: Sequence[str | None] = ("en",),
     ) -> list[tuple[int, float]]:
-        return catalog.search_lexical(self.conn, terms, k, flt)
+        return catalog.search_lexical(self.conn, terms, k, flt, languages)
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         missing = [i for i in chunk_ids if i not in self._chunks]
@@ -263,8 +363,17 @@ class IndexWriter:
     def __enter__(self) -> IndexWriter:
         self._lock.acquire()
         try:
-            self._conn = catalog.connect(self.store.folder / CATALOG_NAME)
-            self._generation = int(catalog.get_meta(self._conn, "generation") or 0)
+            path = self.store.folder / CATALOG_NAME
+            try:
+                self._conn = catalog.connect(path)
+                self._generation = int(catalog.get_meta(self._conn, "generation") or 0)
+            except (sqlite3.DatabaseError, ValueError) as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                if isinstance(exc, sqlite3.DatabaseError) and not is_corruption(exc):
+                    raise
+                raise corrupt_catalog(path, exc) from exc
             self._remove_stale_files(keep_from=self._generation - 1)
         except BaseException:
             self._lock.release()
@@ -296,7 +405,8 @@ class IndexWriter:
             self.conn.execute("BEGIN IMMEDIATE")
             self._in_txn = True
         if self._vectors is None:
-            self._vectors = self.store.vectors_for(self._generation).clone()
+            checksum = catalog.get_meta(self.conn, CHECKSUM_KEY)
+            self._vectors = self.store.vectors_for(self._generation, checksum).clone()
         return self._vectors
 
     # --- reads a writer needs ----------------------------------------------------------------
@@ -305,6 +415,10 @@ class IndexWriter:
 
     def has_document(self, doc_id: str) -> bool:
         return bool(catalog.document_hashes(self.conn, [doc_id]))
+
+    def metadata(self, doc_id: str) -> dict[str, MetadataValue] | None:
+        """The stored metadata of a document, or None when it is not in the index."""
+        return catalog.document_metadata(self.conn, doc_id)
 
     # --- mutations ---------------------------------------------------------------------------
     def upsert(
@@ -324,7 +438,10 @@ class IndexWriter:
         if old is not None:
             vectors.remove(np.asarray(catalog.delete_document(self.conn, document.id)))
         catalog.insert_document(self.conn, document)
-        ids = catalog.insert_chunks(self.conn, chunks)
+        language = document.metadata.get("language")
+        ids = catalog.insert_chunks(
+            self.conn, chunks, language=language if isinstance(language, str) else None
+        )
         vectors.add(np.asarray(ids, dtype=np.int64), chunk_vectors)
         catalog.insert_sentences(self.conn, sentences, sentence_vectors)
         return "updated" if old is not None else "added"
@@ -372,6 +489,8 @@ class IndexWriter:
         path = _vector_path(self.store.folder, new_generation)
         vectors.save(path)
         try:
+            digest = file_checksum(path)
+            catalog.set_meta(self.conn, CHECKSUM_KEY, checksum_record(new_generation, digest))
             catalog.set_meta(self.conn, "generation", str(new_generation))
             catalog.set_meta(self.conn, "vector_kind", vectors.kind)
             self.conn.execute("COMMIT")

@@ -8,9 +8,12 @@ sentence-transformers' to cosine >= 0.9999.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from index.manifest import Manifest
 from index.records import Document
@@ -65,6 +68,42 @@ def open_for_ingest(
     return store, encoder
 
 
+T = TypeVar("T")
+
+
+def read_head(
+    items: Iterable[T], item_of: Callable[[T], Document | LoadFailure]
+) -> tuple[list[T], Iterator[T], bool]:
+    """Read ``items`` up to the first loadable document: the items read, the rest, and whether
+    a document was found."""
+    stream = iter(items)
+    head: list[T] = []
+    for entry in stream:
+        head.append(entry)
+        if isinstance(item_of(entry), Document):
+            return head, stream, True
+    return head, stream, False
+
+
+def failures_only_report(
+    failures: Iterable[LoadFailure],
+    started: float,
+    on_event: Callable[[IngestEvent], None] | None = None,
+) -> IngestReport:
+    """The report of an ingest that found nothing to load: each failure counted and reported."""
+    report = IngestReport()
+    for failure in failures:
+        if failure.skipped:
+            report.skipped += 1
+        else:
+            report.failed += 1
+        report.failures.append(failure)
+        if on_event is not None:
+            on_event(IngestEvent("failure", failure=failure))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
 def build_index(
     settings: Settings,
     items: Iterable[Document | LoadFailure],
@@ -73,12 +112,27 @@ def build_index(
     on_event: Callable[[IngestEvent], None] | None = None,
     on_export: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Ingest ``items`` into ``settings.index_dir``; the index answers as soon as this returns."""
+    """Ingest ``items`` into ``settings.index_dir``; the index answers as soon as this returns.
+
+    Inputs are read up to the first loadable document before anything else happens: when there
+    is none, the failures are reported (events and report) and no index is created or opened,
+    and no model is loaded (``report.documents == 0``).
+    """
+    started = time.perf_counter()
+    head, stream, found = read_head(items, lambda item: item)
+    if not found:
+        failures = [i for i in head if isinstance(i, LoadFailure)]
+        return failures_only_report(failures, started, on_event)
     counter = counter or TiktokenCounter()
     store, encoder = open_for_ingest(settings, counter, on_export=on_export)
+    prepared = time.perf_counter()
     try:
         options = ingest_options(store.manifest, settings)
         with open_writer(store, settings) as w:
-            return ingest(items, w, encoder, counter, options, on_event=on_event)
+            report = ingest(
+                itertools.chain(head, stream), w, encoder, counter, options, on_event=on_event
+            )
     finally:
         store.close()
+    report.prepare_seconds = prepared - started
+    return report

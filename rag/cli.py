@@ -11,31 +11,57 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from index.errors import (
+    CorruptIndexError,
     DocumentNotFoundError,
     IncompatibleIndexError,
     IndexLockedError,
     IndexNotFoundError,
+    IndexPathError,
+    InvalidDocumentError,
     InvalidFilterError,
     RagError,
 )
-from rag.errors import InvalidQuestionError, LoaderError
+from rag.errors import (
+    InvalidQuestionError,
+    LoaderError,
+    ServeAddressError,
+    SettingsError,
+)
 from rag.settings import Settings
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1  # ingest finished but some inputs failed
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad options, arguments or settings (RAG_* variables)
 EXIT_NO_INDEX = 3
 EXIT_BAD_INPUT = 4
 EXIT_LOCKED = 5
 EXIT_ERROR = 6
+EXIT_CORRUPT = 7  # the index is damaged (catalog or vector file), or `stats --check` found problems
+EXIT_INDEX_PATH = 8  # --index / RAG_INDEX_DIR cannot hold an index (a file, under a file, /proc)
+EXIT_ADDRESS = 9  # rag serve cannot listen on --host/--port (in use, not permitted)
+
+#: Command-line option of each setting that has one (the rest come from RAG_* variables).
+OPTION_OF = {
+    "index_dir": "--index",
+    "chunk_tokens": "--chunk-tokens",
+    "vector_index": "--vector-index",
+    "host": "--host",
+    "port": "--port",
+    "ray_address": "--ray",
+    "ray_actors": "--ray-actors",
+}
 
 BUILTIN = ("ingest", "ask", "documents", "stats")
 FILTER_FIELDS = ("doc_id", "source", "date_from", "date_to")
@@ -52,7 +78,30 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise settings_error(exc, overrides) from None
+
+
+def settings_error(exc: ValidationError, overrides: dict[str, Any]) -> SettingsError:
+    """One line naming each bad option or variable, its value and the form expected."""
+    problems: list[str] = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        where = (
+            OPTION_OF.get(field, f"RAG_{field.upper()}")
+            if field in overrides
+            else f"RAG_{field.upper()}"
+        )
+        value = err.get("input")
+        shown = f" {value!r}" if isinstance(value, str | int | float) else ""
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}{shown}: {message}")
+    return SettingsError(
+        "invalid setting: " + "; ".join(problems[:3]),
+        hint="see `rag --help` and the settings in the README",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -64,28 +113,16 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 # --- ingest ---------------------------------------------------------------------------------------
-def _count_inputs(paths: Sequence[Path]) -> int | None:
-    total = 0
-    for path in paths:
-        if path.is_dir():
-            return None
-        if path.suffix.lower() == ".jsonl" and path.is_file():
-            with open(path, "rb") as fh:
-                total += sum(1 for line in fh if line.strip())
-        else:
-            total += 1
-    return total
-
-
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    started = time.perf_counter()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from tqdm import tqdm
-
+    from index.store import check_index_folder
     from rag.build import build_index
-    from rag.ingest import IngestEvent
     from rag.loaders import iter_documents
+    from rag.progress import IngestProgress
 
+    check_index_folder(settings.index_dir)
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -94,40 +131,37 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     def on_export() -> None:
         print("Exporting the embedding model to ONNX for this index (once) …", file=sys.stderr)
 
-    bar = tqdm(
-        total=_count_inputs(paths), unit="doc", desc="ingest", disable=args.quiet, file=sys.stderr
-    )
-    chunks_seen = 0
+    progress = IngestProgress(disable=args.quiet)
+    try:
+        if settings.ray_address:
+            from rag.distributed.ingest import ClusterOptions, build_index_on_cluster
 
-    def on_event(event: IngestEvent) -> None:
-        nonlocal chunks_seen
-        if event.kind == "failure" and event.failure is not None:
-            bar.write(f"failed: {event.failure}", file=sys.stderr)
-            bar.update(1)
-        elif event.kind == "document":
-            chunks_seen += event.chunks
-            bar.update(1)
-            bar.set_postfix(chunks=chunks_seen)
-
-    if settings.ray_address:
-        from rag.distributed.ingest import ClusterOptions, build_index_on_cluster
-
-        options = ClusterOptions.from_settings(settings)
-        report = build_index_on_cluster(
-            settings, paths, options, on_event=on_event, on_export=on_export
+            options = ClusterOptions.from_settings(settings)
+            report = build_index_on_cluster(
+                settings, paths, options, on_event=progress, on_export=on_export
+            )
+        else:
+            report = build_index(
+                settings, iter_documents(paths), on_event=progress, on_export=on_export
+            )
+    finally:
+        progress.close()
+    if report.documents == 0 and report.failures:
+        print(
+            f"nothing to ingest: none of the {len(report.failures)} input(s) could be loaded "
+            f"({report.skipped} skipped, {report.failed} failed); the index was not touched",
+            file=sys.stderr,
         )
-    else:
-        report = build_index(
-            settings, iter_documents(paths), on_event=on_event, on_export=on_export
-        )
-    bar.close()
-    rate = report.chunks_per_second
+        return EXIT_PARTIAL
+    wall = time.perf_counter() - started
+    rate = report.chunks / wall if wall > 0 else 0.0
     print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.failed} failed; {report.chunks} chunks, {report.sentences} sentences in "
-        f"{report.seconds:.1f} s ({rate:.1f} chunks/s) → {settings.index_dir}"
+        f"{report.skipped} skipped, {report.failed} failed; {report.chunks} chunks, "
+        f"{report.sentences} sentences in {wall:.1f} s, model preparation included "
+        f"({report.prepare_seconds:.1f} s; {rate:.1f} chunks/s) → {settings.index_dir}"
     )
-    return EXIT_PARTIAL if report.failed else EXIT_OK
+    return EXIT_PARTIAL if report.failed or report.skipped else EXIT_OK
 
 
 # --- ask ------------------------------------------------------------------------------------------
@@ -135,12 +169,22 @@ def parse_scalar(raw: str) -> str | int | float | bool:
     """A command-line value as bool, int, float or str, in that order of preference."""
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
+    try:
+        number = int(raw)
+    except ValueError:
+        pass
+    else:
+        if not -(2**63) <= number < 2**63:
+            raise InvalidFilterError(
+                f"filter value {raw[:40]!r} does not fit in 64 bits",
+                hint="metadata integers are 64-bit; quote-free text values are compared as text",
+            )
+        return number
+    try:
+        value = float(raw)
+    except ValueError:
+        return raw
+    return value if math.isfinite(value) else raw
 
 
 def parse_filters(items: Sequence[str]) -> Any:
@@ -164,7 +208,16 @@ def parse_filters(items: Sequence[str]) -> Any:
             fields[key] = value
         else:
             metadata[key] = parse_scalar(value)
-    return Filters(doc_ids=doc_ids or None, metadata=metadata, **fields)
+    try:
+        return Filters(doc_ids=doc_ids or None, metadata=metadata, **fields)
+    except ValidationError as exc:
+        shown = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()[:3]
+        )
+        raise InvalidFilterError(
+            f"invalid filter: {shown}", hint="e.g. --filter date_from=2022-03"
+        ) from None
 
 
 def format_answer(answer: Any, width: int = 96) -> str:
@@ -271,7 +324,14 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for key, value in stats.items():
             print(f"{key}: {value}")
-    return EXIT_ERROR if stats.get("problems") else EXIT_OK
+    if stats.get("problems"):
+        print(
+            f"error: the index at {settings.index_dir} is damaged: "
+            + _one_line("; ".join(stats["problems"]))[:500],
+            file=sys.stderr,
+        )
+        return EXIT_CORRUPT
+    return EXIT_OK
 
 
 # --- parser and dispatch --------------------------------------------------------------------------
@@ -283,7 +343,12 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="add files or folders to the index")
-    p.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .jsonl or folders")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=".txt .md .html .pdf .docx .rtf .odt .jsonl files or folders",
+    )
     _common(p)
     p.add_argument("--chunk-tokens", type=int, help="token budget per chunk (new index only)")
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf"], help="FAISS index type")
@@ -337,20 +402,50 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
 def _exit_code(exc: RagError) -> int:
     if isinstance(exc, IndexNotFoundError | IncompatibleIndexError):
         return EXIT_NO_INDEX
+    if isinstance(exc, CorruptIndexError):
+        return EXIT_CORRUPT
+    if isinstance(exc, IndexPathError):
+        return EXIT_INDEX_PATH
+    if isinstance(exc, ServeAddressError):
+        return EXIT_ADDRESS
+    if isinstance(exc, SettingsError):
+        return EXIT_USAGE
     if isinstance(exc, IndexLockedError):
         return EXIT_LOCKED
     if isinstance(
-        exc, InvalidQuestionError | InvalidFilterError | LoaderError | DocumentNotFoundError
+        exc,
+        InvalidQuestionError
+        | InvalidFilterError
+        | InvalidDocumentError
+        | LoaderError
+        | DocumentNotFoundError,
     ):
         return EXIT_BAD_INPUT
     return EXIT_ERROR
+
+
+def _parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse; ``documents ACTION`` takes its ids before or after options."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) == "documents":
+        ids = [a for a in extra if not a.startswith("-")]
+        if len(ids) == len(extra):
+            args.ids = [*args.ids, *ids]
+            extra = []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(with_plugins=first not in BUILTIN)
-    args = parser.parse_args(argv)
+    args = _parse_args(parser, argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -360,13 +455,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Handler = args.handler
         return handler(args, settings)
     except RagError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {_one_line(exc.message)}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {_one_line(exc.hint)}", file=sys.stderr)
         return _exit_code(exc)
     except KeyboardInterrupt:
         print("interrupted; the index keeps its last committed state", file=sys.stderr)
         return 130
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {_one_line(exc.strerror or exc)}{where}", file=sys.stderr)
+        logger.debug("details", exc_info=True)
+        return EXIT_ERROR
+    except Exception as exc:  # the last resort: one line, the traceback only with -v
+        print(f"error: unexpected {type(exc).__name__}: {_one_line(exc)[:300]}", file=sys.stderr)
+        print("hint: run again with -v for details, and report it", file=sys.stderr)
+        if args.verbose:
+            logger.exception("unexpected error")
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -30,6 +30,14 @@ class ConfigurationError(RagError):
     """A setting is missing or contradicts another."""
 
 
+class SettingsError(ConfigurationError):
+    """A setting (option or ``RAG_*`` variable) has a value of the wrong form."""
+
+
+class ServeAddressError(RagError):
+    """The service cannot listen on the address asked for (in use, not permitted, unknown)."""
+
+
 class ClusterError(RagError):
     """A cluster run (``rag ingest --ray``) failed: workers lost beyond their retries, or a task
     raised."""

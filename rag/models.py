@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
+from index.records import (
+    Chunk,
+    ChunkFilter,
+    Document,
+    DocumentInfo,
+    MetadataValue,
+    Sentence,
+    is_iso_date,
+)
 
 __all__ = [
     "Answer",
@@ -39,6 +47,13 @@ class Filters(BaseModel):
     metadata: dict[str, MetadataValue] = Field(
         default_factory=dict, description="Only documents whose metadata has these key/values."
     )
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _date_is_iso(cls, value: str | None) -> str | None:
+        if value is not None and not is_iso_date(value):
+            raise ValueError("dates are written YYYY, YYYY-MM or YYYY-MM-DD (a real date)")
+        return value
 
     def to_chunk_filter(self) -> ChunkFilter:
         return ChunkFilter(

@@ -6,6 +6,7 @@ fused: ``score(d) = Σ_r w_r / (rrf_k + rank_r(d))``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,9 +14,12 @@ import numpy as np
 
 from index.records import ChunkFilter, Document
 from index.store import Snapshot
+from rag.language import function_words
 from rag.models import Passage, RetrieverHit
 from rag.settings import RetrievalMode
 from rag.text_features import content_terms
+
+_WORD_RE = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,21 @@ def rrf_fuse(
     return fused
 
 
-def lexical_terms(question: str) -> list[str]:
-    """Terms for the BM25 query: the question's content words (stopwords carry no evidence)."""
-    return content_terms(question)
+def lexical_terms(question: str, language: str = "en") -> list[str]:
+    """Terms for the BM25 query: the question's content words (stopwords carry no evidence).
+
+    English questions use the answerer's content words; other languages keep every word except
+    that language's function words (the analysis in the index stems them and splits CJK runs).
+    """
+    if language == "en":
+        return content_terms(question)
+    stop = function_words(language)
+    return [w for w in _WORD_RE.findall(question.lower()) if w not in stop]
+
+
+def query_languages(language: str) -> tuple[str, ...]:
+    """Languages to stem a question's terms for: its own, and English (names, loanwords)."""
+    return (language,) if language == "en" else (language, "en")
 
 
 def retrieve(
@@ -70,8 +86,10 @@ def retrieve(
     query_vector: np.ndarray | None,
     params: RetrievalParams,
     flt: ChunkFilter | None = None,
+    language: str = "en",
 ) -> list[Passage]:
-    """Top-``k`` passages for a question; filters are applied inside each retriever."""
+    """Top-``k`` passages for a question in ``language`` (ISO 639-1); filters are applied
+    inside each retriever."""
     dense: list[tuple[int, float]] = []
     lexical: list[tuple[int, float]] = []
     if params.mode in ("hybrid", "dense"):
@@ -79,7 +97,12 @@ def retrieve(
             raise ValueError("dense retrieval needs a query vector")
         dense = snapshot.search_dense(query_vector, params.dense_depth, flt)
     if params.mode in ("hybrid", "lexical"):
-        lexical = snapshot.search_lexical(lexical_terms(question), params.lexical_depth, flt)
+        lexical = snapshot.search_lexical(
+            lexical_terms(question, language),
+            params.lexical_depth,
+            flt,
+            languages=query_languages(language),
+        )
     fused = rrf_fuse(
         dense,
         lexical,

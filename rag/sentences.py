@@ -10,7 +10,15 @@ it can run over whole corpora. Its rules, in order:
 * except after a period that closes a known abbreviation (``Mr.``, ``Dr.``, ``No.``, ``e.g.``,
   ``Jan.``, ...), a dotted acronym (``U.S.``, ``E.U.``) or a single capital initial
   (``J. F. Kennedy``);
-* a period inside a number (``3.5``) never ends a sentence, since no whitespace follows it.
+* a period inside a number (``3.5``) never ends a sentence, since no whitespace follows it;
+* the Arabic question mark ``؟`` and full stop ``۔`` end a sentence like ``?``; the next letter of
+  a script without case (Arabic, Hebrew, CJK, ...) counts as a capital;
+* the ideographic full stop and the full-width marks ``。！？`` (optionally followed by closing
+  quotes or brackets ``」』）”``) end a sentence wherever they stand, since Chinese and Japanese
+  put no space after them.
+
+Line breaks are kept as boundaries because loaders store paragraph text with the wrapped lines
+already joined (:mod:`rag.layout`).
 
 The spans are stripped of surrounding whitespace, ordered, non-overlapping, and together cover
 every non-whitespace character of the text exactly once.
@@ -39,7 +47,9 @@ ABBREVIATIONS: frozenset[str] = frozenset(
 _LINE_RE = re.compile(r"[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 # A candidate sentence end: a run of terminators (not preceded by another terminator, which keeps
 # the scan linear on runs like "!!!!"), optional closers, then whitespace.
-_END_RE = re.compile(r"(?<![.!?])[.!?]+[”\"’')\]]*(?=\s)")
+_END_RE = re.compile(r"(?<![.!?؟۔])[.!?؟۔]+[”\"’')\]]*(?=\s)")
+# Ideographic sentence ends: no whitespace follows them.
+_CJK_END_RE = re.compile(r"(?<![。！？])[。！？]+[」』）”’\"')\]]*")
 _SPACE_RE = re.compile(r"\s+")
 # Dotted acronyms and Latin abbreviations, seen without their final period: U.S, e.g, i.e, a.m.
 _DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
@@ -67,13 +77,32 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 def _sentence_ends(text: str, start: int, end: int) -> list[int]:
     """Offsets (just after the terminator and closers) where sentences end inside one line."""
+    ends = _latin_ends(text, start, end)
+    if _has_cjk_end(text, start, end):
+        ends = sorted(set(ends).union(_cjk_ends(text, start, end)))
+    return ends
+
+
+def _has_cjk_end(text: str, start: int, end: int) -> bool:
+    return any(text.find(mark, start, end) >= 0 for mark in "。！？")
+
+
+def _cjk_ends(text: str, start: int, end: int) -> list[int]:
+    ends: list[int] = []
+    for match in _CJK_END_RE.finditer(text, start, end):
+        if text[match.end() : end].strip():
+            ends.append(match.end())
+    return ends
+
+
+def _latin_ends(text: str, start: int, end: int) -> list[int]:
     ends: list[int] = []
     for match in _END_RE.finditer(text, start, end):
         after = _SPACE_RE.match(text, match.end(), end)
         if after is None or after.end() >= end:
             continue  # only whitespace follows up to the end of the line
         nxt = text[after.end()]
-        if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
+        if not ((nxt.isalpha() and not nxt.islower()) or nxt.isdigit() or nxt in _OPENERS):
             continue
         punct = match.group()
         if (

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 VectorIndexKind = Literal["auto", "flat", "ivf"]
@@ -78,8 +78,29 @@ class Settings(BaseSettings):
     # --- answering -----------------------------------------------------------------------------
     max_question_chars: int = Field(1000, ge=10)
     answer_max_sentences: int = Field(3, ge=1, le=5)
-    abstain_threshold: float = Field(
-        0.40, description="Minimum support score of the best sentence; calibrated on eval set."
+    abstain_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Abstain when the best sentence's probability of answering is below this; "
+        "default: the threshold chosen on the scorer's validation split (its model card).",
+    )
+    extra_sentence_ratio: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="Further answer sentences need at least this share of the best probability.",
+    )
+    rerank_top: int | None = Field(
+        None,
+        ge=0,
+        le=50,
+        description="Candidate sentences the cross-encoder reads (0 = feature scorer only); "
+        "default: the scorer's own (model card).",
+    )
+    rerank_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads of the reranker.")
+    answer_model_dir: Path | None = Field(
+        None, description="Folder of a trained answer scorer; default: the bundled one."
     )
     answer_mode: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str | None = None
@@ -91,5 +112,44 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     api_key: SecretStr | None = Field(None, description="Bearer token required for writes.")
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser: comma-separated "
+        "(`http://localhost:3000,https://a.example`) or a JSON list.",
+    )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    # --- upload parsing and the write queue (see service/upload_worker.py, writer_queue.py) ---
+    upload_parse_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Wall-clock budget to parse one upload."
+    )
+    upload_parse_memory_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=64 * 1024 * 1024,
+        description="Address space an upload's parser may add (decompression bombs stop here).",
+    )
+    upload_max_chars: int = Field(
+        5_000_000, ge=1, description="Most characters of text one upload may yield."
+    )
+    upload_max_pages: int = Field(2000, ge=1, description="Most pages of an uploaded PDF.")
+    upload_max_elements: int = Field(
+        200_000, ge=1, description="Most HTML tags of an uploaded page."
+    )
+    write_queue_size: int = Field(
+        64, ge=1, le=10_000, description="Writes waiting for the single writer; more get 503."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """A comma-separated list (``a,b``) or a JSON list (``["a", "b"]``)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                try:
+                    return json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"not a JSON list of origins: {exc}") from exc
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value

@@ -23,6 +23,7 @@ from rag.answering.extractive import abstention
 from rag.embedding import Embedder
 from rag.errors import InvalidQuestionError
 from rag.ingest import IngestOptions, IngestReport, ingest
+from rag.language import detect_language
 from rag.loaders import LoadFailure
 from rag.models import Answer, Filters
 from rag.retrieval import RetrievalParams, retrieve
@@ -32,15 +33,28 @@ from rag.tokens import TokenCounter
 logger = logging.getLogger(__name__)
 
 ENCODER_DIR = "encoder"
+# Questions detected as these use the configured retrieval mode; others use lexical retrieval.
+ENGLISH = frozenset({"en", "und"})
 
 
 def encoder_folder(index_dir: Path) -> Path:
     return index_dir / ENCODER_DIR
 
 
+#: Characters that print as nothing: a question of only these (and spaces) is empty.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
+
+
 def validate_question(question: str, settings: Settings) -> str:
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidQuestionError(
+            "the question is not valid text (bytes that are not UTF-8)",
+            hint="write the question in UTF-8",
+        ) from exc
     text = question.strip()
-    if not text:
+    if not text.translate({ord(c): None for c in INVISIBLE}).strip():
         raise InvalidQuestionError("the question is empty", hint="ask a question in plain words")
     if len(text) > settings.max_question_chars:
         raise InvalidQuestionError(
@@ -64,8 +78,15 @@ class QASystem:
         self.store = store
         self.encoder = encoder
         self.settings = settings
-        self.answerer = answerer or make_answerer(settings)
+        self._answerer = answerer
         self._write_lock = threading.Lock()
+
+    @property
+    def answerer(self) -> Answerer:
+        """The configured answerer, loaded on first use (the trained scorer is read once)."""
+        if self._answerer is None:
+            self._answerer = make_answerer(self.settings)
+        return self._answerer
 
     @classmethod
     def open(cls, settings: Settings, *, encoder: Embedder | None = None) -> QASystem:
@@ -77,9 +98,10 @@ class QASystem:
         return cls(store, encoder, settings)
 
     def warm_up(self) -> None:
-        warm = getattr(self.encoder, "warm_up", None)
-        if callable(warm):
-            warm()
+        for part in (self.encoder, self.answerer):
+            warm = getattr(part, "warm_up", None)
+            if callable(warm):
+                warm()
         with self.store.snapshot():
             pass
 
@@ -113,12 +135,18 @@ class QASystem:
         """Answer with citations, or abstain. Identical for CLI, service and evaluation."""
         t0 = time.perf_counter()
         text = validate_question(question, self.settings)
-        params = self.params(k, mode)
+        language = detect_language(text)
+        fallback = (
+            mode is None and language not in ENGLISH and self.settings.retrieval_mode != "lexical"
+        )
+        # The embedding model is English-only: for other languages its ranking is noise, so the
+        # evidence comes from lexical search (stemmed for the question's language).
+        params = self.params(k, "lexical" if fallback else mode)
         flt = filters.to_chunk_filter() if filters is not None else None
         query_vector = self.encoder.encode_query(text)
         t1 = time.perf_counter()
         with self.store.snapshot() as snap:
-            passages = retrieve(snap, text, query_vector, params, flt)
+            passages = retrieve(snap, text, query_vector, params, flt, language=language)
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)
             if candidates:
@@ -129,6 +157,11 @@ class QASystem:
                 answer = abstention(text, passages, 0.0, "nothing relevant was retrieved")
         t3 = time.perf_counter()
         answer.mode = params.mode
+        if fallback:
+            answer.warnings.append(
+                f"question in language {language!r}: lexical retrieval only "
+                "(the embedding model is English-only)"
+            )
         answer.timings_ms = {
             "encode": round((t1 - t0) * 1000, 2),
             "retrieve": round((t2 - t1) * 1000, 2),

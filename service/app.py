@@ -2,8 +2,9 @@
 
 The model and the index are loaded once, at start-up (the lifespan), and shared by all requests.
 Questions run in worker threads against store snapshots, so they never block each other and
-each sees the index as it was before or after a write, never in between; writes are serialised
-by :class:`~rag.system.QASystem`.
+each sees the index as it was before or after a write, never in between. Writes never take those
+threads: uploads are parsed in budgeted child processes and writes queue (bounded) for a single
+writer thread (:mod:`service.writer_queue`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from rag.settings import Settings
 from rag.system import QASystem
 from rag.tokens import TiktokenCounter
+from service.csrf import CrossSiteGuardMiddleware, is_loopback
 from service.errors import install_error_handlers
+from service.http_shape import ResponseHeadersMiddleware
 from service.limits import BodyLimitMiddleware
 from service.routes_ask import ask_router
 from service.routes_documents import documents_router
 from service.routes_health import router as health_router
 from service.routes_page import page_router
 from service.state import ServiceState
+from service.upload_worker import ParseLimits, UploadParser
+from service.writer_queue import WriteQueue
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +61,20 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         qa = system if system is not None else await run_in_threadpool(QASystem.open, settings)
+        writes = WriteQueue(settings.write_queue_size)
         try:
             await run_in_threadpool(qa.warm_up)
+            uploads = UploadParser(ParseLimits.from_settings(settings))
+            await run_in_threadpool(uploads.start)
             counter = TiktokenCounter(qa.store.manifest.token_encoding)
-            app.state.service = ServiceState(settings=settings, system=qa, counter=counter)
+            app.state.service = ServiceState(
+                settings=settings, system=qa, counter=counter, writes=writes, uploads=uploads
+            )
             logger.info("serving the index at %s", settings.index_dir)
             yield
         finally:
             app.state.service = None
+            writes.close()
             if system is None:
                 qa.close()
 
@@ -75,6 +86,11 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(
+        CrossSiteGuardMiddleware,
+        allowed_origins=settings.cors_origins,
+        loopback_only=is_loopback(settings.host),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -82,6 +98,7 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(ResponseHeadersMiddleware)  # outermost: every response gets nosniff
     app.include_router(health_router)
     app.include_router(ask_router(settings))
     app.include_router(documents_router(settings))

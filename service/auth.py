@@ -32,7 +32,9 @@ def write_dependencies(settings: Settings) -> list[Any]:
     def require_key(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     ) -> None:
-        given = credentials.credentials.encode("utf-8") if credentials is not None else b""
+        # Header values arrive decoded as latin-1: encoding them back gives the bytes sent, so
+        # a UTF-8 key matches when the client sends it as UTF-8.
+        given = credentials.credentials.encode("latin-1") if credentials is not None else b""
         # compare_digest takes the same time wherever the first difference is.
         if not (credentials is not None and hmac.compare_digest(given, expected)):
             raise UnauthorizedError(

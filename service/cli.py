@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import errno
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
+from rag.errors import ServeAddressError
 from rag.settings import Settings
+from service.csrf import is_loopback
 
 logger = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -28,10 +22,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from rag.system import QASystem
     from service.app import create_app
     from service.auth import write_key
+    from service.http_shape import JsonErrorH11Protocol
 
-    # Open before binding: a missing or incompatible index is a clear error and exit code.
+    # Open before binding: a missing, incompatible or damaged index is a clear error and exit
+    # code (the snapshot verifies the catalog and the vector file's checksum).
     system = QASystem.open(settings)
     try:
+        with system.store.snapshot():
+            pass
+        sock = bind_socket(settings.host, settings.port)
         if not is_loopback(settings.host) and write_key(settings) is None:
             logger.warning(
                 "serving on %s without an API key: anyone who can reach it can add and delete "
@@ -39,16 +38,47 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 settings.host,
             )
         app = create_app(settings, system=system)
-        uvicorn.run(
+        config = uvicorn.Config(
             app,
             host=settings.host,
             port=settings.port,
             log_level="info",
             access_log=bool(getattr(args, "verbose", False)),
+            http=JsonErrorH11Protocol,
         )
+        logger.info("listening on http://%s:%d", settings.host, settings.port)
+        with sock:
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         system.close()
     return 0
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or :class:`ServeAddressError` (in use, not permitted)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServeAddressError(
+            f"cannot listen on {host}:{port}: unknown host ({exc.strerror})",
+            hint="give an address with --host, e.g. 127.0.0.1",
+        ) from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        in_use = exc.errno == errno.EADDRINUSE
+        raise ServeAddressError(
+            f"cannot listen on {host}:{port}: "
+            + ("the port is in use" if in_use else str(exc.strerror or exc)),
+            hint="choose another port with --port (or RAG_PORT)"
+            if in_use
+            else "choose another --host/--port",
+        ) from exc
+    return sock
 
 
 def register(

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from index.errors import (
@@ -24,6 +25,7 @@ from index.errors import (
     IncompatibleIndexError,
     IndexLockedError,
     IndexNotFoundError,
+    IndexPathError,
     InvalidDocumentError,
     InvalidFilterError,
     RagError,
@@ -114,6 +116,13 @@ class UnauthorizedError(ServiceError):
     code = "unauthorized"
 
 
+class ClientGoneError(ServiceError):
+    """The client disconnected before its queued write or upload parse ran; it was dropped."""
+
+    status = 400
+    code = "client_disconnected"
+
+
 class NotReadyError(ServiceError):
     """The index and model are not loaded (yet)."""
 
@@ -131,6 +140,7 @@ STATUS_OF: tuple[tuple[type[RagError], int, str], ...] = (
     (InvalidDocumentError, 422, "invalid_document"),
     (DocumentNotFoundError, 404, "document_not_found"),
     (IndexLockedError, 409, "index_locked"),
+    (IndexPathError, 503, "index_read_only"),
     (IndexNotFoundError, 503, "index_unavailable"),
     (IncompatibleIndexError, 503, "index_unavailable"),
     (CorruptIndexError, 503, "index_unavailable"),
@@ -168,12 +178,13 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the error responses a route can give."""
     described = {
         401: "Missing or wrong `Authorization: Bearer <key>` (only when the server has a key).",
+        403: "A cross-site write (another origin, or a form post without a non-simple header).",
         404: "No such document.",
         409: "Another process is writing to the index; retry later.",
         413: "The request body is larger than the server's limit.",
         415: "The file type or content type is not accepted.",
         422: "The request is malformed or fails validation; the message says what is wrong.",
-        503: "The index or model is not available.",
+        503: "The index or model is not available, or too many writes are queued (`Retry-After`).",
     }
     return {s: {"model": ErrorResponse, "description": described[s]} for s in statuses}
 
@@ -287,8 +298,15 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _disconnected(request: Request, exc: Exception) -> JSONResponse:
+    # The client left while its body was arriving: nobody reads this answer; no traceback.
+    logger.info("%s %s: the client disconnected", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "the client disconnected")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error, expected or not, to the one JSON shape."""
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(RagError, _rag_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,7 +1,9 @@
 """``/documents``: list, show, add (JSON or file upload) and delete documents.
 
 Document ids are data, never paths: they may contain ``/`` and ``:`` (hence the ``path`` route
-parameter) and only ever reach the index as SQL parameters. Uploaded files are parsed in memory.
+parameter) and only ever reach the index as SQL parameters. Uploaded files are parsed in a
+budgeted child process, and every write waits (bounded) for the single writer thread without
+holding a thread that reads need (:mod:`service.writer_queue`).
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from index.errors import DocumentNotFoundError
-from rag.loaders import SUPPORTED_SUFFIXES, load_bytes
+from rag.loaders import SUPPORTED_SUFFIXES
 from rag.models import Document
 from rag.settings import Settings
 from service.auth import write_dependencies
@@ -25,12 +26,12 @@ from service.errors import (
 )
 from service.schemas import DeleteResponse, DocumentList, IngestResponse, first_unencodable
 from service.state import State
-from service.uploads import FormPart, read_json, read_multipart
+from service.uploads import FormPart, parse_json_body, read_body, read_multipart
 
 MAX_PAGE = 500
 #: What ``Document`` validates beyond its generated schema, stated for clients.
-ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
-DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+ID_PATTERN = r"^(?!\.\.?$)[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
 
 
 def document_body_schema() -> dict[str, Any]:
@@ -38,7 +39,7 @@ def document_body_schema() -> dict[str, Any]:
     schema = Document.model_json_schema()
     props = schema["properties"]
     props["id"]["pattern"] = ID_PATTERN
-    props["id"]["description"] += " Not blank; no control characters."
+    props["id"]["description"] += " Not blank, not '.' or '..'; no control characters."
     props["text"]["pattern"] = r"\S"
     props["date"]["anyOf"][0]["pattern"] = DATE_PATTERN
     return schema
@@ -103,7 +104,7 @@ def _document_from_json(value: object) -> Document:
         ) from exc
 
 
-def _documents_from_form(parts: list[FormPart]) -> list[Document]:
+def _upload_from_form(parts: list[FormPart]) -> tuple[FormPart, str | None]:
     files = [p for p in parts if p.name == "file" and p.filename is not None]
     if len(files) != 1:
         raise MalformedRequestError(
@@ -117,8 +118,10 @@ def _documents_from_form(parts: list[FormPart]) -> list[Document]:
                 doc_id = bytes(part.data).decode("utf-8").strip() or None
             except UnicodeDecodeError as exc:
                 raise MalformedRequestError("form field 'doc_id' is not UTF-8 text") from exc
-    upload = files[0]
-    documents = load_bytes(upload.filename or "", bytes(upload.data), doc_id=doc_id)
+    return files[0], doc_id
+
+
+def _check_unicode(documents: list[Document]) -> list[Document]:
     for document in documents:
         if first_unencodable(document.model_dump(), document.id[:80]) is not None:
             raise MalformedRequestError(
@@ -170,22 +173,34 @@ def documents_router(settings: Settings) -> APIRouter:
         description="Takes one document as JSON or one uploaded file; the documents answer "
         "questions as soon as this returns, and persist in the index folder.",
         dependencies=writes,
-        responses=responses(*write_errors, 409, 413, 415, 422, 503),
+        responses=responses(*write_errors, 403, 409, 413, 415, 422, 503),
         openapi_extra=UPLOAD_BODY,
     )
     async def add_documents(request: Request, state: State) -> IngestResponse:
         limit = state.settings.max_upload_bytes
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media_type == "application/json":
-            documents = [_document_from_json(await read_json(request, limit))]
-        elif media_type == "multipart/form-data":
-            documents = _documents_from_form(await read_multipart(request, limit))
-        else:
+        if media_type not in ("application/json", "multipart/form-data"):
             raise UnsupportedMediaTypeError(
                 f"POST /documents does not take {media_type or 'a body without a content type'}",
                 hint="send application/json (one Document) or multipart/form-data (a file)",
             )
-        report = await run_in_threadpool(state.system.add_documents, documents, state.counter)
+        async with state.writes.slot():
+            if media_type == "application/json":
+                body = await read_body(request, limit)
+                document = await state.writes.parse(
+                    lambda gone: _document_from_json(parse_json_body(body)), request
+                )
+                documents = [document]
+            else:
+                upload, doc_id = _upload_from_form(await read_multipart(request, limit))
+                filename, data = upload.filename or "", bytes(upload.data)
+                parsed = await state.writes.parse(
+                    lambda gone: state.uploads.parse(filename, data, doc_id, gone), request
+                )
+                documents = _check_unicode(parsed)
+            report = await state.writes.write(
+                lambda: state.system.add_documents(documents, state.counter), request
+            )
         return IngestResponse(
             ids=[d.id for d in documents],
             added=report.added,
@@ -200,10 +215,14 @@ def documents_router(settings: Settings) -> APIRouter:
         response_model=DeleteResponse,
         summary="Delete a document",
         dependencies=writes,
-        responses=responses(*write_errors, 404, 409, 422, 503),
+        responses=responses(*write_errors, 403, 404, 409, 422, 503),
     )
-    def delete_document(doc_id: str, state: State) -> DeleteResponse:
-        if first_unencodable(doc_id) is not None or not state.system.delete_document(doc_id):
+    async def delete_document(doc_id: str, state: State) -> DeleteResponse:
+        if first_unencodable(doc_id) is not None:
+            raise _not_found(doc_id)
+        async with state.writes.slot():
+            deleted = await state.writes.write(lambda: state.system.delete_document(doc_id))
+        if not deleted:
             raise _not_found(doc_id)
         return DeleteResponse(id=doc_id, deleted=True)
 

@@ -90,10 +90,18 @@ class AskRequest(BaseModel):
         None, description="Retrieval mode (default: the server's, normally 'hybrid')."
     )
 
+    @field_validator("question", mode="before")
+    @classmethod
+    def _trimmed(cls, value: object) -> object:
+        """Leading and trailing spaces do not count toward the length limit."""
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        return value  # blank: left for the plain "the question is empty" below
+
     @field_validator("question")
     @classmethod
     def _question_is_text(cls, value: str) -> str:
-        if value.isspace():
+        if not value or value.isspace():
             raise ValueError("the question is empty; ask a question in plain words")
         require_text(value, "question")
         return value

@@ -1,4 +1,5 @@
-"""What the running service holds: settings, the open QA system and the token counter."""
+"""What the running service holds: settings, the QA system, the token counter, the write queue
+and the upload parser."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from rag.settings import Settings
 from rag.system import QASystem
 from rag.tokens import TiktokenCounter
 from service.errors import NotReadyError
+from service.upload_worker import UploadParser
+from service.writer_queue import WriteQueue
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class ServiceState:
     settings: Settings
     system: QASystem
     counter: TiktokenCounter
+    writes: WriteQueue
+    uploads: UploadParser
 
 
 def get_state(request: Request) -> ServiceState:

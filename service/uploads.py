@@ -8,12 +8,14 @@ it crosses the limit.
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from rag.jsonlimits import loads_limited
 from service.errors import MalformedRequestError, PayloadTooLargeError
 
 #: Room for multipart boundaries, part headers and small form fields beyond the file itself.
@@ -31,32 +33,53 @@ def too_large(limit: int) -> PayloadTooLargeError:
     )
 
 
-def check_declared_length(request: Request, limit: int) -> None:
-    """Refuse at once a body whose declared ``Content-Length`` is over ``limit``."""
+def check_declared_length(request: Request, limit: int, shown: int | None = None) -> None:
+    """Refuse at once a body whose declared ``Content-Length`` is over ``limit`` (the message
+    states ``shown``: the file limit, when ``limit`` includes room for multipart framing)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
+        raise too_large(limit if shown is None else shown)
 
 
 def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-async def read_json(request: Request, limit: int) -> object:
-    """The JSON value of a body of at most ``limit`` bytes."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, of at most ``limit`` bytes."""
     check_declared_length(request, limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
             raise too_large(limit)
+    return bytes(body)
+
+
+def parse_json_body(body: bytes) -> object:
+    """The JSON value of a body, within the depth limit (CPU work: call off the event loop)."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
+        return loads_limited(body, parse_constant=_reject_constant)
+    except ValueError as exc:  # also UnicodeDecodeError, JSONDecodeError and JsonLimitError
         raise MalformedRequestError(
             f"the request body is not valid JSON: {exc}",
             hint="send a JSON object with Content-Type: application/json",
         ) from exc
+
+
+_EXT_FILENAME = re.compile(rb"""filename\*\s*=\s*([A-Za-z0-9_-]+)'[^']*'([^;\s]+)""", re.I)
+
+
+def ext_filename(header: bytes) -> str | None:
+    """The RFC 5987/6266 ``filename*=UTF-8''name%20x.txt`` of a Content-Disposition, if any."""
+    match = _EXT_FILENAME.search(header)
+    if match is None:
+        return None
+    charset = match.group(1).decode("ascii").lower()
+    try:
+        return unquote_to_bytes(match.group(2).decode("ascii")).decode(charset, "replace")
+    except (LookupError, UnicodeDecodeError):
+        return None
 
 
 @dataclass
@@ -95,9 +118,14 @@ class _PartBuilder:
         if self.current is not None and bytes(self.header_field).lower() == b"content-disposition":
             _, params = parse_options_header(bytes(self.header_value))
             self.current.name = params.get(b"name", b"").decode("utf-8", "replace")
+            extended = ext_filename(bytes(self.header_value))
             filename = params.get(b"filename")
             self.current.filename = (
-                filename.decode("utf-8", "replace") if filename is not None else None
+                extended
+                if extended is not None
+                else filename.decode("utf-8", "replace")
+                if filename is not None
+                else None
             )
         self.header_field.clear()
         self.header_value.clear()
@@ -122,7 +150,7 @@ class _PartBuilder:
 async def read_multipart(request: Request, file_limit: int) -> list[FormPart]:
     """The parts of a ``multipart/form-data`` body; each file part at most ``file_limit`` bytes."""
     body_limit = file_limit + FRAMING_ALLOWANCE
-    check_declared_length(request, body_limit)
+    check_declared_length(request, body_limit, file_limit)
     _, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if not boundary:

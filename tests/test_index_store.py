@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from index.errors import IncompatibleIndexError, IndexLockedError, IndexNotFoundError
-from index.manifest import Manifest
+from index.manifest import FORMAT_VERSION, Manifest
 from index.records import Chunk, ChunkFilter, Document, Sentence
 from index.store import IndexStore
 
@@ -173,9 +173,12 @@ def test_ivf_policy_rebuilds_and_searches(tmp_path: Path) -> None:
     assert store.check_integrity() == []
 
 
-def test_unknown_format_version_is_refused_with_advice(store: IndexStore) -> None:
+@pytest.mark.parametrize("old", [1, 99])  # 1: before the FTS table held analysed text
+def test_unknown_format_version_is_refused_with_advice(store: IndexStore, old: int) -> None:
     path = store.folder / "manifest.json"
-    path.write_text(path.read_text().replace('"format_version": 1', '"format_version": 99'))
+    current = f'"format_version": {FORMAT_VERSION}'
+    assert current in path.read_text()
+    path.write_text(path.read_text().replace(current, f'"format_version": {old}'))
     with pytest.raises(IncompatibleIndexError, match="rebuild"):
         IndexStore.open(store.folder)
 

@@ -127,7 +127,9 @@ def split(items: Iterable[Document | LoadFailure]) -> tuple[list[Document], list
 
 
 def test_supported_suffixes() -> None:
-    assert {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"} == SUPPORTED_SUFFIXES
+    assert {
+        ".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl", ".docx", ".rtf", ".odt"
+    } == SUPPORTED_SUFFIXES  # fmt: skip
 
 
 def test_txt_keeps_text_exactly_except_crlf(tmp_path: Path) -> None:
@@ -169,11 +171,25 @@ def test_non_utf8_text_falls_back_to_cp1252(tmp_path: Path) -> None:
     assert doc.text == "Café “quoted” — ok."
 
 
-def test_bytes_undefined_in_cp1252_fall_back_to_latin1(tmp_path: Path) -> None:
-    # 0x81 is undefined in cp1252; latin-1 decodes every byte.
+def test_text_of_uncertain_encoding_is_refused_not_stored_as_mojibake(tmp_path: Path) -> None:
+    # 0x81 is undefined in cp1252: no decoding of these bytes can be trusted.
     data = b"Viele Gr\xfc\xdfe \x81 aus K\xf6ln und Stockholm."
-    [doc] = load_file(write(tmp_path / "odd.txt", data))
-    assert doc.text == "Viele Grüße \x81 aus Köln und Stockholm."
+    with pytest.raises(LoaderError, match=r"encoding uncertain.*save the file as UTF-8"):
+        load_file(write(tmp_path / "odd.txt", data))
+    short = "Привет".encode("cp1251")  # too short to tell cp1251 from Big5 or Shift JIS
+    with pytest.raises(LoaderError, match="encoding uncertain"):
+        load_file(write(tmp_path / "short.txt", short))
+
+
+def test_cp1251_russian_is_detected_and_stored_correctly(tmp_path: Path) -> None:
+    text = (
+        "Министерство иностранных дел Российской Федерации заявило, что переговоры о "
+        "сотрудничестве продолжатся в следующем месяце. Стороны подписали меморандум."
+    )
+    [doc] = load_file(write(tmp_path / "mid.txt", text.encode("cp1251")))
+    assert doc.text == text
+    [again] = load_file(write(tmp_path / "koi8.txt", text.encode("koi8_r")))
+    assert again.text == text
 
 
 def test_utf16_with_bom_is_text(tmp_path: Path) -> None:
@@ -233,11 +249,13 @@ def test_invalid_document_id_becomes_loader_error(tmp_path: Path) -> None:
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
-    path = write(tmp_path / "report.docx", b"PK\x03\x04")
+    path = write(tmp_path / "report.xyz", b"PK\x03\x04")
     with pytest.raises(UnsupportedFileTypeError) as caught:
         load_file(path)
-    assert "unsupported file type '.docx'" in caught.value.reason
-    assert ".pdf" in caught.value.reason
+    assert "unsupported file type '.xyz'" in caught.value.reason
+    assert ".pdf" in caught.value.reason and ".docx" in caught.value.reason
+    with pytest.raises(UnsupportedFileTypeError, match=r"'\.doc': .*save it as \.docx"):
+        load_file(write(tmp_path / "legacy.doc", b"\xd0\xcf\x11\xe0"))
     with pytest.raises(UnsupportedFileTypeError, match="without a suffix"):
         load_file(write(tmp_path / "README", "text"))
 
@@ -566,8 +584,8 @@ def test_directory_recursion_with_a_bad_file_in_the_middle(tmp_path: Path) -> No
     write(root / "e-records.jsonl", jsonl({"id": "r1", "text": "Record one."}, "{bad"))
     write(root / "f-empty.txt", "")
     write(root / "g-last.txt", "Omega text.")
-    write(root / "notes.docx", b"PK\x03\x04")  # unsupported: skipped silently
-    write(root / "Makefile", "all:")  # no suffix: skipped silently
+    write(root / "notes.doc", b"\xd0\xcf\x11\xe0")  # unsupported: reported as skipped
+    write(root / "Makefile", "all:")  # no suffix: reported as skipped
     write(root / ".hidden.txt", "hidden file")
     write(root / ".git" / "config.txt", "hidden dir")
     (root / "loop").symlink_to(root)  # a cycle must not recurse forever
@@ -585,14 +603,17 @@ def test_directory_recursion_with_a_bad_file_in_the_middle(tmp_path: Path) -> No
     assert docs[0].source == str(root / "a-first.txt")
     assert docs[1].title == "Inner"
     assert docs[3].page_starts == [0, len(PAGE_1) + 2]
-    assert [(Path(f.path).name, f.record) for f in failures] == [
-        ("c-broken.pdf", None),
-        ("e-records.jsonl", 2),
-        ("f-empty.txt", None),
+    assert [(Path(f.path).name, f.record, f.skipped) for f in failures] == [
+        ("Makefile", None, True),
+        ("c-broken.pdf", None, False),
+        ("e-records.jsonl", 2, False),
+        ("f-empty.txt", None, False),
+        ("notes.doc", None, True),
     ]
-    assert failures[2].reason == "empty file"
+    assert failures[3].reason == "empty file"
+    assert "save it as .docx" in failures[4].reason
     # failures come in file order, interleaved with documents
-    assert [type(i).__name__ for i in items][2:6] == [
+    assert [type(i).__name__ for i in items][3:7] == [
         "Document",
         "LoadFailure",
         "Document",

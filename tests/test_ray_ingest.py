@@ -14,7 +14,7 @@ import pytest
 
 from index.records import Document
 from rag.build import build_index
-from rag.distributed.compare import differences, max_vector_difference
+from rag.distributed.compare import differences, max_vector_difference, read_contents
 from rag.distributed.units import plan_units, read_unit
 from rag.ingest import IngestOptions, IngestReport
 from rag.loaders import LoadFailure, iter_documents
@@ -100,6 +100,76 @@ def test_work_units_read_like_iter_documents(tmp_path: Path) -> None:
         assert got == expected, f"range_bytes={range_bytes}"
     assert any(line.startswith("F ") and "empty file" in line for line in expected)
     assert any(line.startswith("F ") and ":22: invalid JSON" in line for line in expected)
+
+
+def _extra_inputs(root: Path) -> Path:
+    """Documents as they really come: another language, hard-wrapped lines, a language given in
+    the record, a file type ingest does not read (skipped), a named pipe (refused)."""
+    import os
+
+    extra = root / "extra"
+    extra.mkdir(parents=True)
+    (extra / "fr.txt").write_text(
+        "La Suède a rejoint l'OTAN en mars 2024 après une longue période de neutralité. "
+        "Le gouvernement a présenté cette adhésion comme une garantie pour la sécurité du pays.\n",
+        encoding="utf-8",
+    )
+    (extra / "wrapped.txt").write_text(
+        "In 2022, Japan and Sweden signed an agreement on\nthe transfer of defence equipment and\n"
+        "technology, and both governments said the\nagreement would deepen cooperation.\n\n"
+        "Officials met again in 2023 to review the\nprogress of the joint projects.\n",
+        encoding="utf-8",
+    )
+    record = {"id": "given-language", "text": "Norway and Finland met in 2021.", "language": "nb"}
+    (extra / "given.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (extra / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0 legacy word")
+    os.mkfifo(extra / "pipe.txt")
+    return extra
+
+
+def test_worker_prepared_documents_build_the_local_index_without_ray(
+    onnx_encoder_dir: Path, tmp_path: Path
+) -> None:
+    """The cluster's item stream (units read as on a worker: chunks and detected language made
+    there) driven through :func:`rag.ingest.drive` gives the local ingest's index and events."""
+    from rag.build import open_for_ingest
+    from rag.distributed.ingest import stream_items
+    from rag.ingest import IngestEvent, IngestRun, drive
+    from rag.system import ingest_options, open_writer
+
+    paths = [*make_corpus(tmp_path / "corpus", documents=24), _extra_inputs(tmp_path / "corpus")]
+    local = _settings(tmp_path / "local" / "index", onnx_encoder_dir)
+    local_events: list[IngestEvent] = []
+    expected = build_index(local, iter_documents(paths), on_event=local_events.append)
+    assert expected.skipped == 1 and expected.failed == 2  # .doc; the empty shard, the pipe
+
+    settings = _settings(tmp_path / "units" / "index", onnx_encoder_dir)
+    events: list[IngestEvent] = []
+    counter = TiktokenCounter()
+    store, encoder = open_for_ingest(settings, counter)
+    try:
+        options = ingest_options(store.manifest, settings)
+        units = plan_units(paths, range_bytes=300, files_per_unit=2)
+        results = ((u, read_unit(u, counter, options)) for u in units)
+        with open_writer(store, settings) as writer:
+            run = IngestRun(writer, encoder, counter, options, events.append)
+            report = drive(run, stream_items(results))
+    finally:
+        store.close()
+
+    def shown(report: IngestReport) -> dict[str, object]:
+        return report.model_dump(exclude={"seconds", "prepare_seconds", "embed_seconds"})
+
+    def steady(events: list[IngestEvent]) -> list[IngestEvent]:
+        return [e for e in events if e.kind in ("document", "failure", "commit", "embedded")]
+
+    assert shown(report) == shown(expected)
+    assert steady(events) == steady(local_events)
+    assert differences(local.index_dir, settings.index_dir) == []
+    metadata = {d[0]: json.loads(d[4] or "{}") for d in read_contents(settings.index_dir).documents}
+    languages = {d: metadata[d].get("language") for d in ("fr.txt", "given-language")}
+    languages["rec-0000"] = metadata["rec-0000"].get("language")
+    assert languages == {"fr.txt": "fr", "given-language": "nb", "rec-0000": "en"}
 
 
 def test_the_default_paths_never_import_ray() -> None:
@@ -300,11 +370,16 @@ def test_a_worker_lost_beyond_its_retries_is_a_clear_error(
     from rag.errors import ClusterError
 
     settings = _settings(tmp_path / "index", onnx_encoder_dir)
+    # An index to keep: the run fails before its first document (its first read task is lost),
+    # and an index is only created once a document has been read.
+    assert build_index(settings, iter_documents([corpus[1]])).added == 50
     with pytest.raises(ClusterError, match="failed on the cluster") as caught:
         _cluster_ingest(settings, corpus, crash_once_marker=tmp_path / "crash", max_retries=0)
     assert caught.value.hint and "run the same command again" in caught.value.hint
     store = IndexStore.open(settings.index_dir)
     try:
         assert store.check_integrity() == []
+        with store.snapshot() as snap:
+            assert snap.counts()["documents"] == 50
     finally:
         store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +19,15 @@ from rag.settings import Settings
 from rag.system import QASystem
 from service.app import create_app
 from service.errors import PayloadTooLargeError
-from service.uploads import read_json, read_multipart
+from service.uploads import read_body, read_multipart
 
 QUESTION = "When did Sweden join NATO?"
 ARTICLE_ID = "japan-sweden-security-cooperation.txt"
 KEY = "s3cret-key"
+#: The server listens on loopback, so it answers only to loopback host names.
+LOCAL = "http://127.0.0.1"
+#: What a non-browser client sends with a file upload (see service/csrf.py).
+CLIENT_HEADERS = {"X-Requested-With": "pytest"}
 FINLAND = (
     "Finland joined NATO on 4 April 2023, ending decades of military non-alignment. "
     "The accession followed a request submitted in May 2022."
@@ -47,7 +52,8 @@ def system(settings: Settings) -> Iterator[QASystem]:
 
 
 def client_for(settings: Settings, system: QASystem | None = None, **update: Any) -> TestClient:
-    return TestClient(create_app(Settings(**{**settings.model_dump(), **update}), system=system))
+    app = create_app(Settings(**{**settings.model_dump(), **update}), system=system)
+    return TestClient(app, base_url=LOCAL, headers=CLIENT_HEADERS)
 
 
 @pytest.fixture(scope="module")
@@ -309,6 +315,27 @@ def test_upload_markdown_file(client: TestClient) -> None:
         assert client.delete(doc_path("oslo")).status_code == 200
 
 
+def test_upload_word_file_is_answerable_with_its_language(client: TestClient) -> None:
+    import docx
+
+    word = docx.Document()
+    word.add_heading("Nordic briefing", level=1)
+    word.add_paragraph(
+        "Finland joined NATO in April 2023, ending decades of military non-alignment."
+    )
+    buffer = io.BytesIO()
+    word.save(buffer)
+    response = client.post("/documents", files={"file": ("briefing.docx", buffer.getvalue())})
+    assert response.status_code == 201, response.text
+    try:
+        doc = client.get(doc_path("briefing.docx")).json()
+        assert doc["title"] == "Nordic briefing" and doc["metadata"]["language"] == "en"
+        answer = client.post("/ask", json={"question": "When did Finland join NATO?"}).json()
+        assert any(c["doc_id"] == "briefing.docx" for c in answer["citations"])
+    finally:
+        assert client.delete(doc_path("briefing.docx")).status_code == 200
+
+
 def test_upload_jsonl_holds_many_documents(client: TestClient) -> None:
     lines = [
         {"id": "speech/1", "text": "The minister spoke about Arctic security in Tromsø."},
@@ -417,7 +444,7 @@ def test_size_limit_is_enforced_while_reading() -> None:
 
     request, read = _streaming_request(endless_json(), "application/json")
     with pytest.raises(PayloadTooLargeError):
-        asyncio.run(read_json(request, 10_000))
+        asyncio.run(read_body(request, 10_000))
     assert sum(read) < 12_000
 
 
@@ -476,14 +503,14 @@ def test_unexpected_errors_keep_the_shape(
 
     monkeypatch.setattr(system, "ask", broken)
     app = create_app(settings, system=system)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url=LOCAL) as c:
         error = assert_error(c.post("/ask", json={"question": QUESTION}), 500, "internal_error")
         assert "boom" not in error["message"]  # internals stay in the log
 
 
 def test_app_opens_and_closes_its_own_system(settings: Settings) -> None:
     app = create_app(settings)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         assert c.get("/health").json()["ready"] is True
     assert app.state.service is None
 

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import re
+import regex as re
 
-_NAME = r"(?:[A-Z][\w’'\-.]*(?:\s+(?:of|the|for|and|de|von|van)?\s*[A-Z(][\w’'\-.)]*)*)"
+_NAME = r"(?:\p{Lu}[\w’'\-.]*(?:\s+(?:of|the|for|and|de|von|van)?\s*[\p{Lu}(][\w’'\-.)]*)*)"
 _APPOSITION = r"(?:,\s+(?:a|an|the)\s+[^,.;“”\"]{3,120})?"
 _VERBS = (
     r"(?:said|says|stated|states|noted|notes|added|adds|told|explained|warned|argued|declared|"
     r"remarked|insisted|stressed|emphasi[sz]ed|observed|cautioned|claimed|announced|wrote)"
 )
 _PATTERNS = [
-    # “...,” stated Admiral Hiroshi Watanabe, a senior strategist at ...
+    # “...,” said the Secretary-General, a former prime minister of ...
     re.compile(rf"[”\"]\s*,?\s*{_VERBS}\s+(?P<who>(?:the\s+)?{_NAME}{_APPOSITION})"),
-    # according to the International Institute ...
+    # according to the ministry of ...
     re.compile(r"\b[Aa]ccording to\s+(?P<who>(?:the\s+|a\s+)?[^,.;]{3,120}?)(?=[,.;]|$)"),
-    # Admiral Watanabe said
+    # President Erdoğan said
     re.compile(rf"(?P<who>\b{_NAME}{_APPOSITION}),?\s+{_VERBS}\b"),
-    # Estimates from the IISS suggest ...
+    # Estimates from the World Bank suggest ...
     re.compile(
         rf"\b(?:[Ee]stimates|[Rr]eports?|[Aa]nalys[ie]s|[Ff]igures|[Dd]ata|[Ss]tud(?:y|ies)|"
         rf"[Bb]riefing)\s+(?:from|by|of)\s+(?P<who>(?:the\s+)?{_NAME})"
     ),
-    # A recent internal briefing, leaked to Foreign Policy Watchdog, details ...
-    re.compile(rf"\bleaked to\s+(?P<who>{_NAME})"),
 ]
 _QUOTE_ONLY_RE = re.compile(r"^\s*[“\"].*[”\"]\s*$", re.S)
 
@@ -34,6 +32,8 @@ def speaker_in(sentence: str) -> str | None:
         m = pattern.search(sentence)
         if m:
             who = m.group("who").strip().rstrip(",")
+            if who.endswith(".") and not re.search(r"(?:^|\s)\p{Lu}\.$", who):
+                who = who[:-1]  # the sentence's full stop, not an initial
             if who and who[0].isalpha() and who.split()[0].lower() not in {"it", "this", "that"}:
                 return who
     return None

@@ -8,6 +8,7 @@ import numpy as np
 
 from rag.answering.evidence import Candidate
 from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
+from rag.answering.scorer import AnswerScorer
 from rag.errors import ConfigurationError
 from rag.models import Answer, Passage
 from rag.settings import Settings
@@ -25,15 +26,26 @@ class Answerer(Protocol):
     ) -> Answer: ...
 
 
-def answer_policy(settings: Settings) -> AnswerPolicy:
-    return AnswerPolicy(
-        abstain_threshold=settings.abstain_threshold, max_sentences=settings.answer_max_sentences
+def load_scorer(settings: Settings) -> AnswerScorer:
+    """The trained answer scorer: the bundled one unless ``answer_model_dir`` names another."""
+    return AnswerScorer.load(
+        settings.answer_model_dir, rerank_top=settings.rerank_top, threads=settings.rerank_threads
     )
 
 
-def make_answerer(settings: Settings) -> Answerer:
+def answer_policy(settings: Settings, scorer: AnswerScorer) -> AnswerPolicy:
+    threshold = settings.abstain_threshold
+    return AnswerPolicy(
+        abstain_threshold=scorer.threshold if threshold is None else threshold,
+        max_sentences=settings.answer_max_sentences,
+        extra_sentence_ratio=settings.extra_sentence_ratio,
+    )
+
+
+def make_answerer(settings: Settings, scorer: AnswerScorer | None = None) -> Answerer:
     """The extractive answerer, or the language-model one when configured."""
-    extractive = ExtractiveAnswerer(answer_policy(settings))
+    scorer = scorer or load_scorer(settings)
+    extractive = ExtractiveAnswerer(scorer, answer_policy(settings, scorer))
     if settings.answer_mode == "extractive":
         return extractive
     if not settings.llm_base_url or not settings.llm_model:

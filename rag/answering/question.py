@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from rag.text_features import canonical_stems, content_terms, dates, entities, numbers
+from rag.text_features import content_stems, content_terms, dates, entities, numbers
 
 AnswerType = Literal[
     "date", "number", "person", "organization", "place", "agent", "reason", "other"
@@ -38,8 +38,9 @@ _TYPE_RULES: list[tuple[str, AnswerType]] = [
         "place",
     ),
     (
-        r"\b((what is|what's) the name of the|which (\w+ ){0,2}(person|official|minister|leader|"
-        r"strategist|admiral|spokesperson|diplomat|general|president|ambassador|officer))\b",
+        r"\b((what is|what's) the name of the|which (\w+ ){0,2}(person|people|official|minister|"
+        r"leader|spokesperson|diplomat|president|ambassador|officer|politician|author|writer|"
+        r"scientist|king|queen|ruler|emperor))\b",
         "person",
     ),
 ]
@@ -53,17 +54,11 @@ _ATTRIBUTION_RE = re.compile(
 )
 
 
-_SUBNATIONAL_RE = re.compile(
-    r"\b(city|cities|prefecture|province|region|town|port|base|island|state)\b", re.I
-)
-
-
 @dataclass(frozen=True)
 class QuestionAnalysis:
     text: str
     answer_type: AnswerType
     asks_attribution: bool
-    subnational: bool
     terms: tuple[str, ...]
     stems: frozenset[str]
     entities: tuple[str, ...]
@@ -86,11 +81,10 @@ def analyse_question(question: str) -> QuestionAnalysis:
         text=question,
         answer_type=answer_type,
         asks_attribution=asks_attribution,
-        subnational=answer_type == "place" and bool(_SUBNATIONAL_RE.search(question)),
         terms=tuple(content_terms(question)),
-        stems=frozenset(canonical_stems(question)),
+        stems=frozenset(content_stems(question)),
         entities=tuple(found),
-        entity_stems=tuple(frozenset(canonical_stems(e)) for e in found),
+        entity_stems=tuple(frozenset(content_stems(e)) for e in found),
         dates=tuple(dates(question)),
         numbers=tuple(numbers(question)),
     )

@@ -3,7 +3,9 @@
 The driver process is the index's single writer. It plans work units (metadata only), keeps a
 bounded window of read tasks in flight and consumes their results in input order; each document
 goes through :func:`rag.ingest.drive` exactly as in a local ingest: content-hash check (unchanged
-documents are never sent to an actor), the same embedding groups, the same upserts and commits.
+documents are never sent to an actor), language (detected on the worker, or the stored one for an
+unchanged document), failure and skip accounting, the same read-ahead plan and progress events,
+the same embedding groups, the same upserts and commits.
 Only the embedding of a group runs elsewhere: on the least-loaded actor of a pool, several groups
 in flight at once, written back strictly in submission order.
 
@@ -15,6 +17,7 @@ that dies costs only the work it held. A driver that dies leaves the index at it
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -30,7 +33,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from index.records import Document
-from rag.build import open_for_ingest
+from rag.build import failures_only_report, open_for_ingest, read_head
 from rag.distributed.units import (
     DEFAULT_FILES_PER_UNIT,
     DEFAULT_RANGE_BYTES,
@@ -49,7 +52,8 @@ from rag.ingest import (
     PendingDocument,
     Prepared,
     drive,
-    embed_group,
+    embed_texts,
+    group_texts,
 )
 from rag.loaders import LoadFailure
 from rag.loaders.duplicates import DuplicateIds
@@ -175,7 +179,7 @@ class EmbedActor:
     ) -> tuple[np.ndarray, np.ndarray | None, float]:
         _crash_once(self.crash_once_marker, "embed")
         t0 = time.perf_counter()
-        chunk_vectors, sentence_vectors = embed_group(
+        chunk_vectors, sentence_vectors = embed_texts(
             self.encoder, chunk_texts, sentence_texts, options
         )
         return chunk_vectors, sentence_vectors, time.perf_counter() - t0
@@ -260,18 +264,19 @@ class _ActorPool:
 
 @dataclass
 class _ClusterRun(IngestRun):
-    """:class:`IngestRun` whose groups are embedded by actors, several in flight at once."""
+    """:class:`IngestRun` whose groups are embedded by actors, several in flight at once, and
+    written back in the order they were formed."""
 
     ray: Any = None
     pool: _ActorPool | None = None
     max_in_flight: int = 2
     in_flight: deque[tuple[list[PendingDocument], int, Any]] = field(default_factory=deque)
 
-    def flush(self) -> None:
-        if not self.pending:
+    def flush(self, group: list[PendingDocument]) -> None:
+        if not group:
             return
         assert self.pool is not None
-        group, chunk_texts, sentence_texts = self.take_group()
+        chunk_texts, sentence_texts = group_texts(group, self.options)
         i, ref = self.pool.submit(chunk_texts, sentence_texts, self.options)
         self.in_flight.append((group, i, ref))
         while len(self.in_flight) > self.max_in_flight:
@@ -289,7 +294,9 @@ class _ClusterRun(IngestRun):
         chunk_vectors, sentence_vectors, seconds = _get(self.ray, ref, "an embedding call")
         self.pool.done(i)
         self.report.embed_seconds += seconds
-        self.write_group(group, chunk_vectors, sentence_vectors)
+        self.done_chunks += sum(len(p.chunks) for p in group)
+        self.emit(IngestEvent("embedded", done_chunks=self.done_chunks))
+        self.write(group, chunk_vectors, sentence_vectors)
 
     def finish(self) -> None:
         while self.in_flight:
@@ -375,13 +382,46 @@ def build_index_on_cluster(
     on_export: Callable[[], None] | None = None,
 ) -> IngestReport:
     """Ingest ``paths`` into ``settings.index_dir`` on a Ray cluster; same index as
-    :func:`rag.build.build_index` over :func:`rag.loaders.iter_documents` of the same paths."""
-    counter = TiktokenCounter()
-    store, _encoder = open_for_ingest(settings, counter, on_export=on_export)
+    :func:`rag.build.build_index` over :func:`rag.loaders.iter_documents` of the same paths.
+
+    As there, inputs are read up to the first loadable document first: when there is none, the
+    failures are reported and no index is created or opened, and no model is loaded."""
+    started = time.perf_counter()
     ray, connected = connect(options)
     actors: list[Any] = []
+    store = None
     try:
+        counter = TiktokenCounter()
+        # Units are chunked as configured: a new index takes its chunking from the settings and
+        # open_for_ingest refuses an existing index chunked otherwise (checked again below).
+        read_opts = IngestOptions(
+            chunk_tokens=settings.chunk_tokens,
+            overlap_sentences=settings.chunk_overlap_sentences,
+            batch_size=settings.embed_batch_size,
+            commit_every=settings.commit_every_chunks,
+        )
+        remote_read = ray.remote(read_task).options(
+            num_cpus=options.read_cpus, max_retries=options.max_retries
+        )
+        marker = options.crash_once_marker
+        units = plan_units(
+            paths, range_bytes=options.range_bytes, files_per_unit=options.files_per_unit
+        )
+        results = _ordered_results(ray, remote_read, units, read_opts, options.read_ahead, marker)
+        head, rest, found = read_head(stream_items(results), lambda entry: entry[0])
+        if not found:
+            failures = [item for item, _ in head if isinstance(item, LoadFailure)]
+            return failures_only_report(failures, started, on_event)
+        store, _encoder = open_for_ingest(settings, counter, on_export=on_export)
         ingest_opts = ingest_options(store.manifest, settings)
+        if (ingest_opts.chunk_tokens, ingest_opts.overlap_sentences) != (
+            read_opts.chunk_tokens,
+            read_opts.overlap_sentences,
+        ):
+            raise ConfigurationError(
+                f"the index {settings.index_dir} is chunked differently from the settings",
+                hint="ingest with the index's chunking (see `rag stats`)",
+            )
         folder = encoder_folder(settings.index_dir)
         files = {name: (folder / name).read_bytes() for name in ENCODER_FILES}
         gpus = options.actor_gpus
@@ -397,7 +437,6 @@ def build_index_on_cluster(
         )
         files_ref = ray.put(files)
         threads = max(1, int(options.actor_cpus))
-        marker = options.crash_once_marker
         actors += [
             actor_cls.remote([files_ref], threads, gpus > 0, marker) for _ in range(options.actors)
         ]
@@ -409,13 +448,7 @@ def build_index_on_cluster(
             len(nodes),
             ", ".join(f"{node[:8]} (pid {pid})" for node, pid in placed),
         )
-        remote_read = ray.remote(read_task).options(
-            num_cpus=options.read_cpus, max_retries=options.max_retries
-        )
-        units = plan_units(
-            paths, range_bytes=options.range_bytes, files_per_unit=options.files_per_unit
-        )
-        results = _ordered_results(ray, remote_read, units, ingest_opts, options.read_ahead, marker)
+        prepared = time.perf_counter()
         with open_writer(store, settings) as writer:
             run = _ClusterRun(
                 writer,
@@ -427,9 +460,12 @@ def build_index_on_cluster(
                 pool=_ActorPool(actors),
                 max_in_flight=options.groups_in_flight or 2 * options.actors,
             )
-            return drive(run, stream_items(results))
+            report = drive(run, itertools.chain(head, rest))
+        report.prepare_seconds = prepared - started
+        return report
     finally:
-        store.close()
+        if store is not None:
+            store.close()
         for actor in actors:
             ray.kill(actor)
         if connected:

@@ -15,13 +15,15 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from index.records import Document
 from rag.errors import LoaderError
 from rag.ingest import IngestOptions, Prepared, prepare
-from rag.loaders import SUPPORTED_SUFFIXES, LoadFailure, load_file
+from rag.jsonlimits import MAX_JSON_BYTES
+from rag.loaders import LoadFailure, load_file
 from rag.loaders.jsonl import parse_record
-from rag.loaders.reading import os_reason
+from rag.loaders.reading import open_regular, os_reason
 from rag.tokens import TokenCounter
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,8 @@ DEFAULT_FILES_PER_UNIT = 16
 
 @dataclass(frozen=True)
 class FilesUnit:
-    """Single-document files (text, Markdown, HTML, PDF): ``(path, document id)`` pairs."""
+    """Single-document files (text, Markdown, HTML, PDF, Word, RTF, OpenDocument, and files of
+    types ingest does not read, reported as skipped): ``(path, document id)`` pairs."""
 
     files: tuple[tuple[str, str], ...]
 
@@ -61,7 +64,8 @@ Unit = FilesUnit | JsonlRange | FailedUnit
 class UnitResult:
     """What a worker made of one unit, in input order.
 
-    ``items`` pairs each document with its sentences and chunks (or holds a failure);
+    ``items`` pairs each document with its sentences, chunks and detected language (or holds a
+    failure);
     ``line_numbers`` gives, for JSONL records, the 1-based line within the range (None for a
     file-level failure); ``lines`` is how many lines the range owned; ``seen_any`` whether any
     of them was not blank.
@@ -131,7 +135,7 @@ def _walk(
             is_dir = False
         if is_dir:
             yield from _walk(root, path, visited)
-        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+        else:  # an unsupported file is read by a worker and reported as skipped, with its reason
             yield path, path.relative_to(root).as_posix()
 
 
@@ -166,17 +170,26 @@ def read_unit(unit: Unit, counter: TokenCounter, options: IngestOptions) -> Unit
     return result
 
 
+def _skip_line(handle: BinaryIO) -> None:
+    """Read on to the end of the current line, a bounded piece at a time."""
+    while (rest := handle.readline(MAX_JSON_BYTES)) and not rest.endswith(b"\n"):
+        pass
+
+
 def _range_lines(unit: JsonlRange) -> Iterator[bytes]:
-    with open(unit.path, "rb") as handle:
+    """The lines that start in the range, each cut at ``MAX_JSON_BYTES + 1`` bytes like
+    :func:`rag.loaders.jsonl.bounded_lines` (the record is then refused as too long). Only a
+    regular file is opened (:func:`rag.loaders.reading.open_regular`)."""
+    with open_regular(Path(unit.path)) as handle:
         if unit.start > 0:
             handle.seek(unit.start - 1)
-            handle.readline()  # the line that straddles the start belongs to the previous range
-        while True:
-            if handle.tell() >= unit.end:
-                return
-            line = handle.readline()
+            _skip_line(handle)  # the line that straddles the start belongs to the previous range
+        while handle.tell() < unit.end:
+            line = handle.readline(MAX_JSON_BYTES + 1)
             if not line:
                 return
+            if len(line) > MAX_JSON_BYTES and not line.endswith(b"\n"):
+                _skip_line(handle)
             yield line
 
 
@@ -193,6 +206,9 @@ def _read_range(
             prepared = prepare(item, counter, options) if isinstance(item, Document) else None
             result.items.append((item, prepared))
             result.line_numbers.append(result.lines)
+    except LoaderError as exc:
+        result.items.append((LoadFailure(path=unit.path, reason=exc.reason), None))
+        result.line_numbers.append(None)
     except OSError as exc:
         result.items.append((LoadFailure(path=unit.path, reason=os_reason(exc)), None))
         result.line_numbers.append(None)

@@ -11,7 +11,7 @@ from index.records import Document
 from rag.errors import LoaderError
 from rag.loaders.duplicates import DuplicateIds
 from rag.loaders.failure import LoadFailure
-from rag.loaders.files import SUPPORTED_SUFFIXES, check_supported, parse_single
+from rag.loaders.files import check_supported, parse_single
 from rag.loaders.jsonl import NumberedItem, iter_numbered_file
 from rag.loaders.reading import read_file_bytes
 
@@ -67,10 +67,8 @@ def _walk(root: Path, directory: Path, visited: set[str]) -> Iterator[_Item]:
             is_dir = False
         if is_dir:
             yield from _walk(root, path, visited)
-        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+        else:  # an unsupported file is reported as skipped, with its reason
             yield from _load_one(path, path.relative_to(root).as_posix())
-        else:
-            logger.debug("%s: unsupported suffix, skipped", path)
 
 
 def iter_documents(paths: Sequence[Path]) -> Iterator[Document | LoadFailure]:
@@ -78,8 +76,8 @@ def iter_documents(paths: Sequence[Path]) -> Iterator[Document | LoadFailure]:
 
     A file named explicitly gets its file name as id; a file found under a directory gets its
     path relative to that directory (posix form). Directories are walked recursively in name
-    order, skipping hidden entries and, silently, files with unsupported suffixes. Each bad file,
-    JSONL record or repeated document id yields a :class:`LoadFailure` and iteration goes on.
+    order, skipping hidden entries. Each bad file, JSONL record or repeated document id yields a
+    :class:`LoadFailure` (``skipped`` for a file type ingest does not read) and iteration goes on.
     """
     ids = DuplicateIds()
     for given in paths:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.errors import LoaderError
+from rag.errors import LoaderError, UnsupportedFileTypeError
 
 
 class LoadFailure(BaseModel):
@@ -19,10 +19,14 @@ class LoadFailure(BaseModel):
     path: str = Field(..., description="The file as given or as found under a directory.")
     reason: str = Field(..., description="One line saying what is wrong and what to do.")
     record: int | None = Field(default=None, description="1-based line of a bad JSONL record.")
+    skipped: bool = Field(
+        default=False, description="True when the file is of a type ingest does not read."
+    )
 
     @classmethod
     def from_error(cls, error: LoaderError) -> LoadFailure:
-        return cls(path=error.path, reason=error.reason)
+        skipped = isinstance(error, UnsupportedFileTypeError)
+        return cls(path=error.path, reason=error.reason, skipped=skipped)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.record}" if self.record is not None else self.path

@@ -11,14 +11,31 @@ from rag.loaders.reading import base_name, read_file_bytes, suffix_of
 from rag.loaders.text import parse_text
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
+    {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl", ".docx", ".rtf", ".odt"}
 )
+# Formats people expect to work, with what to do instead.
+_CONVERT: dict[str, str] = {
+    ".doc": "legacy Word .doc is not supported; save it as .docx",
+    ".wpd": "WordPerfect is not supported; save it as .docx",
+    ".pages": "Apple Pages is not supported; export it as .docx",
+    ".ppt": "presentations are not supported; export the text as .pdf",
+    ".pptx": "presentations are not supported; export the text as .pdf",
+    ".odp": "presentations are not supported; export the text as .pdf",
+    ".xls": "spreadsheets are not supported",
+    ".xlsx": "spreadsheets are not supported",
+    ".ods": "spreadsheets are not supported",
+}
+_OFFICE = frozenset({".docx", ".rtf", ".odt"})
 _MARKDOWN = frozenset({".md", ".markdown"})
 _HTML = frozenset({".html", ".htm"})
 
 
 def check_supported(label: str, suffix: str) -> None:
     """Raise :class:`UnsupportedFileTypeError` unless ingest accepts ``suffix``."""
+    if suffix in _CONVERT:
+        raise UnsupportedFileTypeError(
+            label, f"unsupported file type '{suffix}': {_CONVERT[suffix]}"
+        )
     if suffix not in SUPPORTED_SUFFIXES:
         shown = f"'{suffix}'" if suffix else "without a suffix"
         raise UnsupportedFileTypeError(
@@ -39,13 +56,19 @@ def parse_single(
         from rag.loaders.pdf import parse_pdf  # lazy: pypdf is slow to import
 
         return parse_pdf(label, data, doc_id=doc_id, source=source, stem=stem)
+    if suffix in _OFFICE:
+        from rag.loaders import office  # lazy: python-docx imports lxml
+
+        parse = {".docx": office.parse_docx, ".rtf": office.parse_rtf, ".odt": office.parse_odt}
+        return parse[suffix](label, data, doc_id=doc_id, source=source, stem=stem)
     return parse_text(
         label, data, doc_id=doc_id, source=source, stem=stem, markdown=suffix in _MARKDOWN
     )
 
 
 def load_file(path: Path, *, doc_id: str | None = None) -> list[Document]:
-    """The documents of one file: one for text, Markdown, HTML and PDF; one per JSONL record.
+    """The documents of one file: one for text, Markdown, HTML, PDF, Word (.docx), RTF and
+    OpenDocument (.odt); one per JSONL record.
 
     ``doc_id`` defaults to the file name; ``source`` is the path as given. JSONL records keep
     their own ids (``doc_id`` is ignored) and any bad record fails the whole file; use

@@ -10,13 +10,16 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from index.records import Document, MetadataValue
 from rag.errors import LoaderError
+from rag.jsonlimits import MAX_JSON_BYTES, JsonLimitError, loads_limited
+from rag.layout import reflow
 from rag.loaders.building import build_document
 from rag.loaders.duplicates import DuplicateIds
 from rag.loaders.failure import LoadFailure
-from rag.loaders.reading import os_reason
+from rag.loaders.reading import open_regular, os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ def _record_document(
         label,
         doc_id=raw_id,
         title=title.strip(),
-        text=text,
+        text=reflow(text),  # hard-wrapped records (text extracted from PDFs) become paragraphs
         source=source,
         date=date,
         metadata=metadata,
@@ -134,12 +137,16 @@ def parse_record(
     def failure(reason: str) -> LoadFailure:
         return LoadFailure(path=label, reason=reason, record=line_no)
 
+    if len(raw) > MAX_JSON_BYTES:
+        return failure(f"record longer than {MAX_JSON_BYTES} bytes")
     try:
-        record = json.loads(raw.decode("utf-8-sig"))
+        record = loads_limited(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         return failure(f"not UTF-8 ({exc.reason} at byte {exc.start})")
     except json.JSONDecodeError as exc:
         return failure(f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except JsonLimitError as exc:
+        return failure(str(exc))
     if not isinstance(record, dict):
         return failure(f"record is a JSON {type(record).__name__}, expected an object")
     try:
@@ -169,15 +176,26 @@ def iter_numbered_file(path: Path) -> Iterator[NumberedItem]:
     """:func:`iter_numbered_records` over a file, streaming it line by line."""
     label = str(path)
     try:
-        handle = path.open("rb")
-    except OSError as exc:
-        yield None, LoadFailure(path=label, reason=os_reason(exc))
+        handle = open_regular(path)
+    except LoaderError as exc:
+        yield None, LoadFailure(path=label, reason=exc.reason)
         return
     with handle:
         try:
-            yield from iter_numbered_records(label, handle, default_source=label)
+            lines = bounded_lines(handle, MAX_JSON_BYTES)
+            yield from iter_numbered_records(label, lines, default_source=label)
         except OSError as exc:
             yield None, LoadFailure(path=label, reason=os_reason(exc))
+
+
+def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes]:
+    """The lines of a binary file, each cut at ``limit + 1`` bytes (the rest of an over-long line
+    is skipped), so one huge line cannot fill memory."""
+    while line := handle.readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := handle.readline(limit)) and not rest.endswith(b"\n"):
+                pass
+        yield line
 
 
 def iter_jsonl(path: Path) -> Iterator[Document | LoadFailure]:

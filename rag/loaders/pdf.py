@@ -1,21 +1,29 @@
-"""PDF files via pypdf: text per page, pages kept as character offsets."""
+"""PDF files via pypdf: text per page, wrapped lines joined, pages kept as character offsets."""
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from index.records import Document
 from rag.errors import LoaderError
+from rag.layout import reflow, wrap_width
 from rag.loaders.building import build_document
 
 logger = logging.getLogger(__name__)
 
 PAGE_SEPARATOR = "\n\n"
 _ENCRYPTED = "encrypted PDF; decrypt it first"
+# Info-dictionary titles that are really the name of the file the PDF was made from
+# ("korea-norway.html", "Microsoft Word - brief.docx"): stale, so not used.
+_FILE_NAME_TITLE_RE = re.compile(
+    r"(?:^microsoft \w+ - )|(?:\.(?:html?|docx?|rtf|odt|txt|pdf|pptx?|xlsx?|indd|tex|md)\s*$)",
+    re.IGNORECASE,
+)
 
 
 def _open(label: str, data: bytes) -> PdfReader:
@@ -41,17 +49,30 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _title(reader: PdfReader) -> str:
+def _title(reader: PdfReader, label: str) -> str:
     try:
         metadata = reader.metadata
         title = metadata.title if metadata is not None else None
     except Exception:  # broken info dictionaries are common; the title is optional
         return ""
-    return " ".join(title.split()) if isinstance(title, str) else ""
+    if not isinstance(title, str):
+        return ""
+    title = " ".join(title.split())
+    if _FILE_NAME_TITLE_RE.search(title) or title.lower() in ("untitled", "title"):
+        logger.info("%s: PDF title %r looks like a file name, not used", label, title)
+        return ""
+    return title
+
+
+def _continues(previous: str, page: str) -> bool:
+    """True when ``page`` goes on with the sentence ``previous`` ended in (joined by a space)."""
+    end = previous[-1:]
+    return bool(end) and (end.isalnum() or end in ",;") and page[:1].islower()
 
 
 def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -> Document:
-    """A ``.pdf`` file as one document: page texts joined by a blank line, pages kept."""
+    """A ``.pdf`` file as one document: page texts joined by a blank line (by a space when a
+    sentence runs on to the next page), wrapped lines joined, pages kept."""
     if not data.strip():
         raise LoaderError(label, "empty file")
     reader = _open(label, data)
@@ -65,16 +86,25 @@ def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -
         raise LoaderError(label, f"corrupt or unreadable PDF: {_one_line(exc)}") from exc
     if not any(page.strip() for page in pages):
         raise LoaderError(label, "PDF has no extractable text (scanned?); run OCR on it first")
+    # Every line of a PDF is a wrap; the width is measured over all pages (one page may be short).
+    width = wrap_width([line for page in pages for line in page.split("\n")])
+    pages = [reflow(page, width=width) for page in pages]
     page_starts: list[int] = []
+    parts: list[str] = []
     offset = 0
-    for text in pages:
+    for n, text in enumerate(pages):
+        if n:
+            separator = " " if _continues(pages[n - 1], text) else PAGE_SEPARATOR
+            parts.append(separator)
+            offset += len(separator)
         page_starts.append(offset)
-        offset += len(text) + len(PAGE_SEPARATOR)
+        parts.append(text)
+        offset += len(text)
     return build_document(
         label,
         doc_id=doc_id,
-        title=_title(reader) or stem,
-        text=PAGE_SEPARATOR.join(pages),
+        title=_title(reader, label) or stem,
+        text="".join(parts),
         source=source,
         page_starts=page_starts,
     )

@@ -7,7 +7,9 @@ import re
 
 from index.records import Document
 from rag.errors import LoaderError
+from rag.layout import reflow
 from rag.loaders.building import build_document
+from rag.loaders.encoding import decode_legacy
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +23,10 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 def decode_text(label: str, data: bytes) -> str:
     """Decode the bytes of a text file, keeping the text exactly except ``\\r\\n`` -> ``\\n``.
 
-    UTF-8 (with or without BOM) first; UTF-16 when the file starts with its BOM; cp1252, then
-    latin-1, only when UTF-8 fails and the bytes hold no NUL. Raises :class:`LoaderError` for empty,
-    whitespace-only and binary content.
+    UTF-8 (with or without BOM) first; UTF-16 when the file starts with its BOM; otherwise, when
+    UTF-8 fails and the bytes hold no NUL, the encoding charset-normalizer detects
+    (:func:`~rag.loaders.encoding.decode_legacy`; refused when unsure). Raises
+    :class:`LoaderError` for empty, whitespace-only, binary and undecidable content.
     """
     if not data.strip():
         raise LoaderError(label, "empty file")
@@ -38,12 +41,7 @@ def decode_text(label: str, data: bytes) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-                logger.info("%s: not UTF-8, decoded as cp1252", label)
-            except UnicodeDecodeError:
-                text = data.decode("latin-1")
-                logger.info("%s: not UTF-8, decoded as latin-1", label)
+            text = decode_legacy(label, data)
     text = text.replace("\r\n", "\n")
     if len(_CONTROL_RE.findall(text)) > _MAX_CONTROL_RATIO * len(text):
         raise LoaderError(label, "binary file, not text")
@@ -66,8 +64,9 @@ def title_from_text(text: str, stem: str, *, markdown: bool = False) -> str:
 def parse_text(
     label: str, data: bytes, *, doc_id: str, source: str, stem: str, markdown: bool = False
 ) -> Document:
-    """A ``.txt`` or ``.md`` file as one document; Markdown is kept as it is written."""
-    text = decode_text(label, data)
+    """A ``.txt`` or ``.md`` file as one document, hard-wrapped paragraphs joined
+    (:func:`rag.layout.reflow`); Markdown structure (headings, lists, code) is kept."""
+    text = reflow(decode_text(label, data))
     return build_document(
         label,
         doc_id=doc_id,

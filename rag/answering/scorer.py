@@ -1,0 +1,230 @@
+"""The learned answer-sentence scorer: P(this sentence answers the question).
+
+Two stages, both trained on SQuAD-derived data (``rag train-answerer``, see the model card):
+
+1. a logistic model over general features (:mod:`rag.answering.features`) ranks every candidate;
+2. a small cross-encoder (MiniLM, int8 ONNX) reads the question with each of the ``rerank_top``
+   best candidates, and a second logistic model over the features plus the cross-encoder's score
+   gives the final, calibrated probability.
+
+The query path needs only numpy, ONNX Runtime and tokenizers: no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.answering.evidence import Candidate
+from rag.answering.features import BASE_FEATURES, CROSS_FEATURES, candidate_features, cross_features
+from rag.answering.question import QuestionAnalysis
+from rag.errors import ModelError
+
+if TYPE_CHECKING:
+    import onnxruntime
+    import tokenizers
+
+logger = logging.getLogger(__name__)
+
+SCORER_FILE = "scorer.json"
+CROSS_DIR = "cross-encoder"
+
+
+def bundled_model_dir() -> Path:
+    """The trained weights shipped inside the package."""
+    return Path(__file__).resolve().parent / "model"
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    """Standardised features → logistic regression. ``predict`` gives probabilities."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def logits(self, matrix: np.ndarray) -> np.ndarray:
+        z = (matrix - self.mean) / self.scale
+        return np.asarray(z @ self.weights + self.bias, dtype=np.float64)
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(matrix), -30, 30)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "mean": [round(float(v), 6) for v in self.mean],
+            "scale": [round(float(v), 6) for v in self.scale],
+            "weights": [round(float(v), 6) for v in self.weights],
+            "bias": round(float(self.bias), 6),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> LogisticModel:
+        try:
+            model = cls(
+                features=tuple(str(f) for f in raw["features"]),
+                mean=np.asarray(raw["mean"], dtype=np.float64),
+                scale=np.asarray(raw["scale"], dtype=np.float64),
+                weights=np.asarray(raw["weights"], dtype=np.float64),
+                bias=float(raw["bias"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"malformed logistic model: {exc}") from exc
+        n = len(model.features)
+        if not (len(model.mean) == len(model.scale) == len(model.weights) == n):
+            raise ModelError("logistic model: feature and weight counts differ")
+        return model
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """What ``scorer.json`` holds: both stages and the threshold chosen on validation data."""
+
+    first: LogisticModel
+    second: LogisticModel | None
+    threshold: float
+    rerank_top: int
+
+    @classmethod
+    def read(cls, folder: Path) -> ScorerSpec:
+        path = folder / SCORER_FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            first = LogisticModel.from_dict(raw["first"])
+            second = LogisticModel.from_dict(raw["second"]) if raw.get("second") else None
+            return cls(first, second, float(raw["threshold"]), int(raw["rerank_top"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(
+                f"cannot read the answer scorer at {path}: {exc}",
+                hint="reinstall the package, or rebuild the model with `rag train-answerer`",
+            ) from exc
+
+
+class CrossEncoder:
+    """The (question, sentence) cross-encoder in ONNX Runtime; loads on first use."""
+
+    def __init__(self, folder: Path, *, threads: int = 1) -> None:
+        self.folder = folder
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._session: onnxruntime.InferenceSession | None = None
+        self._tokenizer: tokenizers.Tokenizer | None = None
+        spec = json.loads((folder / "scorer.json").read_text(encoding="utf-8"))
+        self.max_length = int(spec["max_length"])
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime
+            import tokenizers
+
+            tok = tokenizers.Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+            tok.enable_truncation(max_length=self.max_length, strategy="longest_first")
+            tok.enable_padding()
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            session = onnxruntime.InferenceSession(
+                str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+            self._tokenizer, self._session = tok, session
+
+    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        self.warm_up()
+        assert self._tokenizer is not None and self._session is not None
+        encoded = self._tokenizer.encode_batch([(question, s) for s in sentences])
+        feeds = {
+            "input_ids": np.asarray([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.asarray([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.asarray([e.type_ids for e in encoded], dtype=np.int64),
+        }
+        (logits,) = self._session.run(["logits"], feeds)
+        return np.asarray(logits, dtype=np.float32).reshape(-1)
+
+
+@dataclass(frozen=True)
+class ScoredCandidates:
+    """Candidates in the order of their final probability, best first."""
+
+    candidates: list[Candidate]
+    probabilities: np.ndarray
+    typed: list[list[str]]
+
+
+class AnswerScorer:
+    """Both stages behind one call. ``rerank_top=0`` (or no cross-encoder) uses stage 1 only."""
+
+    def __init__(
+        self,
+        spec: ScorerSpec,
+        cross: CrossEncoder | None,
+        *,
+        rerank_top: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.cross = cross if spec.second is not None else None
+        self.rerank_top = spec.rerank_top if rerank_top is None else rerank_top
+        if spec.first.features != BASE_FEATURES:
+            raise ModelError(
+                "the answer scorer was trained on other features than this version computes",
+                hint="rebuild it with `rag train-answerer`",
+            )
+
+    @classmethod
+    def load(
+        cls, folder: Path | None = None, *, rerank_top: int | None = None, threads: int = 1
+    ) -> AnswerScorer:
+        folder = folder or bundled_model_dir()
+        spec = ScorerSpec.read(folder)
+        cross_dir = folder / CROSS_DIR
+        cross = (
+            CrossEncoder(cross_dir, threads=threads)
+            if (cross_dir / "model.onnx").is_file()
+            else None
+        )
+        return cls(spec, cross, rerank_top=rerank_top)
+
+    @property
+    def threshold(self) -> float:
+        return self.spec.threshold
+
+    def warm_up(self) -> None:
+        if self.cross is not None:
+            self.cross.warm_up()
+
+    def score(
+        self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
+    ) -> ScoredCandidates:
+        feats = candidate_features(q, query_vector, candidates)
+        first = self.spec.first.predict(feats.matrix)
+        order = np.argsort(-first, kind="stable")
+        second = self.spec.second
+        if self.cross is None or second is None or self.rerank_top <= 0 or not candidates:
+            return ScoredCandidates(
+                [candidates[i] for i in order], first[order], [feats.typed[i] for i in order]
+            )
+        top = order[: self.rerank_top]
+        logits = self.cross.score(q.text, [candidates[i].sentence.text for i in top])
+        matrix = np.hstack([feats.matrix[top], cross_features(logits)])
+        final = second.predict(matrix)
+        reorder = np.argsort(-final, kind="stable")
+        chosen = top[reorder]
+        return ScoredCandidates(
+            [candidates[i] for i in chosen], final[reorder], [feats.typed[i] for i in chosen]
+        )
+
+
+ALL_FEATURES = BASE_FEATURES + CROSS_FEATURES

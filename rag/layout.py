@@ -1,0 +1,181 @@
+"""Paragraphs from layout: joining the lines of hard-wrapped text before it is stored.
+
+Text files and PDF pages break lines where the page was full, not where sentences end. Loaders
+pass their text through :func:`reflow`, and the document stores the result, so every citation
+quotes the stored text (``document.text[start:end] == quote``) and a sentence that crossed a line
+break is one sentence.
+
+Which line breaks are soft (become one space):
+
+* A text is hard-wrapped when its typical line (the 90th percentile of non-blank line lengths)
+  is at most :data:`MAX_WRAP_WIDTH` characters and most lines inside its paragraphs are nearly
+  full; other texts (one sentence or paragraph per line, as speeches often are) are left as they
+  are.
+* A blank line, a Markdown heading, a list item (``-``, ``*``, ``•``, ``1.``, ``a)``, and ``o``
+  after a line ending in ``:`` or ``;``), a block
+  quote, a table row or a code fence is always a boundary, and so is every line inside a fenced
+  code block.
+* Otherwise the break after line *a* is soft when the next line starts in lower case, when *a*
+  ends with a hyphen, when *a* is nearly full (:data:`FULL_LINE` of the wrap width:
+  proportional fonts make PDF line lengths uneven), or when the first word of the next line
+  would not have fitted on *a*. A short line followed by a capitalised one (a heading, a
+  signature, an address line) keeps its break.
+
+A word hyphenated across a break (``coop-`` / ``eration``) is joined without the hyphen only when
+the joined word is a word: it occurs elsewhere in the text, while the hyphenated form does not,
+or its second part is no word on its own. Compounds (``self-defence``, ``Franco-German``, or any
+hyphenated form found elsewhere in the text) keep their hyphen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+
+__all__ = ["FULL_LINE", "MAX_WRAP_WIDTH", "reflow", "wrap_width"]
+
+#: Texts whose typical line is longer than this are not hard-wrapped.
+MAX_WRAP_WIDTH = 160
+#: A line at least this share of the wrap width long is taken as full.
+FULL_LINE = 0.75
+_MIN_LINES = 5
+# Share of the lines inside paragraphs that must be full for a text to count as hard-wrapped.
+_MIN_FULL_SHARE = 0.6
+
+_LIST_RE = re.compile(
+    r"\s*(?:[-*+•‣◦▪–—·\uf0b7\uf0a7]\s|\d{1,3}[.)]\s|[a-zA-Z][.)]\s|\([a-zA-Z0-9]{1,4}\)\s)"
+)
+_HEADING_RE = re.compile(r"\s{0,3}#{1,6}(?:\s|$)")
+_BLOCK_RE = re.compile(r"\s*(?:>|\|)")
+_FENCE_RE = re.compile(r"\s*(?:```|~~~)")
+_WORD_RE = re.compile(r"\w+(?:-\w+)*")
+_TRAILING_PART_RE = re.compile(r"([^\W\d_]+)-$")
+_LEADING_PART_RE = re.compile(r"[^\W\d_]+")
+# First parts of compounds that keep their hyphen even without evidence in the text.
+_COMPOUND_PREFIXES = frozenset(
+    """self non co anti pro post pre ex multi cross counter inter intra long short well
+    high low full half mid semi so all quasi vice neo""".split()
+)
+
+
+def wrap_width(lines: Sequence[str]) -> int:
+    """The wrap width of hard-wrapped lines (the 90th percentile of non-blank line lengths), or 0
+    when the lines are not hard-wrapped.
+
+    Lines are hard-wrapped when most lines that a non-blank line follows are nearly full
+    (:data:`FULL_LINE` of the width): text written one sentence or paragraph per line has lines
+    of every length. Too few lines to tell count as not wrapped.
+    """
+    lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
+    if len(lengths) < _MIN_LINES:
+        return 0
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    if width > MAX_WRAP_WIDTH:
+        return 0
+    inner = [
+        len(a.rstrip())
+        for a, b in itertools.pairwise(lines)
+        if a.strip() and b.strip() and not _is_structural(b)
+    ]
+    full = sum(n >= FULL_LINE * width for n in inner)
+    return width if inner and full >= _MIN_FULL_SHARE * len(inner) else 0
+
+
+def _is_structural(line: str) -> bool:
+    return bool(
+        _LIST_RE.match(line)
+        or _HEADING_RE.match(line)
+        or _BLOCK_RE.match(line)
+        or _FENCE_RE.match(line)
+    )
+
+
+def _soft(a: str, b: str, width: int) -> bool:
+    """True when the break between lines ``a`` and ``b`` (both non-blank) is a wrap."""
+    if _is_structural(b) or _HEADING_RE.match(a) or _BLOCK_RE.match(a) or _FENCE_RE.match(a):
+        return False
+    a = a.rstrip()
+    first = b.lstrip()
+    if first.startswith("o ") and (a.endswith((":", ";")) or a.lstrip().startswith("o ")):
+        return False  # "o" as a bullet (a PDF's symbol font), after a list's lead-in or item
+    if first[:1].islower() or a.endswith("-"):
+        return True
+    if len(a) >= FULL_LINE * width:
+        return True
+    next_word = first.split(maxsplit=1)[0]
+    return len(a) + 1 + len(next_word) > width
+
+
+class _Vocabulary:
+    """Words and hyphenated compounds that occur in a text, lower-cased."""
+
+    def __init__(self, text: str) -> None:
+        self.words: set[str] = set()
+        self.compounds: set[str] = set()
+        for match in _WORD_RE.finditer(text.lower()):
+            word = match.group()
+            if "-" in word:
+                self.compounds.add(word)
+                self.words.update(word.split("-"))
+            else:
+                self.words.add(word)
+
+
+def _join_hyphenated(a: str, b: str, vocabulary: _Vocabulary) -> str | None:
+    """``a`` + ``b`` when ``a`` ends in a word broken by a hyphen; None when it does not."""
+    trailing = _TRAILING_PART_RE.search(a)
+    leading = _LEADING_PART_RE.match(b)
+    if trailing is None or leading is None or a.endswith("--"):
+        return None
+    first, second = trailing.group(1), leading.group()
+    if not second[0].islower():
+        return a + b  # "Franco-" + "German": a compound, the hyphen stays
+    joined = (first + second).lower()
+    compound = f"{first}-{second}".lower()
+    keep = (
+        compound in vocabulary.compounds
+        or first.lower() in _COMPOUND_PREFIXES
+        or (
+            joined not in vocabulary.words
+            and second.lower() in vocabulary.words
+            and first.lower() in vocabulary.words
+        )
+    )
+    return a + b if keep else a[:-1] + b
+
+
+def reflow(text: str, *, width: int | None = None) -> str:
+    """``text`` with the soft line breaks of hard-wrapped paragraphs joined (see the module).
+
+    ``width`` is the wrap width to assume (e.g. one measured over all pages of a PDF); by default
+    it is measured on ``text``. Line breaks that are kept are kept exactly; trailing spaces
+    before a joined break and the indentation after it are dropped.
+    """
+    if "\n" not in text:
+        return text
+    lines = text.split("\n")
+    width = wrap_width(lines) if width is None else width
+    if not 0 < width <= MAX_WRAP_WIDTH:
+        return text  # not hard-wrapped
+    vocabulary: _Vocabulary | None = None
+    out: list[str] = [lines[0]]
+    in_fence = bool(_FENCE_RE.match(lines[0]))
+    for previous, line in itertools.pairwise(lines):
+        if _FENCE_RE.match(line):
+            in_fence = not in_fence
+            out.append(line)
+            continue
+        if in_fence or not line.strip() or not previous.strip() or not _soft(previous, line, width):
+            out.append(line)
+            continue
+        head, rest = out[-1].rstrip(), line.lstrip()
+        if head.endswith("-") and not head.endswith(" -"):
+            if vocabulary is None:
+                vocabulary = _Vocabulary(text)
+            joined = _join_hyphenated(head, rest, vocabulary)
+            if joined is not None:
+                out[-1] = joined
+                continue
+        out[-1] = f"{head} {rest}"
+    return "\n".join(out)

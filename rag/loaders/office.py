@@ -1,0 +1,169 @@
+"""Word-processor files: .docx (python-docx), .rtf (striprtf) and .odt (its XML, read directly).
+
+Each becomes one document whose text is its paragraphs, headings and table rows in reading order,
+paragraphs separated by a blank line (so a paragraph is never joined to the next). The title is
+the file's own title property when it is a real title, else the first heading or short first
+paragraph, else the file name.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Iterator
+from xml.etree import ElementTree
+
+from index.records import Document
+from rag.errors import LoaderError
+from rag.loaders.building import build_document
+
+logger = logging.getLogger(__name__)
+
+PARAGRAPH_SEPARATOR = "\n\n"
+MAX_TITLE_CHARS = 200
+_FILE_NAME_RE = re.compile(r"\.(?:docx?|rtf|odt|txt|pdf|html?)\s*$", re.IGNORECASE)
+_ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+_ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODF_META = "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"
+_DC = "http://purl.org/dc/elements/1.1/"
+_MAX_XML_BYTES = 200 * 1024 * 1024  # a zip bomb is refused rather than inflated
+
+
+def _clean_title(title: str | None) -> str:
+    title = " ".join((title or "").split())
+    if not title or _FILE_NAME_RE.search(title) or len(title) > MAX_TITLE_CHARS:
+        return ""
+    return title
+
+
+def _document(
+    label: str, blocks: list[str], *, title: str, doc_id: str, source: str, stem: str
+) -> Document:
+    paragraphs = [b.strip() for b in blocks if b.strip()]
+    if not paragraphs:
+        raise LoaderError(label, "no text in the document")
+    first = paragraphs[0]
+    if not title and len(first) <= MAX_TITLE_CHARS and "\n" not in first:
+        title = first
+    return build_document(
+        label,
+        doc_id=doc_id,
+        title=title or stem,
+        text=PARAGRAPH_SEPARATOR.join(paragraphs),
+        source=source,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# --- .docx ---------------------------------------------------------------------------------------
+def parse_docx(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -> Document:
+    """A ``.docx`` file: paragraphs and table rows (cells joined by `` | ``) in order."""
+    import docx
+    from docx.table import Table
+
+    if not data.strip():
+        raise LoaderError(label, "empty file")
+    try:
+        word = docx.Document(io.BytesIO(data))
+        blocks: list[str] = []
+        for item in word.iter_inner_content():
+            if isinstance(item, Table):
+                rows = [
+                    " | ".join(cell.text.strip() for cell in row.cells if cell.text.strip())
+                    for row in item.rows
+                ]
+                blocks.append("\n".join(r for r in rows if r))
+            else:
+                blocks.append(item.text)
+        title = _clean_title(word.core_properties.title)
+    except Exception as exc:  # python-docx raises many types (zip, XML, KeyError) on bad input
+        raise LoaderError(label, f"corrupt or unreadable Word file: {_one_line(exc)}") from exc
+    return _document(label, blocks, title=title, doc_id=doc_id, source=source, stem=stem)
+
+
+# --- .rtf ----------------------------------------------------------------------------------------
+def parse_rtf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -> Document:
+    """An ``.rtf`` file: its text, one paragraph per line of the converted text."""
+    from striprtf.striprtf import rtf_to_text
+
+    if not data.strip():
+        raise LoaderError(label, "empty file")
+    if not data.lstrip().startswith(b"{\\rtf"):
+        raise LoaderError(label, "not an RTF file (it does not start with {\\rtf)")
+    match = re.search(rb"\\ansicpg(\d+)", data[:4096])
+    encoding = f"cp{match.group(1).decode()}" if match else "cp1252"
+    try:
+        text = rtf_to_text(data.decode("latin-1"), encoding=encoding, errors="replace")
+    except LookupError:
+        text = rtf_to_text(data.decode("latin-1"), encoding="cp1252", errors="replace")
+    except Exception as exc:
+        raise LoaderError(label, f"corrupt or unreadable RTF file: {_one_line(exc)}") from exc
+    blocks = text.replace("\r\n", "\n").split("\n")
+    return _document(label, blocks, title="", doc_id=doc_id, source=source, stem=stem)
+
+
+# --- .odt ----------------------------------------------------------------------------------------
+def _odf_text(element: ElementTree.Element) -> str:
+    """The text of a paragraph or heading, with ODF's space, tab and line-break elements."""
+    parts: list[str] = [element.text or ""]
+    for child in element:
+        tag = child.tag
+        if tag == f"{{{_ODF_TEXT}}}s":
+            parts.append(" " * int(child.get(f"{{{_ODF_TEXT}}}c", "1")))
+        elif tag == f"{{{_ODF_TEXT}}}tab":
+            parts.append("\t")
+        elif tag == f"{{{_ODF_TEXT}}}line-break":
+            parts.append("\n")
+        elif tag not in (f"{{{_ODF_TEXT}}}note", f"{{{_ODF_TEXT}}}annotation"):
+            parts.append(_odf_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _odf_blocks(element: ElementTree.Element) -> Iterator[str]:
+    for child in element:
+        if child.tag in (f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h"):
+            yield _odf_text(child)
+        elif child.tag == f"{{{_ODF_TABLE}}}table-row":
+            cells = [" ".join(_odf_blocks(cell)).strip() for cell in child]
+            yield " | ".join(c for c in cells if c)
+        else:
+            yield from _odf_blocks(child)
+
+
+def _read_member(archive: zipfile.ZipFile, name: str) -> bytes | None:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > _MAX_XML_BYTES:
+        raise ValueError(f"{name} is too large ({info.file_size} bytes)")
+    return archive.read(name)
+
+
+def parse_odt(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -> Document:
+    """An ``.odt`` file: paragraphs, headings, list items and table rows in order."""
+    if not data.strip():
+        raise LoaderError(label, "empty file")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            content = _read_member(archive, "content.xml")
+            meta = _read_member(archive, "meta.xml")
+        if content is None:
+            raise ValueError("no content.xml")
+        body = ElementTree.fromstring(content)
+        blocks = list(_odf_blocks(body))
+        title = ""
+        if meta is not None:
+            found = ElementTree.fromstring(meta).find(f".//{{{_DC}}}title")
+            title = _clean_title(found.text if found is not None else None)
+    except (zipfile.BadZipFile, ElementTree.ParseError, ValueError, OSError) as exc:
+        raise LoaderError(
+            label, f"corrupt or unreadable OpenDocument file: {_one_line(exc)}"
+        ) from exc
+    return _document(label, blocks, title=title, doc_id=doc_id, source=source, stem=stem)

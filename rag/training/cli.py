@@ -1,0 +1,88 @@
+"""``rag train-answerer``: the recipe behind the bundled answer scorer, runnable by anyone.
+
+Not part of ``make test`` or CI: it needs ``../shared`` and about an hour on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigurationError
+from rag.settings import Settings
+
+AddCommon = Callable[[argparse.ArgumentParser], None]
+
+
+def register(subparsers: Any, add_common: AddCommon) -> None:
+    p = subparsers.add_parser(
+        "train-answerer",
+        help="rebuild the answer-sentence scorer from ../shared (slow; not run by tests)",
+        description="Train the answer scorer on benchmarks/squad-train with a fixed seed: "
+        "the training index, labelled candidates, the cross-encoder, the logistic stages and "
+        "the abstention threshold chosen on validation articles. Writes scorer.json, "
+        "cross-encoder/ and training-report.json into --out.",
+    )
+    p.add_argument("--shared", metavar="DIR", help="shared material (default: <repo>/../shared)")
+    p.add_argument(
+        "--work",
+        metavar="DIR",
+        default=".rag/train",
+        help="cache of the training index and candidates (default: .rag/train)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="rag/answering/model",
+        help="where the model goes (default: rag/answering/model, the bundled one)",
+    )
+    p.add_argument("--steps", type=int, default=1200, help="cross-encoder steps (default 1200)")
+    p.add_argument("--layers", type=int, default=2, help="MiniLM layers kept (default 2)")
+    p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
+    p.add_argument(
+        "--no-cross-encoder",
+        action="store_true",
+        help="fit the logistic stages only, reusing a cross-encoder already in --out",
+    )
+    p.set_defaults(handler=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from rag.training.cross_encoder import CrossEncoderRecipe
+    from rag.training.recipe import run
+
+    shared = (
+        Path(args.shared) if args.shared else Path(__file__).resolve().parents[2].parent / "shared"
+    )
+    if not (shared / "benchmarks" / "squad-train" / "questions.jsonl").is_file():
+        raise ConfigurationError(
+            f"no SQuAD training data under {shared}",
+            hint="pass --shared DIR, the folder that holds benchmarks/squad-train",
+        )
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:7.0f} s] {message}", file=sys.stderr, flush=True)
+
+    recipe = CrossEncoderRecipe(layers=args.layers, steps=args.steps, seed=args.seed)
+    report = run(
+        shared,
+        Path(args.work),
+        Path(args.out),
+        recipe=recipe,
+        train_cross=not args.no_cross_encoder,
+        log=log,
+    )
+    chosen = report["chosen"]
+    print(
+        f"scorer written to {args.out}: rerank top {chosen['rerank_top']}, "
+        f"threshold {chosen['threshold']['threshold']}"
+    )
+    return 0

@@ -1,0 +1,81 @@
+"""Fitting the scorer's logistic models (Newton's method with an L2 penalty), and choosing the
+abstention threshold on validation data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answering.scorer import LogisticModel
+
+
+def fit_logistic(
+    matrix: np.ndarray,
+    labels: np.ndarray,
+    features: Sequence[str],
+    *,
+    l2: float = 1.0,
+    iterations: int = 50,
+) -> LogisticModel:
+    """Maximum a-posteriori logistic regression on standardised features."""
+    x = matrix.astype(np.float64)
+    y = labels.astype(np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[-1] = 0.0  # the bias is not shrunk
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        grad = z.T @ (p - y) + penalty * w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-7:
+            break
+    return LogisticModel(tuple(features), mean, scale, w[:-1], float(w[-1]))
+
+
+@dataclass(frozen=True)
+class ThresholdPoint:
+    threshold: float
+    answered_correct: float  # answerable questions whose best sentence is right and kept
+    answerable_declined: float
+    unanswerable_declined: float
+    precision: float  # right answers / answers given
+    balanced: float  # mean of answered-correct and unanswerable-declined
+
+
+def threshold_curve(
+    best_prob: np.ndarray, best_correct: np.ndarray, answerable: np.ndarray, thresholds: np.ndarray
+) -> list[ThresholdPoint]:
+    """For each threshold, what abstaining below it does to answerable and unanswerable
+    questions (one row per question: its best probability, whether that sentence is right)."""
+    out: list[ThresholdPoint] = []
+    n_ans = max(1, int(answerable.sum()))
+    n_un = max(1, int((~answerable).sum()))
+    for t in thresholds:
+        keep = best_prob >= t
+        right = keep & answerable & best_correct
+        answered = int(keep.sum())
+        point = ThresholdPoint(
+            threshold=round(float(t), 4),
+            answered_correct=float(right.sum() / n_ans),
+            answerable_declined=float((~keep & answerable).sum() / n_ans),
+            unanswerable_declined=float((~keep & ~answerable).sum() / n_un),
+            precision=float(right.sum() / answered) if answered else 1.0,
+            balanced=0.0,
+        )
+        out.append(
+            ThresholdPoint(
+                **{
+                    **point.__dict__,
+                    "balanced": (point.answered_correct + point.unanswerable_declined) / 2,
+                }
+            )
+        )
+    return out

@@ -1,0 +1,64 @@
+"""Typed spans and speakers by shape, with names no list knows."""
+
+from __future__ import annotations
+
+from rag.answering.attribution import attribute, speaker_in
+from rag.answering.question import analyse_question
+from rag.answering.spans import is_org, is_person, typed_spans
+
+
+def test_question_types() -> None:
+    assert analyse_question("When did the talks begin?").answer_type == "date"
+    assert analyse_question("How many refugees crossed?").answer_type == "number"
+    assert analyse_question("Where did the envoys meet?").answer_type == "place"
+    assert analyse_question("Who chaired the summit?").answer_type == "agent"
+    assert analyse_question("Why did the mission end?").answer_type == "reason"
+    assert analyse_question("What is the treaty about?").answer_type == "other"
+    assert analyse_question("Who said the ceasefire would hold?").asks_attribution
+
+
+def test_places_are_found_after_locative_prepositions() -> None:
+    q = analyse_question("Where did the ministers meet?")
+    assert typed_spans("The ministers met in Seoul last week.", q) == ["Seoul"]
+    assert typed_spans("Officials arrived from Ottawa.", q) == ["Ottawa"]
+    assert typed_spans("Erdoğan Ünal chaired the meeting.", q) == []
+
+
+def test_people_and_organisations() -> None:
+    assert is_person("Recep Tayyip Erdoğan")
+    assert is_person("President Lula")
+    assert not is_person("Seoul")
+    assert is_org("World Health Organization")
+    assert is_org("OSCE")
+    q = analyse_question("Who chaired the summit?")
+    assert typed_spans("The summit was chaired by António Guterres.", q) == ["António Guterres"]
+
+
+def test_question_names_are_not_answers() -> None:
+    q = analyse_question("Who met António Guterres?")
+    assert typed_spans("António Guterres met Recep Tayyip Erdoğan.", q) == ["Recep Tayyip Erdoğan"]
+
+
+def test_number_type_skips_years() -> None:
+    q = analyse_question("How many delegations attended in 2023?")
+    assert typed_spans("In 2023, 193 delegations attended.", q) == ["193"]
+
+
+def test_speakers_with_unicode_names() -> None:
+    assert (
+        speaker_in("“The Charter is not optional,” said António Guterres, the Secretary-General.")
+        == "António Guterres, the Secretary-General"
+    )
+    assert speaker_in("Recep Tayyip Erdoğan said that talks would continue.") == (
+        "Recep Tayyip Erdoğan"
+    )
+    assert speaker_in("According to the ministry of finance, revenue fell.") == (
+        "the ministry of finance"
+    )
+    assert speaker_in("Revenue fell sharply.") is None
+
+
+def test_a_bare_quotation_takes_its_neighbours_speaker() -> None:
+    before = "“We will not retreat,” said Prime Minister Mark Carney."
+    assert attribute("“Nor will we forget.”", before, None) == "Prime Minister Mark Carney"
+    assert attribute("Nothing more was said.", before, None) is None
