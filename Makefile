@@ -7,7 +7,7 @@ QUESTION ?= When did Sweden join NATO?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo serve test lint browser clean-index
+.PHONY: setup setup-ray demo serve test lint browser clean-index
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,13 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 setup: $(BIN)/.installed
+
+## setup-ray: the optional cluster extra (Ray), for `rag ingest --ray` and its tests
+$(BIN)/.installed-ray: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[test,ray]'
+	touch $@
+
+setup-ray: $(BIN)/.installed-ray
 
 ## demo: set up, ingest the bundled article, answer a question about it
 demo: setup
@@ -36,7 +43,7 @@ lint: setup
 	$(BIN)/mypy index rag service eval bench
 
 ## test: set up (including headless Chromium for the browser test) and run the test suite
-test: setup browser lint
+test: setup setup-ray browser lint
 	$(BIN)/pytest -q
 
 clean-index:

@@ -12,7 +12,8 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from index.manifest import Manifest
 from index.records import Document
@@ -67,6 +68,42 @@ def open_for_ingest(
     return store, encoder
 
 
+T = TypeVar("T")
+
+
+def read_head(
+    items: Iterable[T], item_of: Callable[[T], Document | LoadFailure]
+) -> tuple[list[T], Iterator[T], bool]:
+    """Read ``items`` up to the first loadable document: the items read, the rest, and whether
+    a document was found."""
+    stream = iter(items)
+    head: list[T] = []
+    for entry in stream:
+        head.append(entry)
+        if isinstance(item_of(entry), Document):
+            return head, stream, True
+    return head, stream, False
+
+
+def failures_only_report(
+    failures: Iterable[LoadFailure],
+    started: float,
+    on_event: Callable[[IngestEvent], None] | None = None,
+) -> IngestReport:
+    """The report of an ingest that found nothing to load: each failure counted and reported."""
+    report = IngestReport()
+    for failure in failures:
+        if failure.skipped:
+            report.skipped += 1
+        else:
+            report.failed += 1
+        report.failures.append(failure)
+        if on_event is not None:
+            on_event(IngestEvent("failure", failure=failure))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
 def build_index(
     settings: Settings,
     items: Iterable[Document | LoadFailure],
@@ -82,25 +119,10 @@ def build_index(
     and no model is loaded (``report.documents == 0``).
     """
     started = time.perf_counter()
-    stream = iter(items)
-    head: list[Document | LoadFailure] = []
-    for item in stream:
-        head.append(item)
-        if isinstance(item, Document):
-            break
-    else:
-        report = IngestReport()
-        run_failures = [i for i in head if isinstance(i, LoadFailure)]
-        for failure in run_failures:
-            if failure.skipped:
-                report.skipped += 1
-            else:
-                report.failed += 1
-            report.failures.append(failure)
-            if on_event is not None:
-                on_event(IngestEvent("failure", failure=failure))
-        report.seconds = time.perf_counter() - started
-        return report
+    head, stream, found = read_head(items, lambda item: item)
+    if not found:
+        failures = [i for i in head if isinstance(i, LoadFailure)]
+        return failures_only_report(failures, started, on_event)
     counter = counter or TiktokenCounter()
     store, encoder = open_for_ingest(settings, counter, on_export=on_export)
     prepared = time.perf_counter()

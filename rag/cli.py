@@ -59,6 +59,8 @@ OPTION_OF = {
     "vector_index": "--vector-index",
     "host": "--host",
     "port": "--port",
+    "ray_address": "--ray",
+    "ray_actors": "--ray-actors",
 }
 
 BUILTIN = ("ingest", "ask", "documents", "stats")
@@ -72,7 +74,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
-    for name in ("chunk_tokens", "vector_index", "host", "port"):
+    for name in ("chunk_tokens", "vector_index", "host", "port", "ray_address", "ray_actors"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -131,9 +133,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     progress = IngestProgress(disable=args.quiet)
     try:
-        report = build_index(
-            settings, iter_documents(paths), on_event=progress, on_export=on_export
-        )
+        if settings.ray_address:
+            from rag.distributed.ingest import ClusterOptions, build_index_on_cluster
+
+            options = ClusterOptions.from_settings(settings)
+            report = build_index_on_cluster(
+                settings, paths, options, on_event=progress, on_export=on_export
+            )
+        else:
+            report = build_index(
+                settings, iter_documents(paths), on_event=progress, on_export=on_export
+            )
     finally:
         progress.close()
     if report.documents == 0 and report.failures:
@@ -342,6 +352,14 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--chunk-tokens", type=int, help="token budget per chunk (new index only)")
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf"], help="FAISS index type")
+    p.add_argument(
+        "--ray",
+        dest="ray_address",
+        metavar="ADDRESS",
+        help="ingest on a Ray cluster: 'local' starts one, 'auto' joins a running one, "
+        "or host:port (needs the extra: pip install -e '.[ray]')",
+    )
+    p.add_argument("--ray-actors", type=int, metavar="N", help="embedding actors (default 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_ingest)
 
