@@ -1,0 +1,56 @@
+"""Filters given as mappings, and the check that a metadata filter names a key the index has."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from index.errors import InvalidFilterError
+from rag.models import Filters
+
+#: Filter fields every index has; any other key is matched against document metadata.
+BUILTIN_FILTER_KEYS = ("doc_id", "source", "date_from", "date_to")
+
+
+def coerce_filters(filters: Filters | Mapping[str, Any] | None) -> Filters | None:
+    """A :class:`Filters` from itself or from a flat mapping (``{"country": "SWE",
+    "date_from": "2022", "doc_id": ["a", "b"]}``); unknown keys go to ``metadata``."""
+    if filters is None or isinstance(filters, Filters):
+        return filters
+    fields: dict[str, Any] = {}
+    metadata: dict[str, Any] = dict(filters.get("metadata") or {})
+    for key, value in filters.items():
+        if key == "metadata":
+            continue
+        if key in ("doc_id", "doc_ids"):
+            fields["doc_ids"] = [value] if isinstance(value, str) else list(value)
+        elif key in BUILTIN_FILTER_KEYS:
+            fields[key] = value
+        else:
+            metadata[key] = value
+    try:
+        return Filters(metadata=metadata, **fields)
+    except ValidationError as exc:
+        shown = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()[:3]
+        )
+        raise InvalidFilterError(f"invalid filter: {shown}") from None
+
+
+def known_filter_keys(metadata_keys: Mapping[str, Any]) -> list[str]:
+    return [*BUILTIN_FILTER_KEYS, *sorted(metadata_keys)]
+
+
+def check_filter_keys(filters: Filters, metadata_values: Mapping[str, Any]) -> None:
+    """:class:`InvalidFilterError` naming the known keys when a metadata key is in no document."""
+    unknown = sorted(k for k in filters.metadata if k not in metadata_values)
+    if unknown:
+        known = ", ".join(known_filter_keys(metadata_values))
+        raise InvalidFilterError(
+            f"unknown filter key{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(k) for k in unknown)}; known keys: {known}",
+            hint="filter on a built-in field or a metadata key that documents in the index have",
+        )
