@@ -78,9 +78,9 @@ def read_questions(path: Path) -> list[BatchItem]:
     return items
 
 
-def answer_batch(system: Any, items: list[BatchItem], defaults: dict[str, Any]) -> Iterator[
-    tuple[BatchItem, Answer | None, str | None]
-]:
+def answer_batch(
+    system: Any, items: list[BatchItem], defaults: dict[str, Any]
+) -> Iterator[tuple[BatchItem, Answer | None, str | None]]:
     """Answer each item with ``system`` (a :class:`~rag.system.QASystem`): yields the item and
     its answer, or its error message. Options of a record override ``defaults``."""
     for item in items:

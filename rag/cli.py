@@ -410,9 +410,7 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("ask", help="answer a question with citations")
-    p.add_argument(
-        "question", nargs="?", help="the question; - reads it from standard input"
-    )
+    p.add_argument("question", nargs="?", help="the question; - reads it from standard input")
     _common(p)
     p.add_argument("--k", type=int, help="passages to retrieve (1-50, default 5)")
     p.add_argument(
