@@ -205,6 +205,21 @@ def metadata_values(conn: sqlite3.Connection, *, per_key: int = 50) -> dict[str,
     return out
 
 
+def source_values(conn: sqlite3.Connection, *, limit: int = 200) -> list[str]:
+    """Document sources in the index, most frequent first."""
+    rows = conn.execute(
+        "SELECT source, count(*) AS n FROM documents WHERE source != '' "
+        "GROUP BY source ORDER BY n DESC, source LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def date_range(conn: sqlite3.Connection) -> tuple[str | None, str | None]:
+    row = conn.execute("SELECT min(date), max(date) FROM documents").fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def _document_from_row(row: sqlite3.Row | tuple[object, ...]) -> Document:
     (doc_id, title, source, date, metadata, page_starts, text) = row
     return Document(

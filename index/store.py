@@ -339,6 +339,12 @@ class Snapshot:
         """Metadata keys present in the index, each with its most frequent values (as text)."""
         return catalog.metadata_values(self.conn, per_key=per_key)
 
+    def source_values(self) -> list[str]:
+        return catalog.source_values(self.conn)
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        return catalog.date_range(self.conn)
+
     def counts(self) -> dict[str, int]:
         out = catalog.counts(self.conn)
         out["vectors"] = self.vectors.ntotal

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from index.errors import InvalidFilterError
 from rag.models import Filters
@@ -54,3 +54,17 @@ def check_filter_keys(filters: Filters, metadata_values: Mapping[str, Any]) -> N
             f"{', '.join(repr(k) for k in unknown)}; known keys: {known}",
             hint="filter on a built-in field or a metadata key that documents in the index have",
         )
+
+
+class FilterOptions(BaseModel):
+    """What a filter form can offer: the keys and the values present in the index."""
+
+    keys: list[str] = Field(..., description="Every filter key: built-in fields, then metadata.")
+    sources: list[str] = Field(
+        default_factory=list, description="Document sources, commonest first."
+    )
+    date_min: str | None = Field(None, description="Earliest document date.")
+    date_max: str | None = Field(None, description="Latest document date.")
+    metadata: dict[str, list[str]] = Field(
+        default_factory=dict, description="Each metadata key with its commonest values (as text)."
+    )

@@ -24,7 +24,7 @@ from rag.answering.evidence import gather_candidates
 from rag.answering.extractive import abstention
 from rag.embedding import Embedder
 from rag.errors import InvalidQuestionError
-from rag.filters import check_filter_keys, coerce_filters
+from rag.filters import FilterOptions, check_filter_keys, coerce_filters, known_filter_keys
 from rag.ingest import IngestOptions, IngestReport, ingest
 from rag.language import detect_language
 from rag.loaders import LoadFailure
@@ -208,10 +208,18 @@ class QASystem:
             self._metadata_cache = cached
         return cached[1]
 
-    def metadata_values(self) -> dict[str, list[str]]:
-        """Each metadata key in the index with its most frequent values (for filter forms)."""
+    def filter_options(self) -> FilterOptions:
+        """Filter keys and the values present in the index (for filter forms)."""
         with self.store.snapshot() as snap:
-            return dict(self._metadata_values(snap))
+            metadata = dict(self._metadata_values(snap))
+            date_min, date_max = snap.date_range()
+            return FilterOptions(
+                keys=known_filter_keys(metadata),
+                sources=snap.source_values(),
+                date_min=date_min,
+                date_max=date_max,
+                metadata=metadata,
+            )
 
     # --- documents ---------------------------------------------------------------------------
     def add_documents(

@@ -32,6 +32,7 @@ from service.metrics import ServiceMetrics
 from service.routes_ask import ask_router
 from service.routes_docs import install_docs
 from service.routes_documents import documents_router
+from service.routes_filters import router as filters_router
 from service.routes_health import router as health_router
 from service.routes_page import page_router
 from service.state import ServiceState
@@ -130,6 +131,7 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
     )
     app.include_router(health_router)
     app.include_router(ask_router(settings))
+    app.include_router(filters_router)
     app.include_router(documents_router(settings))
     app.include_router(page_router())
     return app
