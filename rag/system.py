@@ -236,6 +236,11 @@ class QASystem:
         with self._write_lock, open_writer(self.store, self.settings) as writer:
             return ingest(_expand_paths(documents), writer, self.encoder, counter, options)
 
+    def get_document(self, doc_id: str) -> Document | None:
+        """A stored document with its full text, or None."""
+        with self.store.snapshot() as snap:
+            return snap.document(doc_id)
+
     def delete_document(self, doc_id: str) -> bool:
         with self._write_lock, open_writer(self.store, self.settings) as writer:
             return writer.delete(doc_id)
