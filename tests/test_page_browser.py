@@ -221,3 +221,27 @@ def test_keyboard_only_flow(page: Any) -> None:
     ring = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
     assert ring == "rgb(11, 87, 164)"  # #0b57a4: 7:1 on white
     shot(page, "keyboard")
+
+
+def test_history_survives_a_reload_and_drop_uploads(page: Any) -> None:
+    ask(page, "When did Estonia join NATO?")
+    page.wait_for_selector("#answer")
+    page.reload()
+    page.wait_for_selector("#documents li[data-doc-id]")
+    page.click("#history-panel summary")
+    assert "When did Estonia join NATO?" in page.inner_text("#history")
+    examples = page.eval_on_selector_all("#examples button", "bs => bs.map(b => b.textContent)")
+    assert examples and all(e.startswith("What does “") for e in examples)
+    # Files dropped on the drop zone are uploaded like chosen ones.
+    page.fill("#api-key", KEY)
+    page.evaluate(
+        """() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["Norway is a founding member of NATO since 1949."],
+                                "norway.txt", {type: "text/plain"}));
+        document.querySelector("#drop-zone").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+    }"""
+    )
+    page.wait_for_selector('#upload-results li.ok[data-file="norway.txt"]')
+    assert page.inner_text("#upload-status") == "1 of 1 file added."
