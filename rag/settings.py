@@ -118,6 +118,9 @@ class Settings(BaseSettings):
         "(`http://localhost:3000,https://a.example`) or a JSON list.",
     )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    log_questions: bool = Field(
+        False, description="Put the question text in the service's access log lines."
+    )
     # --- upload parsing and the write queue (see service/upload_worker.py, writer_queue.py) ---
     upload_parse_seconds: float = Field(
         60.0, gt=0, le=3600, description="Wall-clock budget to parse one upload."

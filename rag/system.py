@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from index.manifest import Manifest
 from index.records import Document
@@ -22,13 +24,14 @@ from rag.answering.evidence import gather_candidates
 from rag.answering.extractive import abstention
 from rag.embedding import Embedder
 from rag.errors import InvalidQuestionError
+from rag.filters import FilterOptions, check_filter_keys, coerce_filters, known_filter_keys
 from rag.ingest import IngestOptions, IngestReport, ingest
 from rag.language import detect_language
 from rag.loaders import LoadFailure
 from rag.models import Answer, Filters
 from rag.retrieval import RetrievalParams, retrieve
 from rag.settings import RetrievalMode, Settings
-from rag.tokens import TokenCounter
+from rag.tokens import TiktokenCounter, TokenCounter
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class QASystem:
         self.settings = settings
         self._answerer = answerer
         self._write_lock = threading.Lock()
+        self._metadata_cache: tuple[int, dict[str, list[str]]] | None = None
 
     @property
     def answerer(self) -> Answerer:
@@ -96,6 +100,21 @@ class QASystem:
         if encoder is None:
             encoder = OnnxQueryEncoder(encoder_folder(settings.index_dir))
         return cls(store, encoder, settings)
+
+    @classmethod
+    def create(cls, settings: Settings) -> QASystem:
+        """Open the index at ``settings.index_dir``, creating it (and exporting the embedding
+        model to ONNX, once per index) when there is none."""
+        from rag.build import open_for_ingest
+
+        store, encoder = open_for_ingest(settings, TiktokenCounter())
+        return cls(store, encoder, settings)
+
+    def __enter__(self) -> QASystem:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def warm_up(self) -> None:
         for part in (self.encoder, self.answerer):
@@ -129,12 +148,17 @@ class QASystem:
         question: str,
         *,
         k: int | None = None,
-        filters: Filters | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
         mode: RetrievalMode | None = None,
     ) -> Answer:
-        """Answer with citations, or abstain. Identical for CLI, service and evaluation."""
+        """Answer with citations, or abstain. Identical for CLI, service and evaluation.
+
+        ``filters`` is a :class:`Filters` or a mapping such as ``{"country": "SWE",
+        "date_from": "2022"}``; a metadata key that no document has is an
+        :class:`~index.errors.InvalidFilterError` naming the known keys."""
         t0 = time.perf_counter()
         text = validate_question(question, self.settings)
+        filters = coerce_filters(filters)
         language = detect_language(text)
         fallback = (
             mode is None and language not in ENGLISH and self.settings.retrieval_mode != "lexical"
@@ -146,6 +170,8 @@ class QASystem:
         query_vector = self.encoder.encode_query(text)
         t1 = time.perf_counter()
         with self.store.snapshot() as snap:
+            if filters is not None and filters.metadata:
+                check_filter_keys(filters, self._metadata_values(snap))
             passages = retrieve(snap, text, query_vector, params, flt, language=language)
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)
@@ -153,6 +179,10 @@ class QASystem:
                 answer = self.answerer.answer(text, query_vector, candidates, passages)
                 docs = {c.document.id: c.document for c in candidates}
                 verify_citations(answer, docs)
+                for c in answer.citations:
+                    cited = docs.get(c.doc_id)
+                    if cited is not None:
+                        c.date, c.metadata = cited.date, dict(cited.metadata)
             else:
                 answer = abstention(text, passages, 0.0, "nothing relevant was retrieved")
         t3 = time.perf_counter()
@@ -170,18 +200,64 @@ class QASystem:
         }
         return answer
 
+    def _metadata_values(self, snap: Any) -> dict[str, list[str]]:
+        """Metadata keys and values of the index, cached per committed generation."""
+        cached = self._metadata_cache
+        if cached is None or cached[0] != snap.generation:
+            cached = (snap.generation, snap.metadata_values())
+            self._metadata_cache = cached
+        return cached[1]
+
+    def filter_options(self) -> FilterOptions:
+        """Filter keys and the values present in the index (for filter forms)."""
+        with self.store.snapshot() as snap:
+            metadata = dict(self._metadata_values(snap))
+            date_min, date_max = snap.date_range()
+            return FilterOptions(
+                keys=known_filter_keys(metadata),
+                sources=snap.source_values(),
+                date_min=date_min,
+                date_max=date_max,
+                metadata=metadata,
+            )
+
     # --- documents ---------------------------------------------------------------------------
     def add_documents(
-        self, documents: Iterable[Document | LoadFailure], counter: TokenCounter
+        self,
+        documents: Iterable[Document | LoadFailure | str | PathLike[str]],
+        counter: TokenCounter | None = None,
     ) -> IngestReport:
-        """Ingest documents with this system's encoder; visible to the next question at once."""
+        """Ingest documents, files or folders with this system's encoder; visible to the next
+        question at once. A path is read by the loaders (a bad file is a failure in the report,
+        not an exception); ``counter`` defaults to the index's own tokenizer."""
+        if counter is None:
+            counter = TiktokenCounter(self.store.manifest.token_encoding)
         options = ingest_options(self.store.manifest, self.settings)
         with self._write_lock, open_writer(self.store, self.settings) as writer:
-            return ingest(documents, writer, self.encoder, counter, options)
+            return ingest(_expand_paths(documents), writer, self.encoder, counter, options)
+
+    def get_document(self, doc_id: str) -> Document | None:
+        """A stored document with its full text, or None."""
+        with self.store.snapshot() as snap:
+            return snap.document(doc_id)
 
     def delete_document(self, doc_id: str) -> bool:
         with self._write_lock, open_writer(self.store, self.settings) as writer:
             return writer.delete(doc_id)
+
+
+def _expand_paths(
+    items: Iterable[Document | LoadFailure | str | PathLike[str]],
+) -> Iterator[Document | LoadFailure]:
+    from rag.loaders import iter_documents
+
+    if isinstance(items, str | PathLike | Document):
+        items = [items]
+    for item in items:
+        if isinstance(item, str | PathLike):
+            yield from iter_documents([Path(item)])
+        else:
+            yield item
 
 
 def open_writer(store: IndexStore, settings: Settings) -> IndexWriter:
