@@ -18,9 +18,9 @@ from index.manifest import Manifest
 from index.records import Document
 from index.store import IndexStore
 from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.ingest import IngestEvent, IngestReport, ingest
 from rag.loaders.failure import LoadFailure
-from rag.onnx_encoder import OnnxQueryEncoder
 from rag.settings import Settings
 from rag.system import encoder_folder, ingest_options, open_writer
 from rag.tokens import TiktokenCounter
@@ -50,7 +50,7 @@ def open_for_ingest(
 ) -> tuple[IndexStore, OnnxQueryEncoder]:
     """Open the index (refusing another model or chunking) or create it; make sure its encoder
     is a current export of the configured model, exporting it when not."""
-    from rag.onnx_export import encoder_is_current, export_query_encoder
+    from rag.embedding.onnx_export import encoder_is_current, export_query_encoder
 
     model = SentenceTransformerEmbedder(settings.model_path)  # reads config only, loads nothing
     store = IndexStore.open_or_create(

@@ -90,7 +90,7 @@ class QASystem:
 
     @classmethod
     def open(cls, settings: Settings, *, encoder: Embedder | None = None) -> QASystem:
-        from rag.onnx_encoder import OnnxQueryEncoder
+        from rag.embedding.onnx_runtime import OnnxQueryEncoder
 
         store = IndexStore.open(settings.index_dir, nprobe=settings.ivf_nprobe)
         if encoder is None:

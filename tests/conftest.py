@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rag.embedding import SentenceTransformerEmbedder
+from rag.embedding.onnx_export import export_query_encoder
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,7 @@ def onnx_encoder_dir(
 ) -> Path:
     """A query encoder exported once per test session from the real model."""
     folder = tmp_path_factory.mktemp("index") / "encoder"
-    st_embedder.export_onnx(folder)
+    export_query_encoder(str(st_embedder.model_path), folder)
     return folder
 
 

@@ -14,9 +14,9 @@ import pytest
 from tokenizers import Tokenizer
 
 from rag.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
+from rag.embedding.onnx_export import encoder_is_current, export_query_encoder
+from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.errors import ModelError
-from rag.onnx_encoder import OnnxQueryEncoder
-from rag.onnx_export import encoder_is_current, export_query_encoder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DIM = 384
@@ -168,7 +168,7 @@ def test_onnx_empty_input_and_bare_string(onnx_encoder: OnnxQueryEncoder) -> Non
 _NO_TORCH_SCRIPT = """
 import json, sys
 from pathlib import Path
-from rag.onnx_encoder import OnnxQueryEncoder
+from rag.embedding.onnx_runtime import OnnxQueryEncoder
 vector = OnnxQueryEncoder(Path(sys.argv[1])).encode_query("What did Japan and Sweden agree on?")
 heavy = sorted(
     name for name in sys.modules

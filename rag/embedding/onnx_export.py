@@ -1,4 +1,4 @@
-"""Export a sentence-transformers model's transformer to ONNX for :mod:`rag.onnx_encoder`.
+"""Export a sentence-transformers model's transformer to ONNX for :mod:`rag.embedding.onnx_runtime`.
 
 Runs at ingest time, where torch is available; torch and transformers are imported inside the
 functions only. The export folder holds ``model.onnx`` (fp32), ``tokenizer.json`` and
@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.embedding import ModelFolder, quiet_transformers_progress, read_model_folder
-from rag.errors import ModelError
-from rag.onnx_encoder import (
+from rag.embedding.model_folder import ModelFolder, quiet_transformers_progress, read_model_folder
+from rag.embedding.onnx_runtime import (
     FORMAT_VERSION,
     INPUT_NAMES,
     MODEL_FILE,
@@ -34,6 +33,7 @@ from rag.onnx_encoder import (
     Pooling,
     pool,
 )
+from rag.errors import ModelError
 
 logger = logging.getLogger(__name__)
 

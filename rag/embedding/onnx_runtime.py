@@ -1,10 +1,11 @@
 """Torch-free query encoder: the index's exported ONNX transformer run with onnxruntime.
 
 A cold ``rag ask`` cannot afford ``import torch`` (seconds), so ingest exports the embedding
-model's transformer into ``<index>/encoder/`` (see :mod:`rag.onnx_export`) and questions are
-embedded here with onnxruntime and the ``tokenizers`` fast tokenizer, pooled and L2-normalised
-exactly as sentence-transformers does. This module must never import torch, transformers or
-sentence_transformers, not even indirectly; onnxruntime and tokenizers are imported on first use.
+model's transformer into ``<index>/encoder/`` (see :mod:`rag.embedding.onnx_export`) and
+questions are embedded here with onnxruntime and the ``tokenizers`` fast tokenizer, pooled and
+L2-normalised exactly as sentence-transformers does. This module must never import torch,
+transformers or sentence_transformers, not even indirectly; onnxruntime and tokenizers are
+imported on first use.
 """
 
 from __future__ import annotations
