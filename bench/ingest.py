@@ -30,7 +30,7 @@ from rag.tokens import TiktokenCounter
 
 
 def _texts(index_dir: Path) -> tuple[list[str], list[str]]:
-    store = IndexStore.open(index_dir)
+    store = IndexStore.open(index_dir, nprobe=Settings().ivf_nprobe)
     try:
         with store.snapshot() as snap:
             chunks = [r[0] for r in snap.conn.execute("SELECT text FROM chunks ORDER BY id")]

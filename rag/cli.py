@@ -254,7 +254,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
     from index.store import IndexStore
 
-    store = IndexStore.open(settings.index_dir)
+    store = IndexStore.open(settings.index_dir, nprobe=settings.ivf_nprobe)
     try:
         if args.action == "list":
             with store.snapshot() as snap:
@@ -293,7 +293,7 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from index.store import IndexStore
 
-    store = IndexStore.open(settings.index_dir)
+    store = IndexStore.open(settings.index_dir, nprobe=settings.ivf_nprobe)
     try:
         with store.snapshot() as snap:
             stats: dict[str, Any] = dict(snap.counts())

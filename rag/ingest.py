@@ -102,8 +102,8 @@ class _Pending:
 class IngestOptions:
     chunk_tokens: int
     overlap_sentences: int
-    batch_size: int = 64
-    commit_every: int = 2048
+    batch_size: int  # Settings.embed_batch_size
+    commit_every: int  # Settings.commit_every_chunks
     group_chunks: int = 256
     embed_sentences: bool = True
     # Documents are read and chunked this many chunks ahead of embedding, so that the total is

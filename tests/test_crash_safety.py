@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from index.store import IndexStore
+from rag.settings import Settings
 
 ARTICLE = (
     Path(__file__).resolve().parents[1] / "rag" / "data" / "japan-sweden-security-cooperation.txt"
@@ -59,7 +60,7 @@ def _start(corpus: Path, index: Path) -> subprocess.Popen[bytes]:
 
 
 def _assert_consistent(index: Path) -> int:
-    store = IndexStore.open(index)
+    store = IndexStore.open(index, nprobe=Settings().ivf_nprobe)
     try:
         assert store.check_integrity() == []
         with store.snapshot() as snap:

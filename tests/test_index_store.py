@@ -12,6 +12,9 @@ from index.errors import IncompatibleIndexError, IndexLockedError, IndexNotFound
 from index.manifest import FORMAT_VERSION, Manifest
 from index.records import Chunk, ChunkFilter, Document, Sentence
 from index.store import IndexStore
+from rag.settings import Settings
+
+DEFAULTS = Settings(index_dir="unused")
 
 DIM = 8
 
@@ -58,23 +61,25 @@ def vecs(n: int, seed: int) -> np.ndarray:
 
 def put(store: IndexStore, doc_id: str, sentences: list[str], seed: int = 0, **kw: object) -> str:
     doc, chunks, sents = make_doc(doc_id, sentences, **kw)
-    with store.writer() as w:
+    with store.writer(policy="auto", ivf_threshold=DEFAULTS.ivf_threshold) as w:
         return w.upsert(doc, chunks, vecs(len(chunks), seed), sents, vecs(len(sents), seed + 1))
 
 
 @pytest.fixture()
 def store(tmp_path: Path) -> IndexStore:
-    return IndexStore.create(tmp_path / "idx", manifest())
+    return IndexStore.create(tmp_path / "idx", manifest(), nprobe=DEFAULTS.ivf_nprobe)
 
 
 def test_open_missing_index_says_how_to_build(tmp_path: Path) -> None:
     with pytest.raises(IndexNotFoundError, match="rag ingest"):
-        IndexStore.open(tmp_path / "nothing")
+        IndexStore.open(tmp_path / "nothing", nprobe=DEFAULTS.ivf_nprobe)
 
 
 def test_model_mismatch_is_refused(store: IndexStore) -> None:
     with pytest.raises(IncompatibleIndexError, match="test-model"):
-        IndexStore.open_or_create(store.folder, manifest(model="other-model"))
+        IndexStore.open_or_create(
+            store.folder, manifest(model="other-model"), nprobe=DEFAULTS.ivf_nprobe
+        )
 
 
 def test_upsert_is_idempotent_and_update_replaces(store: IndexStore) -> None:
@@ -94,7 +99,7 @@ def test_upsert_is_idempotent_and_update_replaces(store: IndexStore) -> None:
 def test_delete_removes_rows_vectors_and_fulltext(store: IndexStore) -> None:
     put(store, "a", ["Sweden joined NATO."])
     put(store, "b", ["Japan signed an agreement."], seed=3)
-    with store.writer() as w:
+    with store.writer(policy="auto", ivf_threshold=DEFAULTS.ivf_threshold) as w:
         assert w.delete("a") is True
         assert w.delete("a") is False
     with store.snapshot() as snap:
@@ -129,16 +134,19 @@ def test_lexical_query_cannot_inject_fts_syntax(store: IndexStore) -> None:
 
 
 def test_second_writer_gets_clear_error(store: IndexStore) -> None:
-    with store.writer():
-        other = IndexStore.open(store.folder)
+    with store.writer(policy="auto", ivf_threshold=DEFAULTS.ivf_threshold):
+        other = IndexStore.open(store.folder, nprobe=DEFAULTS.ivf_nprobe)
         with pytest.raises(IndexLockedError, match="another process"):
-            other.writer().__enter__()
+            other.writer(policy="auto", ivf_threshold=DEFAULTS.ivf_threshold).__enter__()
 
 
 def test_failed_write_rolls_back(store: IndexStore) -> None:
     put(store, "a", ["Kept sentence."])
     doc, chunks, sents = make_doc("b", ["Lost sentence."])
-    with pytest.raises(RuntimeError), store.writer() as w:
+    with (
+        pytest.raises(RuntimeError),
+        store.writer(policy="auto", ivf_threshold=DEFAULTS.ivf_threshold) as w,
+    ):
         w.upsert(doc, chunks, vecs(1, 1), sents, vecs(1, 2))
         raise RuntimeError("boom")
     with store.snapshot() as snap:
@@ -148,7 +156,7 @@ def test_failed_write_rolls_back(store: IndexStore) -> None:
 
 def test_reader_snapshot_is_stable_while_writer_commits(store: IndexStore) -> None:
     put(store, "a", ["First."])
-    reader = IndexStore.open(store.folder)
+    reader = IndexStore.open(store.folder, nprobe=DEFAULTS.ivf_nprobe)
     with reader.snapshot() as snap:
         before = snap.counts()
         t = threading.Thread(target=put, args=(store, "b", ["Second."], 7))
@@ -160,11 +168,11 @@ def test_reader_snapshot_is_stable_while_writer_commits(store: IndexStore) -> No
 
 
 def test_ivf_policy_rebuilds_and_searches(tmp_path: Path) -> None:
-    store = IndexStore.create(tmp_path / "ivf", manifest())
+    store = IndexStore.create(tmp_path / "ivf", manifest(), nprobe=DEFAULTS.ivf_nprobe)
     sentences = [f"Sentence number {i}." for i in range(1200)]
     doc, chunks, sents = make_doc("big", sentences)
     data = vecs(len(chunks), 11)
-    with store.writer(policy="ivf") as w:
+    with store.writer(policy="ivf", ivf_threshold=DEFAULTS.ivf_threshold) as w:
         w.upsert(doc, chunks, data, sents, None)
     with store.snapshot() as snap:
         assert snap.vector_kind == "ivf"
@@ -180,7 +188,7 @@ def test_unknown_format_version_is_refused_with_advice(store: IndexStore, old: i
     assert current in path.read_text()
     path.write_text(path.read_text().replace(current, f'"format_version": {old}'))
     with pytest.raises(IncompatibleIndexError, match="rebuild"):
-        IndexStore.open(store.folder)
+        IndexStore.open(store.folder, nprobe=DEFAULTS.ivf_nprobe)
 
 
 def test_orphan_vector_files_from_a_crash_are_cleaned(store: IndexStore) -> None:
