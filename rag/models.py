@@ -25,6 +25,7 @@ __all__ = [
     "Document",
     "DocumentInfo",
     "Filters",
+    "IndexStats",
     "Passage",
     "RetrieverHit",
     "Sentence",
@@ -134,4 +135,26 @@ class Answer(BaseModel):
     warnings: list[str] = Field(default_factory=list, description="Abstention reasons, fallbacks.")
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds per stage: encode, retrieve, answer."
+    )
+
+
+class IndexStats(BaseModel):
+    """What an index holds and how it was built (``rag stats``, ``GET /health``)."""
+
+    index_dir: str = Field(..., description="The index folder.")
+    documents: int = Field(..., ge=0)
+    chunks: int = Field(..., ge=0)
+    sentences: int = Field(..., ge=0)
+    counts: dict[str, int] = Field(
+        ..., description="Every row count of the catalog (fts_rows, characters, vectors, …)."
+    )
+    generation: int = Field(..., ge=0, description="Committed generation (grows on writes).")
+    vector_index: Literal["flat", "ivf"]
+    model: str = Field(..., description="Embedding model the index was built with.")
+    dimension: int = Field(..., ge=1)
+    chunk_tokens: int = Field(..., ge=1)
+    token_encoding: str
+    format_version: int
+    problems: list[str] | None = Field(
+        None, description="With a check: problems found (empty: none); without one: null."
     )

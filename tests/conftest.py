@@ -44,15 +44,14 @@ def article_index(onnx_encoder_dir: Path, tmp_path_factory: pytest.TempPathFacto
     import shutil
 
     import rag
-    from rag.build import build_index
     from rag.loaders import iter_documents
-    from rag.system import encoder_folder
+    from rag.system import QASystem, encoder_folder
 
     article = Path(rag.__file__).parent / "data" / "japan-sweden-security-cooperation.txt"
     index_dir = tmp_path_factory.mktemp("article") / "index"
     shutil.copytree(onnx_encoder_dir, encoder_folder(index_dir))
     settings = Settings(index_dir=index_dir, embed_threads=1)
-    report = build_index(settings, iter_documents([article]))
+    report = QASystem.build(settings, iter_documents([article]))
     assert report.added == 1 and report.failed == 0
     return settings
 

@@ -12,7 +12,6 @@ import pytest
 from eval.dataset import load_eval_set
 from rag.answering.base import make_answerer
 from rag.answering.llm import LLMAnswerer
-from rag.build import build_index
 from rag.errors import ConfigurationError, InvalidQuestionError
 from rag.loaders import iter_documents
 from rag.models import Answer, Filters
@@ -28,7 +27,7 @@ ARTICLE_ID = ARTICLE.name
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QASystem]:
     settings = Settings(index_dir=tmp_path_factory.mktemp("qa") / "index")
-    report = build_index(settings, iter_documents([ARTICLE, MIXED]))
+    report = QASystem.build(settings, iter_documents([ARTICLE, MIXED]))
     assert report.failed == 0 and report.added == 4
     qa = QASystem.open(settings)
     qa.warm_up()
@@ -39,7 +38,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QASystem]:
 def assert_checkable(system: QASystem, answer: Answer) -> None:
     """Every quote is the exact document slice; every marker has its citation."""
     markers = {c.marker for c in answer.citations}
-    with system.store.snapshot() as snap:
+    with system.snapshot() as snap:
         for c in answer.citations:
             doc = snap.document(c.doc_id)
             assert doc is not None
@@ -137,7 +136,7 @@ def _llm(system: QASystem, handler: httpx.MockTransport) -> QASystem:
         fallback=system.answerer,  # type: ignore[arg-type]
         transport=handler,
     )
-    return QASystem(system.store, system.encoder, system.settings, answerer)
+    return system.with_settings(system.settings, answerer=answerer)
 
 
 def _reply(text: str) -> httpx.MockTransport:

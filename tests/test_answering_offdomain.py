@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from rag.build import build_index
 from rag.models import Document
 from rag.settings import Settings
 from rag.system import QASystem, encoder_folder
@@ -61,7 +60,7 @@ def system(onnx_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     index_dir = tmp_path_factory.mktemp("offdomain") / "index"
     shutil.copytree(onnx_encoder_dir, encoder_folder(index_dir))
     settings = Settings(index_dir=index_dir, embed_threads=1)
-    report = build_index(settings, DOCS)
+    report = QASystem.build(settings, DOCS)
     assert report.added == len(DOCS)
     qa = QASystem.open(settings)
     qa.warm_up()

@@ -16,7 +16,6 @@ from pathlib import Path
 import docx
 import pytest
 
-from rag.build import build_index
 from rag.ingest import IngestEvent
 from rag.language import detect_language
 from rag.layout import reflow
@@ -174,7 +173,7 @@ def system(
     shutil.copytree(onnx_encoder_dir, encoder_folder(index_dir))
     settings = Settings(index_dir=index_dir, embed_threads=1)
     events: list[IngestEvent] = []
-    report = build_index(settings, iter_documents([corpus]), on_event=events.append)
+    report = QASystem.build(settings, iter_documents([corpus]), on_event=events.append)
     assert (report.added, report.failed, report.skipped) == (8, 0, 0)
     # progress: the total is known before embedding starts, and rises smoothly to it
     planned = [e for e in events if e.kind == "planned"]
@@ -192,7 +191,7 @@ def _quotes(answer: Answer) -> list[str]:
 
 
 def _assert_exact(system: QASystem, answer: Answer) -> None:
-    with system.store.snapshot() as snap:
+    with system.snapshot() as snap:
         for c in answer.citations:
             doc = snap.document(c.doc_id)
             assert doc is not None and doc.text[c.char_start : c.char_end] == c.quote
@@ -207,7 +206,7 @@ def test_wrapped_text_quote_is_the_whole_sentence(system: QASystem) -> None:
     assert not answer.abstained, answer.warnings
     _assert_exact(system, answer)
     assert WRAPPED_SENTENCE in _quotes(answer)
-    with system.store.snapshot() as snap:
+    with system.snapshot() as snap:
         doc = snap.document("speech.txt")
     assert doc is not None
     assert doc.title == "STATEMENT BY THE PERMANENT REPRESENTATIVE"  # the heading stays apart
@@ -231,7 +230,7 @@ def test_sentence_running_on_to_the_next_pdf_page_is_one_quote(system: QASystem)
     _assert_exact(system, answer)
     [citation] = [c for c in answer.citations if c.doc_id == "two-pages.pdf"]
     assert citation.quote == PAGED_SENTENCE and citation.page == 1
-    with system.store.snapshot() as snap:
+    with system.snapshot() as snap:
         doc = snap.document("two-pages.pdf")
     assert doc is not None and doc.title == "two-pages" and doc.page_starts is not None
     assert len(doc.page_starts) == 2 and doc.text[doc.page_starts[1] - 1] == " "
@@ -345,11 +344,11 @@ def test_docx_is_answered_with_a_citation(system: QASystem) -> None:
 
 
 def test_cp1251_russian_file_is_stored_correctly(system: QASystem) -> None:
-    with system.store.snapshot() as snap:
+    with system.snapshot() as snap:
         doc = snap.document("mid.txt")
     assert doc is not None and doc.text == RUSSIAN
     assert doc.metadata["language"] == "ru"
-    with system.store.snapshot() as snap:  # Cyrillic lexical search, stemmed: "меморандума"
+    with system.snapshot() as snap:  # Cyrillic lexical search, stemmed: "меморандума"
         hits = snap.search_lexical(["меморандума"], 3, languages=("ru",))
         assert [snap.chunks([h[0] for h in hits])[hits[0][0]].doc_id] == ["mid.txt"]
 
@@ -416,13 +415,13 @@ def test_question_language_detection_is_cheap() -> None:
 def test_chinese_term_is_found_lexically(system: QASystem) -> None:
     answer = system.ask("海关总署", mode="lexical")
     assert answer.passages and answer.passages[0].doc_id == "customs.txt"
-    with system.store.snapshot() as snap:
+    with system.snapshot() as snap:
         hits = snap.search_lexical(["外交部"], 5)
         assert {snap.chunks([cid])[cid].doc_id for cid, _ in hits} == {"customs.txt"}
 
 
 def test_language_is_metadata_and_filterable(system: QASystem) -> None:
-    with system.store.snapshot() as snap:
+    with system.snapshot() as snap:
         languages = {d.id: d.metadata["language"] for d in snap.list_documents()}
     assert languages == {
         "speech.txt": "en",
@@ -442,7 +441,7 @@ def test_language_is_metadata_and_filterable(system: QASystem) -> None:
 
 def test_accented_lexical_search_and_non_english_retrieval(system: QASystem) -> None:
     # accents folded, French stems: "coopérations" finds "coopération"
-    with system.store.snapshot() as snap:
+    with system.snapshot() as snap:
         hits = snap.search_lexical(["coopérations", "Sénégal"], 3, languages=("fr",))
         assert snap.chunks([hits[0][0]])[hits[0][0]].doc_id == "france-senegal.txt"
     answer = system.ask("¿Cuándo firmaron las autoridades españolas el protocolo con Marruecos?")
@@ -527,5 +526,5 @@ def test_reingesting_unchanged_documents_detects_no_language(
         raise AssertionError("an unchanged document keeps its stored language")
 
     monkeypatch.setattr("rag.ingest.detect_language", no_detection)
-    report = build_index(system.settings, iter_documents([corpus]))
+    report = QASystem.build(system.settings, iter_documents([corpus]))
     assert (report.unchanged, report.added, report.updated, report.chunks) == (8, 0, 0, 0)

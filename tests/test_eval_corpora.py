@@ -113,7 +113,7 @@ def test_ensure_index_builds_once_then_reuses(
 
     system = QASystem.open(settings.model_copy(update={"index_dir": folder}))
     try:
-        with system.store.snapshot() as snap:
+        with system.snapshot() as snap:
             assert snap.counts()["documents"] == 4
         report = run_eval(system, sample_questions(load_eval_set(), 8))
     finally:
@@ -125,5 +125,5 @@ def test_ensure_index_builds_once_then_reuses(
     def no_build(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the cached index was rebuilt")
 
-    monkeypatch.setattr("rag.build.build_index", no_build)
+    monkeypatch.setattr(QASystem, "build", no_build)
     assert ensure_index("article+corpora", settings, cache, shared_dir=shared) == folder
