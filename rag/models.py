@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from index.records import (
     Chunk,
@@ -85,10 +85,29 @@ class Passage(BaseModel):
     char_start: int = Field(..., description="Start offset of the passage in the document text.")
     char_end: int = Field(..., description="End offset (exclusive) in the document text.")
     text: str = Field(..., description="The passage: document.text[char_start:char_end].")
+    sentence_start: int = Field(..., ge=0, description="Ordinal of the passage's first sentence.")
+    sentence_end: int = Field(..., ge=0, description="Ordinal after its last sentence.")
+    metadata: dict[str, MetadataValue] = Field(
+        default_factory=dict, description="That document's metadata (language, country, …)."
+    )
     rank: int = Field(..., ge=1, description="1-based rank after fusion.")
     score: float = Field(..., description="Fused (reciprocal rank) score.")
     dense: RetrieverHit | None = None
     lexical: RetrieverHit | None = None
+    # The whole document, read once per snapshot by retrieval for the answerer (not serialised).
+    _document: Document | None = PrivateAttr(default=None)
+
+    @property
+    def document(self) -> Document | None:
+        """The document the passage comes from, when retrieval attached it."""
+        return self._document
+
+    def with_document(self, document: Document) -> Passage:
+        """This passage with its document attached (``document.id`` must be ``doc_id``)."""
+        if document.id != self.doc_id:
+            raise ValueError(f"document {document.id!r} is not the passage's {self.doc_id!r}")
+        self._document = document
+        return self
 
 
 class Citation(BaseModel):

@@ -129,10 +129,13 @@ def retrieve(
                 char_start=chunk.char_start,
                 char_end=chunk.char_end,
                 text=chunk.text,
+                sentence_start=chunk.sentence_start,
+                sentence_end=chunk.sentence_end,
+                metadata=doc.metadata,
                 rank=len(passages) + 1,
                 score=f.score,
                 dense=f.dense,
                 lexical=f.lexical,
-            )
+            ).with_document(doc)
         )
     return passages

@@ -275,19 +275,22 @@ class QASystem:
             else:
                 answer = abstention(text, passages, 0.0, "nothing relevant was retrieved")
         t3 = time.perf_counter()
-        answer.mode = params.mode
+        warnings = list(answer.warnings)
         if fallback:
-            answer.warnings.append(
+            warnings.append(
                 f"question in language {language!r}: lexical retrieval only "
                 "(the embedding model is English-only)"
             )
-        answer.timings_ms = {
+        timings = {
             "encode": round((t1 - t0) * 1000, 2),
             "retrieve": round((t2 - t1) * 1000, 2),
             "answer": round((t3 - t2) * 1000, 2),
             "total": round((t3 - t0) * 1000, 2),
         }
-        return answer
+        # The answerer's answer completed with what only this level knows, as a new object.
+        return answer.model_copy(
+            update={"mode": params.mode, "warnings": warnings, "timings_ms": timings}
+        )
 
     # --- documents ---------------------------------------------------------------------------
     def ingest(

@@ -72,6 +72,8 @@ def _passage(rank: int, start: int, end: int, doc_id: str = DOC) -> Passage:
         char_start=start,
         char_end=end,
         text=text[start:end],
+        sentence_start=0,
+        sentence_end=1,
         rank=rank,
         score=1.0 / rank,
     )
