@@ -7,7 +7,7 @@ QUESTION ?= When did Sweden join NATO?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo serve test lint browser clean-index
+.PHONY: setup demo serve test check lint browser clean-index
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,9 +35,13 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy index rag service eval bench
 
-## test: set up (including headless Chromium for the browser test) and run the test suite
+## test: set up (including headless Chromium for the browser test), lint, run every test layer
 test: setup browser lint
 	$(BIN)/pytest -q
+
+## check: the unit layer only (tests/unit/, under 30 s) — the edit loop
+check: setup
+	$(BIN)/pytest -q -m unit tests/unit
 
 clean-index:
 	rm -rf $(INDEX)

@@ -46,8 +46,8 @@ def rrf_fuse(
     lexical: Sequence[tuple[int, float]],
     *,
     rrf_k: int,
-    dense_weight: float = 1.0,
-    lexical_weight: float = 1.0,
+    dense_weight: float,
+    lexical_weight: float,
 ) -> list[Fused]:
     """Reciprocal rank fusion of two ranked lists; ties broken by dense rank, then id."""
     dense_hits = {cid: RetrieverHit(rank=r, score=s) for r, (cid, s) in enumerate(dense, 1)}

@@ -15,6 +15,23 @@ import pytest
 from rag.embedding import SentenceTransformerEmbedder
 from rag.embedding.onnx_export import export_query_encoder
 
+TESTS = Path(__file__).resolve().parent
+#: The test layers, by folder: fast unit tests (no model, no index built), integration tests over
+#: real parts (the model, an index built once per session), end-to-end tests through a process,
+#: uvicorn, Chromium or the CLI.
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its layer, from the folder it lives in."""
+    for item in items:
+        try:
+            layer = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
+
 
 @pytest.fixture(scope="session")
 def st_embedder() -> Iterator[SentenceTransformerEmbedder]:

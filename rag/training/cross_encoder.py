@@ -5,7 +5,8 @@ first ``layers`` transformer layers, mean-pooled (this checkpoint's CLS pooler g
 logits for any input, so a head on it does not learn) and topped with one linear unit. Trained
 with a listwise loss (softmax over each question's candidates, for questions that have an answer;
 an optional pointwise logistic term collapsed to a constant here, so it is off by default — the
-calibrated probability comes from the logistic stage that reads the cross-encoder's score). Exported to ONNX and quantised to int8 for the query path, which never imports torch.
+calibrated probability comes from the logistic stage that reads the cross-encoder's score).
+Exported to ONNX and quantised to int8 for the query path, which never imports torch.
 """
 
 from __future__ import annotations

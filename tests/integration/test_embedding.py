@@ -18,7 +18,7 @@ from rag.embedding.onnx_export import encoder_is_current, export_query_encoder
 from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.errors import ModelError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DIM = 384
 # About 280 wordpieces: over the 256 limit, under BERT's 512 positions.
 _LONG_BASE = " ".join(

@@ -20,7 +20,7 @@ from index.store import IndexStore
 from rag.settings import Settings
 
 ARTICLE = (
-    Path(__file__).resolve().parents[1] / "rag" / "data" / "japan-sweden-security-cooperation.txt"
+    Path(__file__).resolve().parents[2] / "rag" / "data" / "japan-sweden-security-cooperation.txt"
 )
 
 

@@ -18,7 +18,7 @@ from rag.models import Answer, Filters
 from rag.settings import Settings
 from rag.system import QASystem
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = ROOT / "rag" / "data" / "japan-sweden-security-cooperation.txt"
 MIXED = ROOT / "tests" / "fixtures" / "mixed_corpus.jsonl"
 ARTICLE_ID = ARTICLE.name

@@ -15,7 +15,7 @@ from rag.models import Document
 from rag.settings import Settings
 from rag.system import QASystem, encoder_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 DOCS = [
     Document(

@@ -25,9 +25,9 @@ from rag.loaders import (
     normalise_date,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTICLE = REPO / "rag" / "data" / "japan-sweden-security-cooperation.txt"
-FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "mixed_corpus.jsonl"
+FIXTURE_CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mixed_corpus.jsonl"
 SHARED_UN_CORPUS = REPO.parent / "shared" / "corpora" / "un-general-debate-2020-2024.jsonl"
 
 PAGE_1 = "Japan and Sweden signed a defence agreement."

@@ -22,7 +22,7 @@ from rag.sentences import split_sentences
 from rag.tokens import BatchTokenCounter, TiktokenCounter, TokenCounter, count_many
 
 ARTICLE = (
-    Path(__file__).resolve().parents[1] / "rag" / "data" / "japan-sweden-security-cooperation.txt"
+    Path(__file__).resolve().parents[2] / "rag" / "data" / "japan-sweden-security-cooperation.txt"
 )
 COUNTER = TiktokenCounter()
 
