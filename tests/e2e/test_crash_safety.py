@@ -79,7 +79,6 @@ def _assert_consistent(index: Path) -> int:
         store.close()
 
 
-@pytest.mark.slow
 def test_sigkill_during_ingest_leaves_a_consistent_index(tmp_path: Path) -> None:
     corpus, index = tmp_path / "docs.jsonl", tmp_path / "index"
     _corpus(corpus, 80)
