@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from index.store import IndexStore
 from rag.settings import Settings
