@@ -21,10 +21,7 @@ from pathlib import Path
 from index.manifest import Manifest
 from index.records import Document, DocumentInfo
 from index.store import IndexStore, IndexWriter, Snapshot, check_index_folder
-from rag.answering.base import Answerer, make_answerer
-from rag.answering.citations import verify_citations
-from rag.answering.evidence import gather_candidates
-from rag.answering.extractive import abstention
+from rag.answering import Answerer, abstention, gather_candidates, make_answerer, verify_citations
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.errors import InvalidQuestionError

@@ -157,3 +157,33 @@ def test_relative_imports_resolve() -> None:
     tree = ast.parse("from . import sibling\nfrom .other import thing\n")
     names = imported_names(tree, "pkg.sub.mod", is_package=False)
     assert {"pkg.sub", "pkg.sub.sibling", "pkg.sub.other", "pkg.sub.other.thing"} <= names
+
+
+FRONT_ENDS = ("service", "eval", "bench", "rag.cli", "rag.training")
+
+
+@pytest.mark.parametrize("front", FRONT_ENDS)
+def test_front_ends_go_through_qasystem_only(front: str) -> None:
+    """No front end imports the index store or reaches into a system's store."""
+    modules = project_modules()
+    graph = import_graph()
+    chosen = [m for m in modules if m == front or m.startswith(front + ".")]
+    assert chosen
+    for module in chosen:
+        assert not {d for d in graph[module] if d == "index.store"}, module
+        tree = ast.parse(modules[module].read_text(encoding="utf-8"))
+        reached = {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in ("store", "_store")
+        }
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        assert not reached and "IndexStore" not in names, module
+
+
+def test_answering_exports_its_public_names() -> None:
+    import rag.answering
+
+    for name in rag.answering.__all__:
+        assert getattr(rag.answering, name) is not None
+    assert {"Candidate", "gather_candidates", "make_answerer"} <= set(rag.answering.__all__)
