@@ -136,3 +136,28 @@ def test_the_quality_floors_quoted_in_the_readme_are_the_tested_ones() -> None:
     assert f"accuracy ≥ {floors['ACCURACY']}" in quoted
     assert f"abstention recall ≥ {floors['ABSTENTION_RECALL']}" in quoted
     assert "citation validity 1.0" in quoted
+
+
+def scalar_defaults() -> list[str]:
+    """Fields whose README default is a literal value (the rest are shown in words)."""
+    table = settings_table()
+    return [
+        name
+        for name, info in Settings.model_fields.items()
+        if info.default_factory is None
+        and isinstance(info.default, int | float | str)
+        and not isinstance(info.default, bool)
+        and "`" in table.get(name, "|").split("|")[1]
+    ]
+
+
+def test_most_defaults_are_shown_as_values() -> None:
+    assert len(scalar_defaults()) >= 20
+
+
+@pytest.mark.parametrize("field", scalar_defaults())
+def test_the_documented_default_is_the_real_one(field: str) -> None:
+    default = Settings.model_fields[field].default
+    shown = settings_table()[field].split("|")[1].strip()
+    value = shown.strip("`").replace(",", "")
+    assert type(default)(value) == default, f"README says {shown}, Settings says {default!r}"
