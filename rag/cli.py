@@ -120,7 +120,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rag.progress import IngestProgress
     from rag.system import QASystem
 
-    QASystem.exists(settings.index_dir)  # an unusable folder (a file, /proc) fails first
+    QASystem.check_folder(settings.index_dir)  # an unusable folder (a file, /proc) fails first
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:

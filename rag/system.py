@@ -182,6 +182,12 @@ class QASystem:
         return report
 
     @staticmethod
+    def check_folder(index_dir: Path) -> None:
+        """Raise :class:`index.errors.IndexPathError` when ``index_dir`` cannot be an index
+        folder (a file, under a file, inside /proc), before anything is read or loaded."""
+        check_index_folder(index_dir)
+
+    @staticmethod
     def exists(index_dir: Path) -> bool:
         """Whether ``index_dir`` holds an index (its folder is checked to be usable first)."""
         return IndexStore.exists(index_dir)

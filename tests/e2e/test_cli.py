@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,10 @@ def rag(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def index(tmp_path_factory: pytest.TempPathFactory, onnx_encoder_dir: Path) -> Path:
     folder = tmp_path_factory.mktemp("cli")
+    # The session's ONNX export stands in for the one-time export (tested in test_embedding).
+    shutil.copytree(onnx_encoder_dir, folder / "index" / "encoder")
     inputs = folder / "inputs"
     inputs.mkdir()
     (inputs / "article.txt").write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")

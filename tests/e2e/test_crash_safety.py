@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -78,9 +79,13 @@ def _assert_consistent(index: Path) -> int:
         store.close()
 
 
-def test_sigkill_during_ingest_leaves_a_consistent_index(tmp_path: Path) -> None:
+def test_sigkill_during_ingest_leaves_a_consistent_index(
+    tmp_path: Path, onnx_encoder_dir: Path
+) -> None:
     corpus, index = tmp_path / "docs.jsonl", tmp_path / "index"
     _corpus(corpus, 80)
+    # The session's ONNX export stands in for the one-time export, so the kills land in ingest.
+    shutil.copytree(onnx_encoder_dir, index / "encoder")
     rng = random.Random(11)
     seen_docs = 0
     for _attempt in range(2):
