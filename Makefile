@@ -7,16 +7,23 @@ QUESTION ?= When did Sweden join NATO?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo serve test check lint browser clean-index
+.PHONY: setup setup-ray demo serve test check lint browser clean-index
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0          # CPU build first: a bare `torch` pulls CUDA
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,mcp]'
 	touch $@
 
 setup: $(BIN)/.installed
+
+## setup-ray: the optional cluster extra (Ray), for `rag ingest --ray` and its tests
+$(BIN)/.installed-ray: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[test,mcp,ray]'
+	touch $@
+
+setup-ray: $(BIN)/.installed-ray
 
 ## demo: set up, ingest the bundled article, answer a question about it
 demo: setup
@@ -35,8 +42,8 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy index rag service eval bench
 
-## test: set up (including headless Chromium for the browser test), lint, run every test layer
-test: setup browser lint
+## test: set up (including headless Chromium and Ray for the browser and cluster tests), lint, run every test layer
+test: setup setup-ray browser lint
 	$(BIN)/pytest -q
 
 ## check: the unit layer only (tests/unit/, under 30 s) — the edit loop

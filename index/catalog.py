@@ -189,6 +189,37 @@ def document_metadata(conn: sqlite3.Connection, doc_id: str) -> dict[str, Metada
     return None if row is None else dict(json.loads(str(row[0])))
 
 
+def metadata_values(conn: sqlite3.Connection, *, per_key: int = 50) -> dict[str, list[str]]:
+    """Each metadata key present in the index, with up to ``per_key`` of its values (as text,
+    most frequent first)."""
+    rows = conn.execute(
+        "SELECT j.key, j.value, count(*) AS n FROM documents d, json_each(d.metadata) j "
+        "WHERE j.type NOT IN ('object', 'array') GROUP BY j.key, j.value "
+        "ORDER BY j.key, n DESC, j.value"
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for key, value, _ in rows:
+        values = out.setdefault(str(key), [])
+        if len(values) < per_key:
+            values.append(json.dumps(value) if isinstance(value, bool) else str(value))
+    return out
+
+
+def source_values(conn: sqlite3.Connection, *, limit: int = 200) -> list[str]:
+    """Document sources in the index, most frequent first."""
+    rows = conn.execute(
+        "SELECT source, count(*) AS n FROM documents WHERE source != '' "
+        "GROUP BY source ORDER BY n DESC, source LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def date_range(conn: sqlite3.Connection) -> tuple[str | None, str | None]:
+    row = conn.execute("SELECT min(date), max(date) FROM documents").fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def _document_from_row(row: sqlite3.Row | tuple[object, ...]) -> Document:
     (doc_id, title, source, date, metadata, page_starts, text) = row
     return Document(

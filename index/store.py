@@ -335,6 +335,16 @@ class Snapshot:
     def list_documents(self, *, limit: int | None = None, offset: int = 0) -> list[DocumentInfo]:
         return catalog.list_documents(self.conn, limit=limit, offset=offset)
 
+    def metadata_values(self, *, per_key: int = 50) -> dict[str, list[str]]:
+        """Metadata keys present in the index, each with its most frequent values (as text)."""
+        return catalog.metadata_values(self.conn, per_key=per_key)
+
+    def source_values(self) -> list[str]:
+        return catalog.source_values(self.conn)
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        return catalog.date_range(self.conn)
+
     def counts(self) -> dict[str, int]:
         out = catalog.counts(self.conn)
         out["vectors"] = self.vectors.ntotal

@@ -52,6 +52,7 @@ EXIT_ERROR = 6
 EXIT_CORRUPT = 7  # the index is damaged (catalog or vector file), or `stats --check` found problems
 EXIT_INDEX_PATH = 8  # --index / RAG_INDEX_DIR cannot hold an index (a file, under a file, /proc)
 EXIT_ADDRESS = 9  # rag serve cannot listen on --host/--port (in use, not permitted)
+EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE, as a shell reports it)
 
 #: Command-line option of each setting that has one (the rest come from RAG_* variables).
 OPTION_OF = {
@@ -60,6 +61,8 @@ OPTION_OF = {
     "vector_index": "--vector-index",
     "host": "--host",
     "port": "--port",
+    "ray_address": "--ray",
+    "ray_actors": "--ray-actors",
 }
 
 BUILTIN = ("ingest", "ask", "documents", "stats")
@@ -73,7 +76,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
-    for name in ("chunk_tokens", "vector_index", "host", "port"):
+    for name in ("chunk_tokens", "vector_index", "host", "port", "ray_address", "ray_actors"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -131,9 +134,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     progress = IngestProgress(disable=args.quiet)
     try:
-        report = QASystem.build(
-            settings, iter_documents(paths), on_event=progress, on_export=on_export
-        )
+        if settings.ray_address:
+            from rag.distributed.ingest import ClusterOptions, build_index_on_cluster
+
+            options = ClusterOptions.from_settings(settings)
+            report = build_index_on_cluster(
+                settings, paths, options, on_event=progress, on_export=on_export
+            )
+        else:
+            report = QASystem.build(
+                settings, iter_documents(paths), on_event=progress, on_export=on_export
+            )
     finally:
         progress.close()
     if report.documents == 0 and report.failures:
@@ -237,10 +248,22 @@ def format_answer(answer: Any, width: int = 96) -> str:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.system import QASystem
 
+    if args.file is not None and args.question is not None:
+        raise InvalidQuestionError(
+            "give a question or --file, not both", hint="rag ask --file questions.txt"
+        )
+    if args.file is not None:
+        return ask_batch(args, settings)
+    if args.question is None:
+        raise InvalidQuestionError(
+            "no question given",
+            hint='rag ask "question", rag ask - (reads standard input) or rag ask --file FILE',
+        )
+    question = sys.stdin.read() if args.question == "-" else args.question
     filters = parse_filters(args.filter or [])
     system = QASystem.open(settings)
     try:
-        answer = system.ask(args.question, k=args.k, filters=filters, mode=args.mode)
+        answer = system.ask(question, k=args.k, filters=filters, mode=args.mode)
     finally:
         system.close()
     if args.json:
@@ -248,6 +271,54 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(format_answer(answer))
     return EXIT_OK
+
+
+def ask_batch(args: argparse.Namespace, settings: Settings) -> int:
+    """``rag ask --file``: one answer per question, as JSONL (--json) or text; progress on
+    stderr. Exit 1 when some questions could not be asked."""
+    from rag.batch import answer_batch, batch_record, read_questions
+    from rag.system import QASystem
+
+    path = Path(args.file)
+    if args.file == "-":
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tmp:
+            tmp.write(sys.stdin.read())
+        path = Path(tmp.name)
+    try:
+        items = read_questions(path)
+    except UnicodeDecodeError as exc:
+        raise LoaderError(args.file, "not UTF-8 text") from exc
+    finally:
+        if args.file == "-":
+            path.unlink(missing_ok=True)
+    filters = parse_filters(args.filter or [])
+    defaults = {"k": args.k, "filters": filters, "mode": args.mode}
+    system = QASystem.open(settings)
+    failed = 0
+    show = sys.stderr.isatty() or args.progress
+    try:
+        for n, (item, answer, error) in enumerate(answer_batch(system, items, defaults), 1):
+            if error is not None:
+                failed += 1
+            if args.json:
+                print(batch_record(item, answer, error), flush=True)
+            else:
+                print(f"Q{item.line}: {item.question}")
+                print(format_answer(answer) if answer is not None else f"error: {error}")
+                print(flush=True)
+            if show:
+                print(f"\ranswered {n}/{len(items)}", end="", file=sys.stderr, flush=True)
+    finally:
+        system.close()
+    if show:
+        print(file=sys.stderr)
+    print(
+        f"{len(items) - failed} answered, {failed} could not be asked ({path.name})",
+        file=sys.stderr,
+    )
+    return EXIT_PARTIAL if failed else EXIT_OK
 
 
 # --- documents and stats --------------------------------------------------------------------------
@@ -326,6 +397,9 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
         prog="rag", description="Question answering over foreign-policy documents, with citations."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument(
+        "--version", action="version", version=f"rag {_version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="add files or folders to the index")
@@ -338,11 +412,19 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--chunk-tokens", type=int, help="token budget per chunk (new index only)")
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf"], help="FAISS index type")
+    p.add_argument(
+        "--ray",
+        dest="ray_address",
+        metavar="ADDRESS",
+        help="ingest on a Ray cluster: 'local' starts one, 'auto' joins a running one, "
+        "or host:port (needs the extra: pip install -e '.[ray]')",
+    )
+    p.add_argument("--ray-actors", type=int, metavar="N", help="embedding actors (default 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("ask", help="answer a question with citations")
-    p.add_argument("question")
+    p.add_argument("question", nargs="?", help="the question; - reads it from standard input")
     _common(p)
     p.add_argument("--k", type=int, help="passages to retrieve (1-50, default 5)")
     p.add_argument(
@@ -352,20 +434,35 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
         help="doc_id, source, date_from, date_to, or any metadata key; repeatable",
     )
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="retrieval mode")
-    p.add_argument("--json", action="store_true", help="print the answer model as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the answer model as JSON (with --file: one JSON answer per line)",
+    )
+    p.add_argument(
+        "--file",
+        metavar="FILE",
+        help="answer a file of questions: one per line, or .jsonl records "
+        '{"question", "id"?, "k"?, "filters"?, "mode"?}; - reads standard input',
+    )
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="with --file: show progress on stderr even when it is not a terminal",
+    )
     p.set_defaults(handler=cmd_ask)
 
     p = sub.add_parser("documents", help="list, show or delete documents")
-    p.add_argument("action", choices=["list", "show", "delete"])
-    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("action", choices=["list", "show", "delete"], help="what to do")
+    p.add_argument("ids", nargs="*", metavar="ID", help="document ids (show, delete)")
     _common(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_documents)
 
     p = sub.add_parser("stats", help="what the index holds")
     _common(p)
     p.add_argument("--check", action="store_true", help="cross-check rows, full text and vectors")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_stats)
 
     if with_plugins:
@@ -415,6 +512,25 @@ def _parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Na
     return args
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rag-foreign-policy")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``rag ask … | head``): stop quietly, like a killed pipe writer."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
@@ -431,7 +547,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         handler: Handler = args.handler
-        return handler(args, settings)
+        code = handler(args, settings)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except RagError as exc:
         print(f"error: {_one_line(exc.message)}", file=sys.stderr)
         if exc.hint:

@@ -36,3 +36,8 @@ class SettingsError(ConfigurationError):
 
 class ServeAddressError(RagError):
     """The service cannot listen on the address asked for (in use, not permitted, unknown)."""
+
+
+class ClusterError(RagError):
+    """A cluster run (``rag ingest --ray``) failed: workers lost beyond their retries, or a task
+    raised."""

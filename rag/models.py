@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from index.records import (
     Chunk,
@@ -27,6 +36,7 @@ __all__ = [
     "Filters",
     "IndexStats",
     "Passage",
+    "PassageDebug",
     "RetrieverHit",
     "Sentence",
 ]
@@ -73,8 +83,16 @@ class RetrieverHit(BaseModel):
     score: float = Field(..., description="That retriever's raw score (cosine or BM25).")
 
 
+class PassageDebug(BaseModel):
+    """The raw scores behind a passage's rank: for diagnosis, not for readers."""
+
+    fused_score: float = Field(0.0, description="Weighted reciprocal-rank-fusion score.")
+    dense: RetrieverHit | None = Field(None, description="Rank and cosine in the FAISS list.")
+    lexical: RetrieverHit | None = Field(None, description="Rank and BM25 score in the FTS5 list.")
+
+
 class Passage(BaseModel):
-    """A retrieved chunk with its provenance and scores."""
+    """A retrieved chunk with its provenance, its fused rank and a 0..1 relevance."""
 
     chunk_id: int = Field(..., description="Stable id of the chunk in the index.")
     doc_id: str = Field(..., description="Document the passage comes from.")
@@ -91,11 +109,40 @@ class Passage(BaseModel):
         default_factory=dict, description="That document's metadata (language, country, …)."
     )
     rank: int = Field(..., ge=1, description="1-based rank after fusion.")
-    score: float = Field(..., description="Fused (reciprocal rank) score.")
-    dense: RetrieverHit | None = None
-    lexical: RetrieverHit | None = None
+    score: float = Field(..., description="Fused (reciprocal rank) score (also in debug).")
+    relevance: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Fused score relative to the best passage of this answer: 1.0 for the top "
+        "passage, lower for weaker ones. For readers; the raw scores are under debug.",
+    )
+    debug: PassageDebug = Field(
+        default_factory=PassageDebug, description="Raw retriever ranks and scores."
+    )
     # The whole document, read once per snapshot by retrieval for the answerer (not serialised).
     _document: Document | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hits_into_debug(cls, data: Any) -> Any:
+        """``dense=`` / ``lexical=`` (the old top-level fields) are accepted into ``debug``."""
+        if isinstance(data, dict) and ("dense" in data or "lexical" in data):
+            data = dict(data)
+            debug = dict(data.get("debug") or {})
+            debug.setdefault("dense", data.pop("dense", None))
+            debug.setdefault("lexical", data.pop("lexical", None))
+            debug.setdefault("fused_score", data.get("score", 0.0))
+            data["debug"] = debug
+        return data
+
+    @property
+    def dense(self) -> RetrieverHit | None:
+        return self.debug.dense
+
+    @property
+    def lexical(self) -> RetrieverHit | None:
+        return self.debug.lexical
 
     @property
     def document(self) -> Document | None:
@@ -117,6 +164,10 @@ class Citation(BaseModel):
     doc_id: str = Field(..., description="Cited document.")
     title: str = Field(..., description="Cited document's title.")
     source: str = Field(..., description="Cited document's source.")
+    date: str | None = Field(None, description="Cited document's date (YYYY[-MM[-DD]]), if known.")
+    metadata: dict[str, MetadataValue] = Field(
+        default_factory=dict, description="Cited document's metadata (country, language, …)."
+    )
     char_start: int = Field(..., ge=0, description="Start offset of the quote in the document.")
     char_end: int = Field(..., gt=0, description="End offset (exclusive) of the quote.")
     page: int | None = Field(None, description="1-based page of the quote, if paged.")
@@ -142,6 +193,14 @@ class Answer(BaseModel):
     short_answer: str | None = Field(
         None, description="A precise span (date, name, number) pinned inside the answer."
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The answer text without its [n] citation markers."
+    )
+    @property
+    def answer_plain(self) -> str:
+        return strip_markers(self.answer)
+
     abstained: bool = Field(False, description="True when the documents do not answer it.")
     sentences: list[AnswerSentence] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
@@ -177,3 +236,19 @@ class IndexStats(BaseModel):
     problems: list[str] | None = Field(
         None, description="With a check: problems found (empty: none); without one: null."
     )
+
+
+_MARKER_RE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without ``[n]`` / ``[1, 2]`` citation markers (and the space before them)."""
+    return re.sub(r"[ \t]{2,}", " ", _MARKER_RE.sub("", text)).strip()
+
+
+def relevance_of(scores: list[float]) -> list[float]:
+    """Each fused score relative to the best, in [0, 1] (rounded to 4 places)."""
+    best = max(scores, default=0.0)
+    if best <= 0:
+        return [0.0 for _ in scores]
+    return [round(min(1.0, max(0.0, s / best)), 4) for s in scores]

@@ -15,7 +15,7 @@ import numpy as np
 from index.records import ChunkFilter, Document
 from index.store import Snapshot
 from rag.language import function_words
-from rag.models import Passage, RetrieverHit
+from rag.models import Passage, PassageDebug, RetrieverHit, relevance_of
 from rag.settings import RetrievalMode
 from rag.text_features import content_terms
 
@@ -113,6 +113,9 @@ def retrieve(
     chunks = snapshot.chunks([f.chunk_id for f in fused])
     docs: dict[str, Document] = snapshot.documents([c.doc_id for c in chunks.values()])
     passages: list[Passage] = []
+    relevance = dict(
+        zip((f.chunk_id for f in fused), relevance_of([f.score for f in fused]), strict=True)
+    )
     for f in fused:
         chunk = chunks.get(f.chunk_id)
         if chunk is None:
@@ -131,11 +134,11 @@ def retrieve(
                 text=chunk.text,
                 sentence_start=chunk.sentence_start,
                 sentence_end=chunk.sentence_end,
-                metadata=doc.metadata,
+                metadata=dict(doc.metadata),
                 rank=len(passages) + 1,
                 score=f.score,
-                dense=f.dense,
-                lexical=f.lexical,
+                relevance=relevance[f.chunk_id],
+                debug=PassageDebug(fused_score=f.score, dense=f.dense, lexical=f.lexical),
             ).with_document(doc)
         )
     return passages

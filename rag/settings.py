@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         2048, ge=1, description="Ingest commits durably after about this many new chunks."
     )
 
+    # --- cluster ingest (optional extra `ray`) ----------------------------------------------------
+    ray_address: str | None = Field(
+        None, description="Ingest on Ray: 'local', 'auto' or host:port; None: ingest here."
+    )
+    ray_actors: int = Field(2, ge=1, le=4096, description="Embedding actors on the cluster.")
+    ray_actor_cpus: float = Field(1.0, gt=0, description="CPUs per embedding actor.")
+    ray_actor_gpus: float | None = Field(
+        None, ge=0, description="GPUs per embedding actor; None: 1 where the cluster has GPUs."
+    )
+
     # --- retrieval -----------------------------------------------------------------------------
     retrieval_mode: RetrievalMode = "hybrid"
     top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
@@ -108,6 +118,9 @@ class Settings(BaseSettings):
         "(`http://localhost:3000,https://a.example`) or a JSON list.",
     )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    log_questions: bool = Field(
+        False, description="Put the question text in the service's access log lines."
+    )
     # --- upload parsing and the write queue (see service/upload_worker.py, writer_queue.py) ---
     upload_parse_seconds: float = Field(
         60.0, gt=0, le=3600, description="Wall-clock budget to parse one upload."

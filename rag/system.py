@@ -14,9 +14,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from index.manifest import Manifest
 from index.records import Document, DocumentInfo
@@ -25,7 +27,15 @@ from rag.answering import Answerer, abstention, gather_candidates, make_answerer
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.errors import InvalidQuestionError
-from rag.ingest import IngestEvent, IngestOptions, IngestReport, ingest
+from rag.filters import FilterOptions, check_filter_keys, coerce_filters, known_filter_keys
+from rag.ingest import (
+    IngestEvent,
+    IngestOptions,
+    IngestReport,
+    failures_only_report,
+    ingest,
+    read_head,
+)
 from rag.language import detect_language
 from rag.loaders import LoadFailure
 from rag.models import Answer, Filters, IndexStats, Passage
@@ -83,6 +93,7 @@ class QASystem:
         self.settings = settings
         self._answerer = answerer
         self._write_lock = threading.Lock()
+        self._metadata_cache: tuple[int, dict[str, list[str]]] | None = None
 
     @property
     def answerer(self) -> Answerer:
@@ -161,16 +172,10 @@ class QASystem:
         opened, and no model is loaded (``report.documents == 0``).
         """
         started = time.perf_counter()
-        stream = iter(items)
-        head: list[Document | LoadFailure] = []
-        for item in stream:
-            head.append(item)
-            if isinstance(item, Document):
-                break
-        else:
-            report = failures_only(head, on_event)
-            report.seconds = time.perf_counter() - started
-            return report
+        head, stream, found = read_head(items, lambda item: item)
+        if not found:
+            failures = [i for i in head if isinstance(i, LoadFailure)]
+            return failures_only_report(failures, started, on_event)
         counter = counter or TiktokenCounter()
         system = cls.create_or_open(settings, counter=counter, on_export=on_export)
         prepared = time.perf_counter()
@@ -191,6 +196,18 @@ class QASystem:
     def exists(index_dir: Path) -> bool:
         """Whether ``index_dir`` holds an index (its folder is checked to be usable first)."""
         return IndexStore.exists(index_dir)
+
+    @classmethod
+    def create(cls, settings: Settings) -> QASystem:
+        """Open the index at ``settings.index_dir``, creating it (and exporting the embedding
+        model to ONNX, once per index) when there is none: :meth:`create_or_open`."""
+        return cls.create_or_open(settings)
+
+    def __enter__(self) -> QASystem:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def warm_up(self) -> None:
         for part in (self.encoder, self.answerer):
@@ -235,15 +252,19 @@ class QASystem:
         question: str,
         *,
         k: int | None = None,
-        filters: Filters | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
         mode: RetrievalMode | None = None,
     ) -> list[Passage]:
-        """The top-``k`` passages for ``question`` (retrieval only, no answer)."""
+        """The top-``k`` passages for ``question`` (retrieval only, no answer); ``filters`` as
+        for :meth:`ask`."""
         text = validate_question(question, self.settings)
+        filters = coerce_filters(filters)
         params = self.params(k, mode)
         flt = filters.to_chunk_filter() if filters is not None else None
         vector = self.encoder.encode_query(text)
         with self._store.snapshot() as snap:
+            if filters is not None and filters.metadata:
+                check_filter_keys(filters, self._metadata_values(snap))
             return retrieve(snap, text, vector, params, flt, language=detect_language(text))
 
     def ask(
@@ -251,12 +272,17 @@ class QASystem:
         question: str,
         *,
         k: int | None = None,
-        filters: Filters | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
         mode: RetrievalMode | None = None,
     ) -> Answer:
-        """Answer with citations, or abstain. Identical for CLI, service and evaluation."""
+        """Answer with citations, or abstain. Identical for CLI, service and evaluation.
+
+        ``filters`` is a :class:`Filters` or a mapping such as ``{"country": "SWE",
+        "date_from": "2022"}``; a metadata key that no document has is an
+        :class:`~index.errors.InvalidFilterError` naming the known keys."""
         t0 = time.perf_counter()
         text = validate_question(question, self.settings)
+        filters = coerce_filters(filters)
         language = detect_language(text)
         fallback = (
             mode is None and language not in ENGLISH and self.settings.retrieval_mode != "lexical"
@@ -268,6 +294,8 @@ class QASystem:
         query_vector = self.encoder.encode_query(text)
         t1 = time.perf_counter()
         with self._store.snapshot() as snap:
+            if filters is not None and filters.metadata:
+                check_filter_keys(filters, self._metadata_values(snap))
             passages = retrieve(snap, text, query_vector, params, flt, language=language)
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)
@@ -275,6 +303,10 @@ class QASystem:
                 answer = self.answerer.answer(text, query_vector, candidates, passages)
                 docs = {c.document.id: c.document for c in candidates}
                 verify_citations(answer, docs)
+                for c in answer.citations:
+                    cited = docs.get(c.doc_id)
+                    if cited is not None:
+                        c.date, c.metadata = cited.date, dict(cited.metadata)
             else:
                 answer = abstention(text, passages, 0.0, "nothing relevant was retrieved")
         t3 = time.perf_counter()
@@ -295,19 +327,55 @@ class QASystem:
             update={"mode": params.mode, "warnings": warnings, "timings_ms": timings}
         )
 
+    def _metadata_values(self, snap: Any) -> dict[str, list[str]]:
+        """Metadata keys and values of the index, cached per committed generation."""
+        cached = self._metadata_cache
+        if cached is None or cached[0] != snap.generation:
+            cached = (snap.generation, snap.metadata_values())
+            self._metadata_cache = cached
+        return cached[1]
+
+    def filter_options(self) -> FilterOptions:
+        """Filter keys and the values present in the index (for filter forms)."""
+        with self._store.snapshot() as snap:
+            metadata = dict(self._metadata_values(snap))
+            date_min, date_max = snap.date_range()
+            return FilterOptions(
+                keys=known_filter_keys(metadata),
+                sources=snap.source_values(),
+                date_min=date_min,
+                date_max=date_max,
+                metadata=metadata,
+            )
+
     # --- documents ---------------------------------------------------------------------------
     def ingest(
         self,
-        documents: Iterable[Document | LoadFailure],
+        documents: Iterable[Document | LoadFailure | str | PathLike[str]],
         counter: TokenCounter | None = None,
         *,
         on_event: Callable[[IngestEvent], None] | None = None,
     ) -> IngestReport:
-        """Ingest documents with this system's encoder; visible to the next question at once."""
+        """Ingest documents, files or folders with this system's encoder; visible to the next
+        question at once. A path is read by the loaders (a bad file is a failure in the report,
+        not an exception); ``counter`` defaults to the index's own tokenizer."""
         counter = counter or TiktokenCounter(self.manifest.token_encoding)
-        options = ingest_options(self.manifest, self.settings)
+        options = self.ingest_options()
+        with self.writing() as writer:
+            return ingest(
+                _expand_paths(documents), writer, self.encoder, counter, options, on_event=on_event
+            )
+
+    def ingest_options(self) -> IngestOptions:
+        """Chunking as the index was built (its manifest), batching as configured."""
+        return ingest_options(self.manifest, self.settings)
+
+    @contextmanager
+    def writing(self) -> Iterator[IndexWriter]:
+        """The index's single writer, under this system's write lock (for library code that
+        drives its own ingest loop, e.g. :mod:`rag.distributed`); committed on a clean exit."""
         with self._write_lock, self._writer() as writer:
-            return ingest(documents, writer, self.encoder, counter, options, on_event=on_event)
+            yield writer
 
     def ingest_paths(
         self,
@@ -352,9 +420,7 @@ class QASystem:
 
     def _writer(self) -> IndexWriter:
         """The index's single writer, with the configured vector-index policy."""
-        return self._store.writer(
-            policy=self.settings.vector_index, ivf_threshold=self.settings.ivf_threshold
-        )
+        return open_writer(self._store, self.settings)
 
     # --- what the index holds ----------------------------------------------------------------
     def stats(self, *, check: bool = False) -> IndexStats:
@@ -399,24 +465,6 @@ class QASystem:
         return chunks, sentences
 
 
-def failures_only(
-    items: Sequence[Document | LoadFailure], on_event: Callable[[IngestEvent], None] | None
-) -> IngestReport:
-    """The report of a batch in which nothing could be loaded."""
-    report = IngestReport()
-    for failure in items:
-        if not isinstance(failure, LoadFailure):
-            continue
-        if failure.skipped:
-            report.skipped += 1
-        else:
-            report.failed += 1
-        report.failures.append(failure)
-        if on_event is not None:
-            on_event(IngestEvent("failure", failure=failure))
-    return report
-
-
 def manifest_for(settings: Settings, embedder: Embedder, encoding: str) -> Manifest:
     return Manifest(
         model_name=embedder.model_name,
@@ -429,6 +477,25 @@ def manifest_for(settings: Settings, embedder: Embedder, encoding: str) -> Manif
 
 def embed_threads(settings: Settings) -> int:
     return settings.embed_threads or os.cpu_count() or 1
+
+
+def _expand_paths(
+    items: Iterable[Document | LoadFailure | str | PathLike[str]],
+) -> Iterator[Document | LoadFailure]:
+    from rag.loaders import iter_documents
+
+    if isinstance(items, str | PathLike | Document):
+        items = [items]
+    for item in items:
+        if isinstance(item, str | PathLike):
+            yield from iter_documents([Path(item)])
+        else:
+            yield item
+
+
+def open_writer(store: IndexStore, settings: Settings) -> IndexWriter:
+    """The index's single writer, with the configured vector-index policy."""
+    return store.writer(policy=settings.vector_index, ivf_threshold=settings.ivf_threshold)
 
 
 def ingest_options(manifest: Manifest, settings: Settings) -> IngestOptions:

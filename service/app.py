@@ -17,16 +17,22 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from rag.settings import Settings
 from rag.system import QASystem
 from rag.tokens import TiktokenCounter
+from service.access_log import AccessLogMiddleware
 from service.csrf import CrossSiteGuardMiddleware, is_loopback
 from service.errors import install_error_handlers
 from service.http_shape import ResponseHeadersMiddleware
 from service.limits import BodyLimitMiddleware
+from service.metrics import ServiceMetrics
 from service.routes_ask import ask_router
+from service.routes_docs import install_docs
 from service.routes_documents import documents_router
+from service.routes_filters import router as filters_router
 from service.routes_health import router as health_router
 from service.routes_page import page_router
 from service.state import ServiceState
@@ -83,7 +89,24 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
         version=_package_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package by install_docs (no CDN)
+        redoc_url=None,
     )
+
+    def index_counts() -> dict[str, int]:
+        state = getattr(app.state, "service", None)
+        if state is None:
+            return {}
+        return dict(state.system.stats().counts)
+
+    metrics = ServiceMetrics(index_counts)
+    app.state.metrics = metrics
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(
@@ -98,9 +121,16 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(ResponseHeadersMiddleware)  # outermost: every response gets nosniff
+    app.add_middleware(ResponseHeadersMiddleware)  # every response gets nosniff
+    app.add_middleware(  # outermost: request id, access log and request metrics
+        AccessLogMiddleware,
+        metrics=metrics,
+        routes=app.router.routes,
+        log_questions=settings.log_questions,
+    )
     app.include_router(health_router)
     app.include_router(ask_router(settings))
+    app.include_router(filters_router)
     app.include_router(documents_router(settings))
     app.include_router(page_router())
     return app

@@ -37,12 +37,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 settings.host,
             )
         app = create_app(settings, system=system)
+        logging.getLogger("service.access").setLevel(logging.INFO)
         config = uvicorn.Config(
             app,
             host=settings.host,
             port=settings.port,
             log_level="info",
-            access_log=bool(getattr(args, "verbose", False)),
+            access_log=False,  # service.access_log writes one structured line per request
             http=JsonErrorH11Protocol,
         )
         logger.info("listening on http://%s:%d", settings.host, settings.port)

@@ -42,17 +42,29 @@ def bundled_model_dir() -> Path:
     return Path(__file__).resolve().parent / "model"
 
 
+def with_interactions(matrix: np.ndarray) -> np.ndarray:
+    """The features followed by every pairwise product (squares included), so a linear model
+    can learn that, e.g., a date matters for a *when* question and not otherwise."""
+    n = matrix.shape[1]
+    i, j = np.triu_indices(n)
+    return np.hstack([matrix, matrix[:, i] * matrix[:, j]])
+
+
 @dataclass(frozen=True)
 class LogisticModel:
-    """Standardised features → logistic regression. ``predict`` gives probabilities."""
+    """Standardised features (optionally with their pairwise products) → logistic regression.
+    ``predict`` gives probabilities."""
 
     features: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
     bias: float
+    interactions: bool = False
 
     def logits(self, matrix: np.ndarray) -> np.ndarray:
+        if self.interactions:
+            matrix = with_interactions(matrix)
         z = (matrix - self.mean) / self.scale
         return np.asarray(z @ self.weights + self.bias, dtype=np.float64)
 
@@ -66,6 +78,7 @@ class LogisticModel:
             "scale": [round(float(v), 6) for v in self.scale],
             "weights": [round(float(v), 6) for v in self.weights],
             "bias": round(float(self.bias), 6),
+            "interactions": self.interactions,
         }
 
     @classmethod
@@ -77,10 +90,13 @@ class LogisticModel:
                 scale=np.asarray(raw["scale"], dtype=np.float64),
                 weights=np.asarray(raw["weights"], dtype=np.float64),
                 bias=float(raw["bias"]),
+                interactions=bool(raw.get("interactions", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed logistic model: {exc}") from exc
         n = len(model.features)
+        if model.interactions:
+            n += n * (n + 1) // 2
         if not (len(model.mean) == len(model.scale) == len(model.weights) == n):
             raise ModelError("logistic model: feature and weight counts differ")
         return model

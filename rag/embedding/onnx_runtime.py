@@ -138,7 +138,9 @@ class OnnxQueryEncoder:
     first use (or by :meth:`warm_up`). Thread-safe: onnxruntime sessions may be run concurrently.
     """
 
-    def __init__(self, folder: Path, *, threads: int = 1) -> None:
+    def __init__(
+        self, folder: Path, *, threads: int = 1, providers: Sequence[str] | None = None
+    ) -> None:
         self.folder = Path(folder)
         missing = [name for name in ENCODER_FILES if not (self.folder / name).is_file()]
         if missing:
@@ -150,6 +152,7 @@ class OnnxQueryEncoder:
             raise ValueError("threads must be at least 1")
         self.spec = EncoderSpec.read(self.folder / SPEC_FILE)
         self._threads = threads
+        self._providers = list(providers or ["CPUExecutionProvider"])
         self._lock = threading.Lock()
         self._session: onnxruntime.InferenceSession | None = None
         self._tokenizer: tokenizers.Tokenizer | None = None
@@ -213,9 +216,9 @@ class OnnxQueryEncoder:
         # Do not burn idle CPU spinning between runs; the machine is shared.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            return ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            available = set(ort.get_available_providers())
+            providers = [p for p in self._providers if p in available] or ["CPUExecutionProvider"]
+            return ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own non-hierarchy exceptions
             raise ModelError(
                 f"cannot load query encoder {path}: {exc}", hint=_REBUILD_HINT

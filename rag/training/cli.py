@@ -41,7 +41,7 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
         default="rag/answering/model",
         help="where the model goes (default: rag/answering/model, the bundled one)",
     )
-    p.add_argument("--steps", type=int, default=1200, help="cross-encoder steps (default 1200)")
+    p.add_argument("--steps", type=int, default=450, help="cross-encoder steps (default 450)")
     p.add_argument("--layers", type=int, default=2, help="MiniLM layers kept (default 2)")
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
     p.add_argument(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering.scorer import LogisticModel
+from rag.answering.scorer import LogisticModel, with_interactions
 
 
 def fit_logistic(
@@ -18,9 +18,13 @@ def fit_logistic(
     *,
     l2: float = 1.0,
     iterations: int = 50,
+    interactions: bool = False,
 ) -> LogisticModel:
-    """Maximum a-posteriori logistic regression on standardised features."""
+    """Maximum a-posteriori logistic regression on standardised features (and, with
+    ``interactions``, on their pairwise products too)."""
     x = matrix.astype(np.float64)
+    if interactions:
+        x = with_interactions(x)
     y = labels.astype(np.float64)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -37,7 +41,7 @@ def fit_logistic(
         w -= step
         if np.abs(step).max() < 1e-7:
             break
-    return LogisticModel(tuple(features), mean, scale, w[:-1], float(w[-1]))
+    return LogisticModel(tuple(features), mean, scale, w[:-1], float(w[-1]), interactions)
 
 
 @dataclass(frozen=True)

@@ -505,8 +505,8 @@ def test_read_only_index_answers(readonly_wrap: tuple[list[str], Path], tmp_path
         text=True,
     )
     assert "2024" in json.loads(answer.stdout)["short_answer"]
-    note = tmp_path / "note.txt"  # a readable document: the write itself must be refused
-    note.write_text("The harbour opens at dawn. The ferry leaves at noon.\n", encoding="utf-8")
+    note = tmp_path / "note.txt"  # a readable input: one of no known type is only skipped
+    note.write_text("Sweden joined NATO in March 2024.\n", encoding="utf-8")
     ingest = subprocess.run(
         [*run, "ingest", str(note), "--index", str(ro), "-q"],
         env=clean_env(),

@@ -449,7 +449,6 @@ def test_accented_lexical_search_and_non_english_retrieval(system: QASystem) -> 
     assert answer.passages[0].doc_id == "espana.txt"
 
 
-@pytest.mark.xfail(reason="answerer: issue 9 merge", strict=False)
 def test_french_question_over_a_french_statement_is_answered(system: QASystem) -> None:
     answer = system.ask(
         "Quand la France a-t-elle signé l'accord de coopération maritime avec le Sénégal ?"

@@ -109,6 +109,7 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert set(ops) == {
         ("/health", "get"),
         ("/ask", "post"),
+        ("/filters", "get"),
         ("/documents", "get"),
         ("/documents", "post"),
         ("/documents/{doc_id}", "get"),

@@ -159,7 +159,7 @@ def test_relative_imports_resolve() -> None:
     assert {"pkg.sub", "pkg.sub.sibling", "pkg.sub.other", "pkg.sub.other.thing"} <= names
 
 
-FRONT_ENDS = ("service", "eval", "bench", "rag.cli", "rag.training")
+FRONT_ENDS = ("service", "eval", "bench", "rag.cli", "rag.training", "rag.mcp_server", "rag.batch")
 
 
 @pytest.mark.parametrize("front", FRONT_ENDS)

@@ -1,0 +1,111 @@
+"""Questions in bulk: read a file of questions (one a line, or JSONL records) and answer each.
+
+A ``.jsonl`` file holds records ``{"question", "id"?, "k"?, "filters"?, "mode"?}`` (a bare JSON
+string is a question too); any other file holds one question per non-blank line. A question
+that cannot be answered (empty, too long, a bad filter) yields an error record for its line and
+the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.errors import InvalidFilterError, RagError
+from rag.errors import InvalidQuestionError
+from rag.jsonlimits import loads_limited
+from rag.models import Answer
+
+__all__ = ["BatchItem", "answer_batch", "read_questions"]
+
+
+@dataclass
+class BatchItem:
+    """One question of a batch, with the options its record gave."""
+
+    line: int
+    question: str
+    id: str | None = None
+    k: int | None = None
+    filters: dict[str, Any] | None = None
+    mode: str | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _item_from_record(line: int, record: Any) -> BatchItem:
+    if isinstance(record, str):
+        return BatchItem(line, record)
+    if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+        return BatchItem(line, "", error='a record needs a "question" string')
+    k = record.get("k")
+    filters = record.get("filters")
+    if k is not None and (not isinstance(k, int) or isinstance(k, bool)):
+        return BatchItem(line, record["question"], error='"k" must be an integer')
+    if filters is not None and not isinstance(filters, dict):
+        return BatchItem(line, record["question"], error='"filters" must be an object')
+    rid = record.get("id")
+    return BatchItem(
+        line,
+        record["question"],
+        id=None if rid is None else str(rid),
+        k=k,
+        filters=filters,
+        mode=record.get("mode"),
+    )
+
+
+def read_questions(path: Path) -> list[BatchItem]:
+    """The questions of ``path`` (JSONL records for ``.jsonl``, else one per non-blank line)."""
+    text = path.read_text(encoding="utf-8-sig")
+    items: list[BatchItem] = []
+    jsonl = path.suffix.lower() == ".jsonl"
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        if not jsonl:
+            items.append(BatchItem(number, raw.strip()))
+            continue
+        try:
+            record = loads_limited(raw)
+        except (ValueError, RagError) as exc:
+            items.append(BatchItem(number, "", error=f"not a JSON record: {exc}"))
+            continue
+        items.append(_item_from_record(number, record))
+    return items
+
+
+def answer_batch(
+    system: Any, items: list[BatchItem], defaults: dict[str, Any]
+) -> Iterator[tuple[BatchItem, Answer | None, str | None]]:
+    """Answer each item with ``system`` (a :class:`~rag.system.QASystem`): yields the item and
+    its answer, or its error message. Options of a record override ``defaults``."""
+    for item in items:
+        if item.error is not None:
+            yield item, None, item.error
+            continue
+        try:
+            answer = system.ask(
+                item.question,
+                k=item.k if item.k is not None else defaults.get("k"),
+                filters=item.filters if item.filters is not None else defaults.get("filters"),
+                mode=item.mode or defaults.get("mode"),
+            )
+        except (InvalidQuestionError, InvalidFilterError) as exc:
+            yield item, None, exc.message
+            continue
+        yield item, answer, None
+
+
+def batch_record(item: BatchItem, answer: Answer | None, error: str | None) -> str:
+    """One JSONL line: the answer model (with ``id`` and ``line``), or an error record."""
+    head: dict[str, Any] = {"line": item.line}
+    if item.id is not None:
+        head["id"] = item.id
+    if answer is None:
+        head.update(question=item.question, error=error)
+        return json.dumps(head, ensure_ascii=False)
+    return json.dumps({**head, **answer.model_dump(mode="json")}, ensure_ascii=False)
