@@ -7,7 +7,7 @@ QUESTION ?= When did Sweden join NATO?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup setup-ray demo serve test lint browser clean-index
+.PHONY: setup setup-ray demo serve test check lint browser clean-index
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,7 @@ setup: $(BIN)/.installed
 
 ## setup-ray: the optional cluster extra (Ray), for `rag ingest --ray` and its tests
 $(BIN)/.installed-ray: $(BIN)/.installed
-	$(BIN)/pip install -q -e '.[test,ray]'
+	$(BIN)/pip install -q -e '.[test,mcp,ray]'
 	touch $@
 
 setup-ray: $(BIN)/.installed-ray
@@ -42,9 +42,13 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy index rag service eval bench
 
-## test: set up (including headless Chromium for the browser test) and run the test suite
+## test: set up (including headless Chromium and Ray for the browser and cluster tests), lint, run every test layer
 test: setup setup-ray browser lint
 	$(BIN)/pytest -q
+
+## check: the unit layer only (tests/unit/, under 30 s) — the edit loop
+check: setup
+	$(BIN)/pytest -q -m unit tests/unit
 
 clean-index:
 	rm -rf $(INDEX)

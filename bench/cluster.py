@@ -4,7 +4,7 @@ single writer's ceiling, and a projection to 10^8 passages.
     python -m bench.cluster --input ../shared/corpora/history-state-gov.jsonl --docs 30
 
 Takes the first ``--docs`` records of ``--input`` and ingests them four ways into fresh indexes:
-locally (``build_index``, ONNX on all cores), on a private local Ray cluster with one actor (all
+locally (``QASystem.build``, ONNX on all cores), on a private local Ray cluster with one actor (all
 cores) and with two actors (one core each), and once more locally with the embedding replaced by
 a lookup of the vectors the first run computed (everything but the model: reading, chunking,
 hash checks, SQLite, FTS5, FAISS and commits = what the single writer can absorb). Every Ray index
@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Sequence
@@ -28,13 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from index.store import CATALOG_NAME, IndexStore
-from rag.build import build_index
-from rag.distributed.compare import differences, max_vector_difference
-from rag.ingest import IngestOptions, IngestReport, ingest
+from rag.distributed.compare import differences, max_vector_difference, read_contents
+from rag.ingest import IngestReport
 from rag.loaders import iter_documents
 from rag.settings import Settings
-from rag.system import encoder_folder, ingest_options, open_writer
+from rag.system import QASystem, encoder_folder
 from rag.tokens import TiktokenCounter
 
 DIM = 384
@@ -59,20 +56,13 @@ class LookupEmbedder:
 
 
 def vector_table(index_dir: Path) -> dict[str, np.ndarray]:
-    store = IndexStore.open(index_dir)
-    try:
-        with store.snapshot() as snap:
-            ids, vectors = snap.vectors.all_items()
-    finally:
-        store.close()
-    by_id = {int(i): v for i, v in zip(ids, vectors, strict=True)}
-    conn = sqlite3.connect(index_dir / CATALOG_NAME)
-    try:
-        table = {t: by_id[i] for i, t in conn.execute("SELECT id, text FROM chunks")}
-        for text, blob in conn.execute("SELECT text, vector FROM sentences"):
-            table[text] = np.frombuffer(blob, dtype=np.float32)
-    finally:
-        conn.close()
+    contents = read_contents(index_dir)
+    # chunks rows: id, doc_id, ordinal, char_start, char_end, text, …
+    table = {str(c[5]): contents.chunk_vectors[int(str(c[0]))] for c in contents.chunks}
+    for doc_id, ordinal, _start, _end, text in contents.sentences:
+        vector = contents.sentence_vectors.get((str(doc_id), int(str(ordinal))))
+        if vector is not None:
+            table[str(text)] = vector
     return table
 
 
@@ -153,12 +143,12 @@ def main() -> None:
     try:
         # Export the encoder once, outside every timed run.
         warm = fresh(root, "warm", None)
-        build_index(warm, iter_documents([]))
+        QASystem.create_or_open(warm).close()  # exports the encoder
         encoder = encoder_folder(warm.index_dir)
 
         local = fresh(root, "local", encoder)
         t0 = time.perf_counter()
-        report = build_index(local, iter_documents([corpus]))
+        report = QASystem.build(local, iter_documents([corpus]))
         result["local"] = summary(report, time.perf_counter() - t0)
         print("local", result["local"], flush=True)
 
@@ -182,15 +172,14 @@ def main() -> None:
             ray.shutdown()
 
         table = vector_table(local.index_dir)
-        writer_only = fresh(root, "writer", None)
-        store = IndexStore.create(writer_only.index_dir, IndexStore.open(local.index_dir).manifest)
+        writer_only = fresh(root, "writer", encoder)
+        # An empty index with the local one's encoder, then ingest with vectors looked up.
+        QASystem.create_or_open(writer_only).close()
         counter = TiktokenCounter()
-        opts: IngestOptions = ingest_options(store.manifest, writer_only)
-        t0 = time.perf_counter()
-        with open_writer(store, writer_only) as w:
-            report = ingest(iter_documents([corpus]), w, LookupEmbedder(table), counter, opts)
-        result["writer_only"] = summary(report, time.perf_counter() - t0)
-        store.close()
+        with QASystem.open(writer_only, encoder=LookupEmbedder(table)) as system:
+            t0 = time.perf_counter()
+            report = system.ingest(iter_documents([corpus]), counter)
+            result["writer_only"] = summary(report, time.perf_counter() - t0)
         print("writer only", result["writer_only"], flush=True)
 
         lc = result["local"]["chunks_per_s"]

@@ -2,7 +2,7 @@
 
     python -m bench.ingest ../shared/corpora/history-state-gov.jsonl --out bench/results
 
-Measures, in one run: (1) end-to-end `build_index` into a fresh folder (loading, chunking,
+Measures, in one run: (1) end-to-end `QASystem.ingest` into a fresh folder (loading, chunking,
 embedding, SQLite/FTS5/FAISS writes, commits) — the one-time ONNX export is timed separately;
 (2) raw ONNX Runtime `encode` of exactly the chunk and sentence texts the index holds (the
 model the pipeline runs); (3) sentence-transformers `model.encode` on a fixed sample of the same
@@ -22,25 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from index.store import IndexStore
-from rag.build import build_index, embed_threads, open_for_ingest
 from rag.loaders import iter_documents
 from rag.settings import Settings
+from rag.system import QASystem, embed_threads
 from rag.tokens import TiktokenCounter
-
-
-def _texts(index_dir: Path) -> tuple[list[str], list[str]]:
-    store = IndexStore.open(index_dir)
-    try:
-        with store.snapshot() as snap:
-            chunks = [r[0] for r in snap.conn.execute("SELECT text FROM chunks ORDER BY id")]
-            sents = [
-                r[0]
-                for r in snap.conn.execute("SELECT text FROM sentences ORDER BY doc_id, ordinal")
-            ]
-    finally:
-        store.close()
-    return chunks, sents
 
 
 def main() -> None:
@@ -53,21 +38,21 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     index_dir = args.keep if args.keep else work / "index"
-    if IndexStore.exists(index_dir):
+    if QASystem.exists(index_dir):
         raise SystemExit(f"{index_dir} already holds an index; the benchmark needs a fresh folder")
     settings = Settings(index_dir=index_dir)
     counter = TiktokenCounter()
     result: dict[str, object] = {"inputs": [str(p) for p in args.paths]}
 
     t0 = time.perf_counter()
-    store, encoder = open_for_ingest(settings, counter)
-    store.close()
+    system = QASystem.create_or_open(settings, counter=counter)
+    encoder = system.encoder
     result["export_s"] = round(time.perf_counter() - t0, 2)
 
     t0 = time.perf_counter()
-    report = build_index(settings, iter_documents(args.paths), counter=counter)
+    report = system.ingest(iter_documents(args.paths), counter)
     wall = time.perf_counter() - t0
-    chunks, sents = _texts(settings.index_dir)
+    chunks, sents = system.texts()
     n_chars = report.characters
     result.update(
         documents=report.documents,
@@ -116,7 +101,8 @@ def main() -> None:
     )
 
     t0 = time.perf_counter()
-    again = build_index(settings, iter_documents(args.paths), counter=counter)
+    again = system.ingest(iter_documents(args.paths), counter)
+    system.close()
     result.update(reingest_s=round(time.perf_counter() - t0, 2), reingest_unchanged=again.unchanged)
     result.update(
         machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",

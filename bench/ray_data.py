@@ -26,12 +26,11 @@ from typing import Any
 import numpy as np
 
 from index.records import Document
-from rag.build import build_index
-from rag.ingest import IngestOptions, prepare
+from rag.embedding.onnx_runtime import ENCODER_FILES, OnnxQueryEncoder
+from rag.ingest import prepare
 from rag.loaders import iter_documents
-from rag.onnx_encoder import ENCODER_FILES, OnnxQueryEncoder
 from rag.settings import Settings
-from rag.system import encoder_folder
+from rag.system import QASystem, encoder_folder
 from rag.tokens import TiktokenCounter
 
 GROUP = 256
@@ -68,10 +67,10 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-raydata-"))
     try:
         settings = Settings(index_dir=root / "warm")
-        build_index(settings, iter_documents([]))  # exports the encoder once
+        with QASystem.create_or_open(settings) as system:  # exports the encoder once
+            options = system.ingest_options()  # chunking and batching as configured
         folder = encoder_folder(settings.index_dir)
         counter = TiktokenCounter()
-        options = IngestOptions(chunk_tokens=200, overlap_sentences=1, batch_size=32)
         texts: list[str] = []
         for n, item in enumerate(iter_documents([args.input])):
             if n >= args.docs:

@@ -132,8 +132,8 @@ def measure(
     flat.add(ids, vectors)
     flat_build = time.perf_counter() - t0
     flat_rss = rss_bytes() - rss0
-    truth10 = flat.search(queries, K)[1]  # batched, all build threads
-    truth40 = flat.search(queries, DEPTH)[1]
+    truth10 = flat.search(queries, K, nprobe=1)[1]  # exact (nprobe unused); batched
+    truth40 = flat.search(queries, DEPTH, nprobe=1)[1]
     faiss.omp_set_num_threads(1)
     flat_lat, flat_ids = single_query_latency(flat, queries)
     row["flat"] = {

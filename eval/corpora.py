@@ -21,7 +21,6 @@ import rag
 from eval.dataset import ARTICLE_FILE_NAME
 from index.errors import RagError
 from index.manifest import FORMAT_VERSION as INDEX_FORMAT_VERSION
-from index.store import IndexStore
 from rag.settings import Settings
 from rag.tokens import DEFAULT_ENCODING
 
@@ -134,7 +133,9 @@ def ready_marker(folder: Path) -> Path:
 
 def is_ready(folder: Path) -> bool:
     """Whether a completed index is cached at ``folder``."""
-    return ready_marker(folder).is_file() and IndexStore.exists(folder)
+    from rag.system import QASystem
+
+    return ready_marker(folder).is_file() and QASystem.exists(folder)
 
 
 def ensure_index(
@@ -158,8 +159,8 @@ def ensure_index(
         logger.info("reusing the %s index at %s", name, folder)
         return folder
 
-    from rag.build import build_index
     from rag.loaders import iter_documents
+    from rag.system import QASystem
     from rag.tokens import TiktokenCounter
 
     try:
@@ -173,7 +174,7 @@ def ensure_index(
         "building the %s index at %s from %s", name, folder, ", ".join(str(p) for p in inputs)
     )
     settings = settings_base.model_copy(update={"index_dir": folder})
-    report = build_index(
+    report = QASystem.build(
         settings,
         iter_documents(inputs),
         counter=TiktokenCounter(),

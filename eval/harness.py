@@ -164,9 +164,7 @@ def system_for(system: QASystem, config: EvalConfig) -> QASystem:
     """``system`` itself, or one sharing its store and encoder with overridden settings."""
     if not config.overrides:
         return system
-    return QASystem(
-        system.store, system.encoder, apply_overrides(system.settings, config.overrides)
-    )
+    return system.with_settings(apply_overrides(system.settings, config.overrides))
 
 
 class DocTexts:
@@ -178,8 +176,7 @@ class DocTexts:
 
     def __call__(self, doc_id: str) -> str | None:
         if doc_id not in self._texts:
-            with self._system.store.snapshot() as snap:
-                doc = snap.document(doc_id)
+            doc = self._system.get_document(doc_id)
             self._texts[doc_id] = doc.text if doc is not None else None
         return self._texts[doc_id]
 
@@ -328,15 +325,14 @@ def run_eval(
         )
         for config in chosen
     ]
-    with system.store.snapshot() as snap:
-        counts = snap.counts()
+    stats = system.stats()
     return EvalReport(
         eval_set=eval_set.version,
         questions=len(eval_set.questions),
         index_dir=str(system.settings.index_dir),
-        model=system.store.manifest.model_name,
-        documents=int(counts.get("documents", 0)),
-        chunks=int(counts.get("chunks", 0)),
+        model=stats.model,
+        documents=stats.documents,
+        chunks=stats.chunks,
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         results=results,
     )

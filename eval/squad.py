@@ -362,15 +362,14 @@ def run_squad(
                 records=records,
             )
         )
-    with system.store.snapshot() as snap:
-        counts = snap.counts()
+    stats = system.stats()
     return SquadReport(
         questions=len(questions),
         sample_seed=sample_seed,
         index_dir=str(system.settings.index_dir),
-        model=system.store.manifest.model_name,
-        documents=int(counts.get("documents", 0)),
-        chunks=int(counts.get("chunks", 0)),
+        model=stats.model,
+        documents=stats.documents,
+        chunks=stats.chunks,
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         results=results,
     )

@@ -84,7 +84,7 @@ def check_index_folder(folder: Path) -> None:
 class IndexStore:
     """An open index folder. Thread-safe for readers; writers go through :meth:`writer`."""
 
-    def __init__(self, folder: Path, manifest: Manifest, *, nprobe: int = 32) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, *, nprobe: int) -> None:
         self.folder = folder
         self.manifest = manifest
         self.nprobe = nprobe
@@ -105,7 +105,7 @@ class IndexStore:
             ) from exc
 
     @classmethod
-    def open(cls, folder: Path, *, nprobe: int = 32) -> IndexStore:
+    def open(cls, folder: Path, *, nprobe: int) -> IndexStore:
         folder = Path(folder)
         if not cls.exists(folder):
             raise IndexNotFoundError(
@@ -119,7 +119,7 @@ class IndexStore:
         return cls(folder, manifest, nprobe=nprobe)
 
     @classmethod
-    def create(cls, folder: Path, manifest: Manifest, *, nprobe: int = 32) -> IndexStore:
+    def create(cls, folder: Path, manifest: Manifest, *, nprobe: int) -> IndexStore:
         folder = Path(folder)
         if cls.exists(folder):
             raise IncompatibleIndexError(
@@ -143,7 +143,7 @@ class IndexStore:
         return cls(folder, manifest, nprobe=nprobe)
 
     @classmethod
-    def open_or_create(cls, folder: Path, manifest: Manifest, *, nprobe: int = 32) -> IndexStore:
+    def open_or_create(cls, folder: Path, manifest: Manifest, *, nprobe: int) -> IndexStore:
         """Open an existing index after checking it matches ``manifest``, or create it."""
         if cls.exists(folder):
             store = cls.open(folder, nprobe=nprobe)
@@ -256,7 +256,7 @@ class IndexStore:
             with suppress(sqlite3.Error):
                 conn.execute("COMMIT")
 
-    def writer(self, *, policy: VectorPolicy = "auto", ivf_threshold: int = 200_000) -> IndexWriter:
+    def writer(self, *, policy: VectorPolicy, ivf_threshold: int) -> IndexWriter:
         return IndexWriter(self, policy=policy, ivf_threshold=ivf_threshold)
 
     def check_integrity(self) -> list[str]:

@@ -148,11 +148,13 @@ class VectorIndex:
         k: int,
         *,
         allowed: np.ndarray | None = None,
-        nprobe: int = 32,
+        nprobe: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids) per query; ids of -1 mark missing results.
 
-        ``allowed`` restricts results to those ids inside the search itself (not after the cut).
+        ``allowed`` restricts results to those ids inside the search itself (not after the cut);
+        ``nprobe`` is the IVF lists probed (ignored by a flat index; no default here: it comes
+        from ``Settings.ivf_nprobe``).
         """
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, self.ntotal)) if self.ntotal else 1

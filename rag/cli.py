@@ -1,8 +1,9 @@
 """The `rag` command line. Domain errors become exit codes and one-line messages here only.
 
 Subcommands ``ingest``, ``ask``, ``documents`` and ``stats`` are built in; others (``serve``,
-``eval``, ``bench``) come from packages that register under the ``rag.commands`` entry point group,
-so ``rag`` never imports the service or the evaluation code it does not run. The query path imports
+``eval``, ``eval-squad``, ``train-answerer``) come from packages that register under the
+``rag.commands`` entry point group, so ``rag`` never imports the service or the evaluation code it
+does not run. Every command goes through :class:`rag.system.QASystem`. The query path imports
 neither torch nor sentence-transformers.
 """
 
@@ -118,12 +119,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from index.store import check_index_folder
-    from rag.build import build_index
     from rag.loaders import iter_documents
     from rag.progress import IngestProgress
+    from rag.system import QASystem
 
-    check_index_folder(settings.index_dir)
+    QASystem.check_folder(settings.index_dir)  # an unusable folder (a file, /proc) fails first
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -142,7 +142,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 settings, paths, options, on_event=progress, on_export=on_export
             )
         else:
-            report = build_index(
+            report = QASystem.build(
                 settings, iter_documents(paths), on_event=progress, on_export=on_export
             )
     finally:
@@ -323,13 +323,12 @@ def ask_batch(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- documents and stats --------------------------------------------------------------------------
 def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
-    from index.store import IndexStore
+    from rag.system import QASystem
 
-    store = IndexStore.open(settings.index_dir)
+    system = QASystem.open(settings)
     try:
         if args.action == "list":
-            with store.snapshot() as snap:
-                docs = snap.list_documents()
+            docs, _ = system.list_documents()
             if args.json:
                 print(json.dumps([d.model_dump() for d in docs], indent=2, ensure_ascii=False))
             for d in docs if not args.json else []:
@@ -338,48 +337,45 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
         if not args.ids:
             raise InvalidQuestionError(f"`rag documents {args.action}` needs document ids")
         if args.action == "show":
-            with store.snapshot() as snap:
-                for doc_id in args.ids:
-                    doc = snap.document(doc_id)
-                    if doc is None:
-                        raise DocumentNotFoundError(f"no document {doc_id!r} in the index")
-                    print(
-                        doc.model_dump_json(indent=2)
-                        if args.json
-                        else f"# {doc.title}\nid: {doc.id}\nsource: {doc.source}\n"
-                        f"date: {doc.date or '-'}\n\n{doc.text}"
-                    )
+            found = system.get_documents(args.ids)
+            for doc_id in args.ids:
+                doc = found[doc_id]
+                if doc is None:
+                    raise DocumentNotFoundError(f"no document {doc_id!r} in the index")
+                print(
+                    doc.model_dump_json(indent=2)
+                    if args.json
+                    else f"# {doc.title}\nid: {doc.id}\nsource: {doc.source}\n"
+                    f"date: {doc.date or '-'}\n\n{doc.text}"
+                )
             return EXIT_OK
-        from rag.system import open_writer
-
-        with open_writer(store, settings) as w:
-            missing = [doc_id for doc_id in args.ids if not w.delete(doc_id)]
+        missing = system.delete_documents(args.ids)
         for doc_id in args.ids:
             print(f"{'not found' if doc_id in missing else 'deleted'}: {doc_id}")
         return EXIT_PARTIAL if missing else EXIT_OK
     finally:
-        store.close()
+        system.close()
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from index.store import IndexStore
+    from rag.system import QASystem
 
-    store = IndexStore.open(settings.index_dir)
+    system = QASystem.open(settings)
     try:
-        with store.snapshot() as snap:
-            stats: dict[str, Any] = dict(snap.counts())
-            stats["vector_index"] = snap.vector_kind
-        stats.update(
-            index_dir=str(settings.index_dir),
-            model=store.manifest.model_name,
-            dimension=store.manifest.dimension,
-            chunk_tokens=store.manifest.chunk_tokens,
-            format_version=store.manifest.format_version,
-        )
-        if args.check:
-            stats["problems"] = store.check_integrity()
+        info = system.stats(check=args.check)
     finally:
-        store.close()
+        system.close()
+    stats: dict[str, Any] = dict(info.counts)
+    stats["vector_index"] = info.vector_index
+    stats.update(
+        index_dir=info.index_dir,
+        model=info.model,
+        dimension=info.dimension,
+        chunk_tokens=info.chunk_tokens,
+        format_version=info.format_version,
+    )
+    if args.check:
+        stats["problems"] = info.problems
     if args.json:
         print(json.dumps(stats, indent=2))
     else:

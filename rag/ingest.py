@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -117,8 +117,8 @@ class PendingDocument:
 class IngestOptions:
     chunk_tokens: int
     overlap_sentences: int
-    batch_size: int = 64
-    commit_every: int = 2048
+    batch_size: int  # Settings.embed_batch_size
+    commit_every: int  # Settings.commit_every_chunks
     group_chunks: int = 256
     embed_sentences: bool = True
     # Documents are read and chunked this many chunks ahead of embedding, so that the total is
@@ -126,6 +126,42 @@ class IngestOptions:
     lookahead_chunks: int = 20_000
     # Texts per embedding call: progress is reported after each.
     progress_texts: int = 128
+
+
+T = TypeVar("T")
+
+
+def read_head(
+    items: Iterable[T], item_of: Callable[[T], Document | LoadFailure]
+) -> tuple[list[T], Iterator[T], bool]:
+    """Read ``items`` up to the first loadable document: the items read, the rest, and whether
+    a document was found (so that nothing is created or loaded when there is nothing to ingest)."""
+    stream = iter(items)
+    head: list[T] = []
+    for entry in stream:
+        head.append(entry)
+        if isinstance(item_of(entry), Document):
+            return head, stream, True
+    return head, stream, False
+
+
+def failures_only_report(
+    failures: Iterable[LoadFailure],
+    started: float,
+    on_event: Callable[[IngestEvent], None] | None = None,
+) -> IngestReport:
+    """The report of an ingest that found nothing to load: each failure counted and reported."""
+    report = IngestReport()
+    for failure in failures:
+        if failure.skipped:
+            report.skipped += 1
+        else:
+            report.failed += 1
+        report.failures.append(failure)
+        if on_event is not None:
+            on_event(IngestEvent("failure", failure=failure))
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def prepare(document: Document, counter: TokenCounter, options: IngestOptions) -> Prepared:

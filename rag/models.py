@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from index.records import (
     Chunk,
@@ -26,6 +34,7 @@ __all__ = [
     "Document",
     "DocumentInfo",
     "Filters",
+    "IndexStats",
     "Passage",
     "PassageDebug",
     "RetrieverHit",
@@ -94,6 +103,11 @@ class Passage(BaseModel):
     char_start: int = Field(..., description="Start offset of the passage in the document text.")
     char_end: int = Field(..., description="End offset (exclusive) in the document text.")
     text: str = Field(..., description="The passage: document.text[char_start:char_end].")
+    sentence_start: int = Field(..., ge=0, description="Ordinal of the passage's first sentence.")
+    sentence_end: int = Field(..., ge=0, description="Ordinal after its last sentence.")
+    metadata: dict[str, MetadataValue] = Field(
+        default_factory=dict, description="That document's metadata (language, country, …)."
+    )
     rank: int = Field(..., ge=1, description="1-based rank after fusion.")
     score: float = Field(..., description="Fused (reciprocal rank) score (also in debug).")
     relevance: float = Field(
@@ -103,12 +117,11 @@ class Passage(BaseModel):
         description="Fused score relative to the best passage of this answer: 1.0 for the top "
         "passage, lower for weaker ones. For readers; the raw scores are under debug.",
     )
-    metadata: dict[str, MetadataValue] = Field(
-        default_factory=dict, description="That document's metadata (country, language, …)."
-    )
     debug: PassageDebug = Field(
         default_factory=PassageDebug, description="Raw retriever ranks and scores."
     )
+    # The whole document, read once per snapshot by retrieval for the answerer (not serialised).
+    _document: Document | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -130,6 +143,18 @@ class Passage(BaseModel):
     @property
     def lexical(self) -> RetrieverHit | None:
         return self.debug.lexical
+
+    @property
+    def document(self) -> Document | None:
+        """The document the passage comes from, when retrieval attached it."""
+        return self._document
+
+    def with_document(self, document: Document) -> Passage:
+        """This passage with its document attached (``document.id`` must be ``doc_id``)."""
+        if document.id != self.doc_id:
+            raise ValueError(f"document {document.id!r} is not the passage's {self.doc_id!r}")
+        self._document = document
+        return self
 
 
 class Citation(BaseModel):
@@ -188,6 +213,28 @@ class Answer(BaseModel):
     warnings: list[str] = Field(default_factory=list, description="Abstention reasons, fallbacks.")
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds per stage: encode, retrieve, answer."
+    )
+
+
+class IndexStats(BaseModel):
+    """What an index holds and how it was built (``rag stats``, ``GET /health``)."""
+
+    index_dir: str = Field(..., description="The index folder.")
+    documents: int = Field(..., ge=0)
+    chunks: int = Field(..., ge=0)
+    sentences: int = Field(..., ge=0)
+    counts: dict[str, int] = Field(
+        ..., description="Every row count of the catalog (fts_rows, characters, vectors, …)."
+    )
+    generation: int = Field(..., ge=0, description="Committed generation (grows on writes).")
+    vector_index: Literal["flat", "ivf"]
+    model: str = Field(..., description="Embedding model the index was built with.")
+    dimension: int = Field(..., ge=1)
+    chunk_tokens: int = Field(..., ge=1)
+    token_encoding: str
+    format_version: int
+    problems: list[str] | None = Field(
+        None, description="With a check: problems found (empty: none); without one: null."
     )
 
 

@@ -26,7 +26,7 @@ def failure_line(event: IngestEvent) -> str | None:
 
 
 class IngestProgress:
-    """An ``on_event`` callback for :func:`rag.build.build_index` drawing a tqdm bar."""
+    """An ``on_event`` callback for :meth:`rag.system.QASystem.build` drawing a tqdm bar."""
 
     def __init__(
         self, *, desc: str = "ingest", disable: bool = False, file: IO[str] | None = None

@@ -46,8 +46,8 @@ def rrf_fuse(
     lexical: Sequence[tuple[int, float]],
     *,
     rrf_k: int,
-    dense_weight: float = 1.0,
-    lexical_weight: float = 1.0,
+    dense_weight: float,
+    lexical_weight: float,
 ) -> list[Fused]:
     """Reciprocal rank fusion of two ranked lists; ties broken by dense rank, then id."""
     dense_hits = {cid: RetrieverHit(rank=r, score=s) for r, (cid, s) in enumerate(dense, 1)}
@@ -132,11 +132,13 @@ def retrieve(
                 char_start=chunk.char_start,
                 char_end=chunk.char_end,
                 text=chunk.text,
+                sentence_start=chunk.sentence_start,
+                sentence_end=chunk.sentence_end,
+                metadata=dict(doc.metadata),
                 rank=len(passages) + 1,
                 score=f.score,
                 relevance=relevance[f.chunk_id],
-                metadata=dict(doc.metadata),
                 debug=PassageDebug(fused_score=f.score, dense=f.dense, lexical=f.lexical),
-            )
+            ).with_document(doc)
         )
     return passages

@@ -1,34 +1,44 @@
-"""The question-answering system: an object opened against an index folder.
+"""The question-answering system: the one door every front end goes through.
 
 ``QASystem.open(settings)`` loads nothing heavy: the query encoder is the ONNX export stored in the
-index (no torch import), the answerer is pure Python. The CLI, the HTTP service and the evaluation
-harness all answer through :meth:`QASystem.ask`, so they give identical answers.
+index (no torch import), the answerer is pure Python. The CLI, the HTTP service, the evaluation
+harness and the benchmarks open, ingest, ask, search, list, show, delete, count and check through
+this class only; none of them touches :mod:`index.store`. :meth:`QASystem.build` creates or opens
+an index and ingests into it (exporting the encoder once per index).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from index.manifest import Manifest
-from index.records import Document
-from index.store import IndexStore, IndexWriter
-from rag.answering.base import Answerer, make_answerer
-from rag.answering.citations import verify_citations
-from rag.answering.evidence import gather_candidates
-from rag.answering.extractive import abstention
-from rag.embedding import Embedder
+from index.records import Document, DocumentInfo
+from index.store import IndexStore, IndexWriter, Snapshot, check_index_folder
+from rag.answering import Answerer, abstention, gather_candidates, make_answerer, verify_citations
+from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.errors import InvalidQuestionError
 from rag.filters import FilterOptions, check_filter_keys, coerce_filters, known_filter_keys
-from rag.ingest import IngestOptions, IngestReport, ingest
+from rag.ingest import (
+    IngestEvent,
+    IngestOptions,
+    IngestReport,
+    failures_only_report,
+    ingest,
+    read_head,
+)
 from rag.language import detect_language
 from rag.loaders import LoadFailure
-from rag.models import Answer, Filters
+from rag.models import Answer, Filters, IndexStats, Passage
 from rag.retrieval import RetrievalParams, retrieve
 from rag.settings import RetrievalMode, Settings
 from rag.tokens import TiktokenCounter, TokenCounter
@@ -68,7 +78,7 @@ def validate_question(question: str, settings: Settings) -> str:
 
 
 class QASystem:
-    """Retrieval plus answering over one index."""
+    """Retrieval plus answering over one index; every front end's only way in."""
 
     def __init__(
         self,
@@ -78,7 +88,7 @@ class QASystem:
         answerer: Answerer | None = None,
     ) -> None:
         store.manifest.check_compatible(model_name=encoder.model_name, dimension=encoder.dimension)
-        self.store = store
+        self._store = store
         self.encoder = encoder
         self.settings = settings
         self._answerer = answerer
@@ -92,23 +102,106 @@ class QASystem:
             self._answerer = make_answerer(self.settings)
         return self._answerer
 
+    @property
+    def manifest(self) -> Manifest:
+        """How the index was built: model, dimension, chunking, token encoding."""
+        return self._store.manifest
+
+    # --- opening -----------------------------------------------------------------------------
     @classmethod
     def open(cls, settings: Settings, *, encoder: Embedder | None = None) -> QASystem:
-        from rag.onnx_encoder import OnnxQueryEncoder
-
+        """Open an existing index (:class:`index.errors.IndexNotFoundError` when there is none)."""
         store = IndexStore.open(settings.index_dir, nprobe=settings.ivf_nprobe)
-        if encoder is None:
-            encoder = OnnxQueryEncoder(encoder_folder(settings.index_dir))
-        return cls(store, encoder, settings)
+        try:
+            if encoder is None:
+                encoder = OnnxQueryEncoder(encoder_folder(settings.index_dir))
+            return cls(store, encoder, settings)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def create_or_open(
+        cls,
+        settings: Settings,
+        *,
+        counter: TiktokenCounter | None = None,
+        on_export: Callable[[], None] | None = None,
+    ) -> QASystem:
+        """Open the index (refusing another model or chunking) or create it, for ingest: its
+        encoder is a current export of the configured model, exported first when it is not."""
+        from rag.embedding.onnx_export import encoder_is_current, export_query_encoder
+
+        check_index_folder(settings.index_dir)
+        counter = counter or TiktokenCounter()
+        model = SentenceTransformerEmbedder(settings.model_path)  # reads config, loads nothing
+        store = IndexStore.open_or_create(
+            settings.index_dir,
+            manifest_for(settings, model, counter.name),
+            nprobe=settings.ivf_nprobe,
+        )
+        try:
+            folder = encoder_folder(settings.index_dir)
+            if not encoder_is_current(folder, str(model.model_path)):
+                if on_export is not None:
+                    on_export()
+                logger.info("exporting %s to ONNX in %s", model.model_name, folder)
+                export_query_encoder(str(model.model_path), folder)
+            encoder = OnnxQueryEncoder(folder, threads=embed_threads(settings))
+            encoder.warm_up()
+            return cls(store, encoder, settings)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        items: Iterable[Document | LoadFailure],
+        *,
+        counter: TiktokenCounter | None = None,
+        on_event: Callable[[IngestEvent], None] | None = None,
+        on_export: Callable[[], None] | None = None,
+    ) -> IngestReport:
+        """Ingest ``items`` into ``settings.index_dir`` (created when missing) and close it; the
+        index answers as soon as this returns.
+
+        Inputs are read up to the first loadable document before anything else happens: when
+        there is none, the failures are reported (events and report), no index is created or
+        opened, and no model is loaded (``report.documents == 0``).
+        """
+        started = time.perf_counter()
+        head, stream, found = read_head(items, lambda item: item)
+        if not found:
+            failures = [i for i in head if isinstance(i, LoadFailure)]
+            return failures_only_report(failures, started, on_event)
+        counter = counter or TiktokenCounter()
+        system = cls.create_or_open(settings, counter=counter, on_export=on_export)
+        prepared = time.perf_counter()
+        try:
+            report = system.ingest(itertools.chain(head, stream), counter, on_event=on_event)
+        finally:
+            system.close()
+        report.prepare_seconds = prepared - started
+        return report
+
+    @staticmethod
+    def check_folder(index_dir: Path) -> None:
+        """Raise :class:`index.errors.IndexPathError` when ``index_dir`` cannot be an index
+        folder (a file, under a file, inside /proc), before anything is read or loaded."""
+        check_index_folder(index_dir)
+
+    @staticmethod
+    def exists(index_dir: Path) -> bool:
+        """Whether ``index_dir`` holds an index (its folder is checked to be usable first)."""
+        return IndexStore.exists(index_dir)
 
     @classmethod
     def create(cls, settings: Settings) -> QASystem:
         """Open the index at ``settings.index_dir``, creating it (and exporting the embedding
-        model to ONNX, once per index) when there is none."""
-        from rag.build import open_for_ingest
-
-        store, encoder = open_for_ingest(settings, TiktokenCounter())
-        return cls(store, encoder, settings)
+        model to ONNX, once per index) when there is none: :meth:`create_or_open`."""
+        return cls.create_or_open(settings)
 
     def __enter__(self) -> QASystem:
         return self
@@ -121,11 +214,22 @@ class QASystem:
             warm = getattr(part, "warm_up", None)
             if callable(warm):
                 warm()
-        with self.store.snapshot():
+        with self._store.snapshot():
             pass
 
+    def with_settings(self, settings: Settings, *, answerer: Answerer | None = None) -> QASystem:
+        """A system sharing this one's index and encoder, answering with other settings (and
+        ``answerer``, when given). Closing it closes the shared index: close only the original."""
+        return QASystem(self._store, self.encoder, settings, answerer)
+
     def close(self) -> None:
-        self.store.close()
+        self._store.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """One consistent read view of the index (for library code: retrieval, training)."""
+        with self._store.snapshot() as snap:
+            yield snap
 
     # --- questions ---------------------------------------------------------------------------
     def params(self, k: int | None, mode: RetrievalMode | None) -> RetrievalParams:
@@ -142,6 +246,26 @@ class QASystem:
             dense_weight=s.dense_weight,
             lexical_weight=s.lexical_weight,
         )
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> list[Passage]:
+        """The top-``k`` passages for ``question`` (retrieval only, no answer); ``filters`` as
+        for :meth:`ask`."""
+        text = validate_question(question, self.settings)
+        filters = coerce_filters(filters)
+        params = self.params(k, mode)
+        flt = filters.to_chunk_filter() if filters is not None else None
+        vector = self.encoder.encode_query(text)
+        with self._store.snapshot() as snap:
+            if filters is not None and filters.metadata:
+                check_filter_keys(filters, self._metadata_values(snap))
+            return retrieve(snap, text, vector, params, flt, language=detect_language(text))
 
     def ask(
         self,
@@ -169,7 +293,7 @@ class QASystem:
         flt = filters.to_chunk_filter() if filters is not None else None
         query_vector = self.encoder.encode_query(text)
         t1 = time.perf_counter()
-        with self.store.snapshot() as snap:
+        with self._store.snapshot() as snap:
             if filters is not None and filters.metadata:
                 check_filter_keys(filters, self._metadata_values(snap))
             passages = retrieve(snap, text, query_vector, params, flt, language=language)
@@ -186,19 +310,22 @@ class QASystem:
             else:
                 answer = abstention(text, passages, 0.0, "nothing relevant was retrieved")
         t3 = time.perf_counter()
-        answer.mode = params.mode
+        warnings = list(answer.warnings)
         if fallback:
-            answer.warnings.append(
+            warnings.append(
                 f"question in language {language!r}: lexical retrieval only "
                 "(the embedding model is English-only)"
             )
-        answer.timings_ms = {
+        timings = {
             "encode": round((t1 - t0) * 1000, 2),
             "retrieve": round((t2 - t1) * 1000, 2),
             "answer": round((t3 - t2) * 1000, 2),
             "total": round((t3 - t0) * 1000, 2),
         }
-        return answer
+        # The answerer's answer completed with what only this level knows, as a new object.
+        return answer.model_copy(
+            update={"mode": params.mode, "warnings": warnings, "timings_ms": timings}
+        )
 
     def _metadata_values(self, snap: Any) -> dict[str, list[str]]:
         """Metadata keys and values of the index, cached per committed generation."""
@@ -210,7 +337,7 @@ class QASystem:
 
     def filter_options(self) -> FilterOptions:
         """Filter keys and the values present in the index (for filter forms)."""
-        with self.store.snapshot() as snap:
+        with self._store.snapshot() as snap:
             metadata = dict(self._metadata_values(snap))
             date_min, date_max = snap.date_range()
             return FilterOptions(
@@ -222,28 +349,134 @@ class QASystem:
             )
 
     # --- documents ---------------------------------------------------------------------------
-    def add_documents(
+    def ingest(
         self,
         documents: Iterable[Document | LoadFailure | str | PathLike[str]],
         counter: TokenCounter | None = None,
+        *,
+        on_event: Callable[[IngestEvent], None] | None = None,
     ) -> IngestReport:
         """Ingest documents, files or folders with this system's encoder; visible to the next
         question at once. A path is read by the loaders (a bad file is a failure in the report,
         not an exception); ``counter`` defaults to the index's own tokenizer."""
-        if counter is None:
-            counter = TiktokenCounter(self.store.manifest.token_encoding)
-        options = ingest_options(self.store.manifest, self.settings)
-        with self._write_lock, open_writer(self.store, self.settings) as writer:
-            return ingest(_expand_paths(documents), writer, self.encoder, counter, options)
+        counter = counter or TiktokenCounter(self.manifest.token_encoding)
+        options = self.ingest_options()
+        with self.writing() as writer:
+            return ingest(
+                _expand_paths(documents), writer, self.encoder, counter, options, on_event=on_event
+            )
+
+    def ingest_options(self) -> IngestOptions:
+        """Chunking as the index was built (its manifest), batching as configured."""
+        return ingest_options(self.manifest, self.settings)
+
+    @contextmanager
+    def writing(self) -> Iterator[IndexWriter]:
+        """The index's single writer, under this system's write lock (for library code that
+        drives its own ingest loop, e.g. :mod:`rag.distributed`); committed on a clean exit."""
+        with self._write_lock, self._writer() as writer:
+            yield writer
+
+    def ingest_paths(
+        self,
+        paths: Sequence[Path],
+        counter: TokenCounter | None = None,
+        *,
+        on_event: Callable[[IngestEvent], None] | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders (every type the loaders read)."""
+        from rag.loaders import iter_documents
+
+        return self.ingest(iter_documents(paths), counter, on_event=on_event)
+
+    #: The service's name for :meth:`ingest`.
+    add_documents = ingest
+
+    def list_documents(
+        self, *, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[DocumentInfo], int]:
+        """A page of the documents (without their text) and how many there are in all."""
+        with self._store.snapshot() as snap:
+            return snap.list_documents(limit=limit, offset=offset), snap.counts()["documents"]
 
     def get_document(self, doc_id: str) -> Document | None:
-        """A stored document with its full text, or None."""
-        with self.store.snapshot() as snap:
+        """One document with its full text, or None."""
+        with self._store.snapshot() as snap:
             return snap.document(doc_id)
 
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, Document | None]:
+        """Several documents read from one snapshot."""
+        with self._store.snapshot() as snap:
+            return {doc_id: snap.document(doc_id) for doc_id in doc_ids}
+
     def delete_document(self, doc_id: str) -> bool:
-        with self._write_lock, open_writer(self.store, self.settings) as writer:
-            return writer.delete(doc_id)
+        """Delete one document; False when there is none with this id."""
+        return not self.delete_documents([doc_id])
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> list[str]:
+        """Delete documents in one write; the ids that were not found."""
+        with self._write_lock, self._writer() as writer:
+            return [doc_id for doc_id in doc_ids if not writer.delete(doc_id)]
+
+    def _writer(self) -> IndexWriter:
+        """The index's single writer, with the configured vector-index policy."""
+        return open_writer(self._store, self.settings)
+
+    # --- what the index holds ----------------------------------------------------------------
+    def stats(self, *, check: bool = False) -> IndexStats:
+        """Counts and how the index was built; with ``check``, the problems an integrity check
+        finds (SQLite, vector checksums, rows against vectors)."""
+        with self._store.snapshot() as snap:
+            counts = snap.counts()
+            kind = snap.vector_kind
+        m = self.manifest
+        return IndexStats(
+            index_dir=str(self.settings.index_dir),
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            sentences=counts["sentences"],
+            counts=counts,
+            generation=counts["generation"],
+            vector_index=kind,
+            model=m.model_name,
+            dimension=m.dimension,
+            chunk_tokens=m.chunk_tokens,
+            token_encoding=m.token_encoding,
+            format_version=m.format_version,
+            problems=self._store.check_integrity() if check else None,
+        )
+
+    def health(self) -> IndexStats:
+        """Ready to answer: the index opens at a consistent snapshot (checksums verified)."""
+        return self.stats()
+
+    def check(self) -> list[str]:
+        """Problems found by the integrity check (empty: none)."""
+        return self._store.check_integrity()
+
+    def texts(self) -> tuple[list[str], list[str]]:
+        """Every chunk's and every sentence's text, in storage order (for benchmarks)."""
+        with self._store.snapshot() as snap:
+            chunks = [r[0] for r in snap.conn.execute("SELECT text FROM chunks ORDER BY id")]
+            sentences = [
+                r[0]
+                for r in snap.conn.execute("SELECT text FROM sentences ORDER BY doc_id, ordinal")
+            ]
+        return chunks, sentences
+
+
+def manifest_for(settings: Settings, embedder: Embedder, encoding: str) -> Manifest:
+    return Manifest(
+        model_name=embedder.model_name,
+        dimension=embedder.dimension,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap_sentences=settings.chunk_overlap_sentences,
+        token_encoding=encoding,
+    )
+
+
+def embed_threads(settings: Settings) -> int:
+    return settings.embed_threads or os.cpu_count() or 1
 
 
 def _expand_paths(

@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
             await run_in_threadpool(qa.warm_up)
             uploads = UploadParser(ParseLimits.from_settings(settings))
             await run_in_threadpool(uploads.start)
-            counter = TiktokenCounter(qa.store.manifest.token_encoding)
+            counter = TiktokenCounter(qa.manifest.token_encoding)
             app.state.service = ServiceState(
                 settings=settings, system=qa, counter=counter, writes=writes, uploads=uploads
             )
@@ -97,8 +97,7 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
         state = getattr(app.state, "service", None)
         if state is None:
             return {}
-        with state.system.store.snapshot() as snap:
-            return dict(snap.counts())
+        return dict(state.system.stats().counts)
 
     metrics = ServiceMetrics(index_counts)
     app.state.metrics = metrics

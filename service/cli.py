@@ -28,8 +28,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # code (the snapshot verifies the catalog and the vector file's checksum).
     system = QASystem.open(settings)
     try:
-        with system.store.snapshot():
-            pass
+        system.health()
         sock = bind_socket(settings.host, settings.port)
         if not is_loopback(settings.host) and write_key(settings) is None:
             logger.warning(

@@ -146,9 +146,7 @@ def documents_router(settings: Settings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 50,
         offset: Annotated[int, Query(ge=0, le=2**62, description="Documents to skip.")] = 0,
     ) -> DocumentList:
-        with state.system.store.snapshot() as snap:
-            docs = snap.list_documents(limit=limit, offset=offset)
-            total = snap.counts()["documents"]
+        docs, total = state.system.list_documents(limit=limit, offset=offset)
         return DocumentList(documents=docs, total=total, limit=limit, offset=offset)
 
     @router.get(
@@ -159,8 +157,7 @@ def documents_router(settings: Settings) -> APIRouter:
         responses=responses(404, 422, 503),
     )
     def get_document(doc_id: str, state: State) -> Document:
-        with state.system.store.snapshot() as snap:
-            doc = snap.document(doc_id) if first_unencodable(doc_id) is None else None
+        doc = state.system.get_document(doc_id) if first_unencodable(doc_id) is None else None
         if doc is None:
             raise _not_found(doc_id)
         return doc

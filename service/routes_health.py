@@ -19,19 +19,16 @@ router = APIRouter(tags=["service"])
     responses=responses(503),
 )
 def health(state: State) -> HealthResponse:
-    store = state.system.store
-    with store.snapshot() as snap:
-        counts = snap.counts()
-        kind = snap.vector_kind
+    stats = state.system.health()
     return HealthResponse(
         ready=True,
-        documents=counts["documents"],
-        chunks=counts["chunks"],
-        sentences=counts["sentences"],
-        vector_index=kind,
-        model=store.manifest.model_name,
-        dimension=store.manifest.dimension,
-        generation=counts["generation"],
+        documents=stats.documents,
+        chunks=stats.chunks,
+        sentences=stats.sentences,
+        vector_index=stats.vector_index,
+        model=stats.model,
+        dimension=stats.dimension,
+        generation=stats.generation,
         auth_required=write_key(state.settings) is not None,
         max_question_chars=state.settings.max_question_chars,
         max_upload_bytes=state.settings.max_upload_bytes,

@@ -13,6 +13,24 @@ from pathlib import Path
 import pytest
 
 from rag.embedding import SentenceTransformerEmbedder
+from rag.embedding.onnx_export import export_query_encoder
+
+TESTS = Path(__file__).resolve().parent
+#: The test layers, by folder: fast unit tests (no model, no index built), integration tests over
+#: real parts (the model, an index built once per session), end-to-end tests through a process,
+#: uvicorn, Chromium or the CLI.
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its layer, from the folder it lives in."""
+    for item in items:
+        try:
+            layer = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +47,7 @@ def onnx_encoder_dir(
 ) -> Path:
     """A query encoder exported once per test session from the real model."""
     folder = tmp_path_factory.mktemp("index") / "encoder"
-    st_embedder.export_onnx(folder)
+    export_query_encoder(str(st_embedder.model_path), folder)
     return folder
 
 
@@ -43,15 +61,14 @@ def article_index(onnx_encoder_dir: Path, tmp_path_factory: pytest.TempPathFacto
     import shutil
 
     import rag
-    from rag.build import build_index
     from rag.loaders import iter_documents
-    from rag.system import encoder_folder
+    from rag.system import QASystem, encoder_folder
 
     article = Path(rag.__file__).parent / "data" / "japan-sweden-security-cooperation.txt"
     index_dir = tmp_path_factory.mktemp("article") / "index"
     shutil.copytree(onnx_encoder_dir, encoder_folder(index_dir))
     settings = Settings(index_dir=index_dir, embed_threads=1)
-    report = build_index(settings, iter_documents([article]))
+    report = QASystem.build(settings, iter_documents([article]))
     assert report.added == 1 and report.failed == 0
     return settings
 

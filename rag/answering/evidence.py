@@ -46,20 +46,26 @@ class Candidate:
 
 
 def gather_candidates(snapshot: Snapshot, passages: list[Passage]) -> list[Candidate]:
-    """Every sentence of every passage once (first passage wins), with neighbouring sentences."""
-    docs = snapshot.documents([p.doc_id for p in passages])
-    chunks = snapshot.chunks([p.chunk_id for p in passages])
+    """Every sentence of every passage once (first passage wins), with neighbouring sentences.
+
+    Each passage carries its sentence range and (from retrieval) its document, so only the
+    sentences and their vectors are read here; a passage built without its document has it read
+    from ``snapshot``.
+    """
+    docs: dict[str, Document] = {p.doc_id: p.document for p in passages if p.document is not None}
+    missing = [p.doc_id for p in passages if p.doc_id not in docs]
+    if missing:
+        docs.update(snapshot.documents(missing))
     seen: set[tuple[str, int]] = set()
     out: list[Candidate] = []
     for p in passages:
-        chunk = chunks.get(p.chunk_id)
-        if chunk is None:
+        if p.doc_id not in docs:
             continue
-        lo = max(0, chunk.sentence_start - 1)
-        sentences, vectors = snapshot.sentences(p.doc_id, lo, chunk.sentence_end + 1)
+        lo = max(0, p.sentence_start - 1)
+        sentences, vectors = snapshot.sentences(p.doc_id, lo, p.sentence_end + 1)
         by_ordinal = {s.ordinal: s for s in sentences}
         for i, s in enumerate(sentences):
-            if not chunk.sentence_start <= s.ordinal < chunk.sentence_end:
+            if not p.sentence_start <= s.ordinal < p.sentence_end:
                 continue
             if (s.doc_id, s.ordinal) in seen:
                 continue

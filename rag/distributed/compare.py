@@ -32,7 +32,7 @@ class IndexContents:
 
 def read_contents(folder: Path) -> IndexContents:
     """Everything an answer depends on, from one consistent snapshot of ``folder``."""
-    store = IndexStore.open(folder)
+    store = IndexStore.open(folder, nprobe=1)  # every vector is read; no search
     try:
         with store.snapshot() as snap:
             ids, vectors = snap.vectors.all_items()

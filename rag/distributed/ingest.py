@@ -33,7 +33,6 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from index.records import Document
-from rag.build import failures_only_report, open_for_ingest, read_head
 from rag.distributed.units import (
     DEFAULT_FILES_PER_UNIT,
     DEFAULT_RANGE_BYTES,
@@ -43,6 +42,7 @@ from rag.distributed.units import (
     plan_units,
     read_unit,
 )
+from rag.embedding.onnx_runtime import ENCODER_FILES, OnnxQueryEncoder
 from rag.errors import ClusterError, ConfigurationError
 from rag.ingest import (
     IngestEvent,
@@ -53,13 +53,14 @@ from rag.ingest import (
     Prepared,
     drive,
     embed_texts,
+    failures_only_report,
     group_texts,
+    read_head,
 )
 from rag.loaders import LoadFailure
 from rag.loaders.duplicates import DuplicateIds
-from rag.onnx_encoder import ENCODER_FILES, OnnxQueryEncoder
 from rag.settings import Settings
-from rag.system import encoder_folder, ingest_options, open_writer
+from rag.system import QASystem, encoder_folder
 from rag.tokens import TiktokenCounter
 
 logger = logging.getLogger(__name__)
@@ -382,18 +383,18 @@ def build_index_on_cluster(
     on_export: Callable[[], None] | None = None,
 ) -> IngestReport:
     """Ingest ``paths`` into ``settings.index_dir`` on a Ray cluster; same index as
-    :func:`rag.build.build_index` over :func:`rag.loaders.iter_documents` of the same paths.
+    :meth:`rag.system.QASystem.build` over :func:`rag.loaders.iter_documents` of the same paths.
 
     As there, inputs are read up to the first loadable document first: when there is none, the
     failures are reported and no index is created or opened, and no model is loaded."""
     started = time.perf_counter()
     ray, connected = connect(options)
     actors: list[Any] = []
-    store = None
+    system: QASystem | None = None
     try:
         counter = TiktokenCounter()
         # Units are chunked as configured: a new index takes its chunking from the settings and
-        # open_for_ingest refuses an existing index chunked otherwise (checked again below).
+        # QASystem.create_or_open refuses an existing index chunked otherwise (checked again below).
         read_opts = IngestOptions(
             chunk_tokens=settings.chunk_tokens,
             overlap_sentences=settings.chunk_overlap_sentences,
@@ -412,8 +413,8 @@ def build_index_on_cluster(
         if not found:
             failures = [item for item, _ in head if isinstance(item, LoadFailure)]
             return failures_only_report(failures, started, on_event)
-        store, _encoder = open_for_ingest(settings, counter, on_export=on_export)
-        ingest_opts = ingest_options(store.manifest, settings)
+        system = QASystem.create_or_open(settings, counter=counter, on_export=on_export)
+        ingest_opts = system.ingest_options()
         if (ingest_opts.chunk_tokens, ingest_opts.overlap_sentences) != (
             read_opts.chunk_tokens,
             read_opts.overlap_sentences,
@@ -449,10 +450,10 @@ def build_index_on_cluster(
             ", ".join(f"{node[:8]} (pid {pid})" for node, pid in placed),
         )
         prepared = time.perf_counter()
-        with open_writer(store, settings) as writer:
+        with system.writing() as writer:
             run = _ClusterRun(
                 writer,
-                _encoder,
+                system.encoder,
                 counter,
                 ingest_opts,
                 on_event or (lambda _e: None),
@@ -464,8 +465,8 @@ def build_index_on_cluster(
         report.prepare_seconds = prepared - started
         return report
     finally:
-        if store is not None:
-            store.close()
+        if system is not None:
+            system.close()
         for actor in actors:
             ray.kill(actor)
         if connected:

@@ -78,14 +78,13 @@ def make_split(questions: Sequence[TrainQuestion], seed: int = SPLIT_SEED) -> Sp
 
 
 def ensure_index(shared: Path, work: Path, log: Log) -> Path:
-    from rag.build import build_index
     from rag.loaders import iter_documents
 
     folder = work / "squad-train-index"
     if (folder / "manifest.json").is_file():
         return folder
     log(f"building the training index in {folder} …")
-    report = build_index(
+    report = QASystem.build(
         Settings(index_dir=folder),
         iter_documents([shared / "benchmarks" / "squad-train" / "documents.jsonl"]),
     )

@@ -115,7 +115,7 @@ def labelled_sets(
     params = system.params(k, None)
     for q in questions:
         vector = system.encoder.encode_query(q.question)
-        with system.store.snapshot() as snap:
+        with system.snapshot() as snap:
             passages = retrieve(snap, q.question, vector, params)
             candidates = gather_candidates(snap, passages)
         labels = [label(q, c) for c in candidates]

@@ -30,6 +30,8 @@ def candidates_from(doc_id: str, text: str, *, rank: int = 1) -> list[Candidate]
         char_start=0,
         char_end=len(text),
         text=text,
+        sentence_start=0,
+        sentence_end=len(sentences),
         rank=rank,
         score=1.0 / rank,
         dense=RetrieverHit(rank=rank, score=0.5),

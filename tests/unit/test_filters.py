@@ -1,0 +1,72 @@
+"""Filters from the API and the command line, without an index."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from index.errors import InvalidFilterError
+from rag.cli import parse_filters, parse_scalar
+from rag.models import Filters
+
+
+def test_filters_become_a_chunk_filter() -> None:
+    f = Filters(doc_ids=["a", "b"], source="news", date_from="2020", metadata={"lang": "fr"})
+    c = f.to_chunk_filter()
+    assert c.doc_ids == frozenset({"a", "b"})
+    assert (c.source, c.date_from, c.date_to) == ("news", "2020", None)
+    assert c.metadata == {"lang": "fr"}
+
+
+def test_no_doc_ids_means_no_restriction() -> None:
+    assert Filters().to_chunk_filter().doc_ids is None
+
+
+@pytest.mark.parametrize("date", ["2021", "2021-02", "2021-02-28"])
+def test_iso_dates_are_accepted(date: str) -> None:
+    assert Filters(date_to=date).date_to == date
+
+
+@pytest.mark.parametrize("date", ["2021-02-30", "21-02", "yesterday", "2021/02/01"])
+def test_other_dates_are_refused(date: str) -> None:
+    with pytest.raises(ValidationError):
+        Filters(date_from=date)
+
+
+def test_unknown_fields_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Filters.model_validate({"colour": "red"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("true", True), ("False", False), ("42", 42), ("-3", -3), ("2.5", 2.5), ("abc", "abc")],
+)
+def test_parse_scalar(raw: str, value: object) -> None:
+    assert parse_scalar(raw) == value and type(parse_scalar(raw)) is type(value)
+
+
+def test_parse_scalar_keeps_non_finite_numbers_as_text() -> None:
+    assert parse_scalar("nan") == "nan" and parse_scalar("inf") == "inf"
+
+
+def test_parse_scalar_refuses_integers_over_64_bits() -> None:
+    with pytest.raises(InvalidFilterError):
+        parse_scalar(str(2**63))
+
+
+def test_parse_filters_splits_fields_metadata_and_repeated_ids() -> None:
+    f = parse_filters(["doc_id=a", "doc_id=b", "source=wire", "year=1999", "date_to=2000-01"])
+    assert f.doc_ids == ["a", "b"] and f.source == "wire" and f.date_to == "2000-01"
+    assert f.metadata == {"year": 1999}
+
+
+@pytest.mark.parametrize("item", ["novalue", "=x"])
+def test_parse_filters_needs_key_equals_value(item: str) -> None:
+    with pytest.raises(InvalidFilterError):
+        parse_filters([item])
+
+
+def test_parse_filters_reports_bad_dates_as_filter_errors() -> None:
+    with pytest.raises(InvalidFilterError, match="date"):
+        parse_filters(["date_from=soon"])

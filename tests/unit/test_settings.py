@@ -1,0 +1,99 @@
+"""The one Settings object: defaults, RAG_ variables, validation (no index, no model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rag.settings import Settings, default_index_dir
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("RAG_"):
+            monkeypatch.delenv(name)
+
+
+def test_documented_defaults() -> None:
+    s = Settings(index_dir=Path("x"))
+    assert (s.chunk_tokens, s.top_k, s.retrieval_mode) == (200, 5, "hybrid")
+    assert (s.ivf_threshold, s.ivf_nprobe, s.vector_index) == (50_000, 256, "auto")
+    assert (s.rrf_k, s.dense_weight, s.lexical_weight) == (60, 0.2, 1.0)
+    assert s.max_upload_bytes == 20 * 1024 * 1024
+
+
+def test_environment_variables_use_the_rag_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_TOP_K", "7")
+    monkeypatch.setenv("RAG_RETRIEVAL_MODE", "lexical")
+    monkeypatch.setenv("RAG_INDEX_DIR", "/tmp/somewhere")
+    s = Settings()
+    assert s.top_k == 7 and s.retrieval_mode == "lexical"
+    assert s.index_dir == Path("/tmp/somewhere")
+
+
+def test_unprefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOP_K", "9")
+    assert Settings().top_k == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RAG_TOP_K", "0"),
+        ("RAG_TOP_K", "51"),
+        ("RAG_RETRIEVAL_MODE", "fuzzy"),
+        ("RAG_VECTOR_INDEX", "hnsw"),
+        ("RAG_CHUNK_TOKENS", "8"),
+        ("RAG_PORT", "70000"),
+        ("RAG_ABSTAIN_THRESHOLD", "1.5"),
+    ],
+)
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "origins"),
+    [
+        ("http://a.example,https://b.example", ["http://a.example", "https://b.example"]),
+        (" http://a.example , ", ["http://a.example"]),
+        ('["http://a.example", "http://c.example"]', ["http://a.example", "http://c.example"]),
+        ("", []),
+    ],
+)
+def test_cors_origins_comma_or_json(
+    monkeypatch: pytest.MonkeyPatch, raw: str, origins: list[str]
+) -> None:
+    monkeypatch.setenv("RAG_CORS_ORIGINS", raw)
+    assert Settings().cors_origins == origins
+
+
+def test_cors_origins_bad_json_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_CORS_ORIGINS", "[not json")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_secrets_are_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_API_KEY", "hunter2")
+    s = Settings()
+    assert s.api_key is not None and s.api_key.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(s)
+
+
+def test_default_index_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_index_dir() == tmp_path / "rag" / "index"
+
+
+def test_model_copy_overrides_one_field() -> None:
+    s = Settings(index_dir=Path("x"))
+    t = s.model_copy(update={"top_k": 3})
+    assert t.top_k == 3 and s.top_k == 5 and t.index_dir == s.index_dir
