@@ -1,8 +1,9 @@
 """Typed spans inside a sentence: the date, number, person, organisation or place it names.
 
-Shapes only, no gazetteers: a person is a capitalised multi-word name or a name after a title, an
-organisation a capitalised span containing an institutional head noun or an acronym, a place a
-capitalised span after a locative preposition ("in Seoul", "from Ottawa").
+Shapes only, no gazetteers: a person is a capitalised multi-word name (a title or an abbreviated
+one counts as a word: "President Lula", "Dr. Greta Holm"), an organisation a capitalised span
+containing an institutional head noun or an acronym, a place a capitalised span after a locative
+preposition ("in Seoul", "from Ottawa").
 """
 
 from __future__ import annotations
@@ -12,13 +13,6 @@ import regex
 from rag.answering.question import AnswerType, QuestionAnalysis
 from rag.text_features import NUMBER_RE, content_stems, dates, entities
 
-# Honorifics and ranks of the English language, not of any one topic.
-TITLES = frozenset(
-    """admiral general president minister secretary ambassador chancellor king queen prince
-    princess premier senator governor mayor dr mr mrs ms professor prof colonel commander
-    spokesperson spokesman spokeswoman chairman chairwoman chair chief envoy emperor pope
-    lieutenant captain director sir lord lady sheikh judge justice bishop""".split()
-)
 # Head nouns that make a capitalised span an institution.
 ORG_WORDS = frozenset(
     """agency ministry ministries union institute institution organization organisation council
@@ -50,10 +44,8 @@ def is_person(span: str) -> bool:
     toks = span.split()
     if not toks or is_org(span):
         return False
-    if toks[0].lower().rstrip(".") in TITLES:
-        return len(toks) >= 2
     return len(toks) >= 2 and all(
-        regex.match(r"^\p{Lu}[\p{Ll}\p{M}'’\-]+$", t) or t.lower() in {"de", "van", "von", "al"}
+        regex.match(r"^\p{Lu}[\p{Ll}\p{M}'’\-]+\.?$", t) or t.lower() in {"de", "van", "von", "al"}
         for t in toks
     )
 
