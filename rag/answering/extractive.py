@@ -55,12 +55,14 @@ class ExtractiveAnswerer:
 
     def score(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
-    ) -> list[Scored]:
+    ) -> tuple[list[Scored], float]:
+        """The candidates, most likely first, and the probability that the best one answers."""
         result = self.scorer.score(q, query_vector, candidates)
-        return [
+        scored = [
             Scored(c, float(p), t)
             for c, p, t in zip(result.candidates, result.probabilities, result.typed, strict=True)
         ]
+        return scored, result.answer_probability
 
     def answer(
         self,
@@ -71,16 +73,16 @@ class ExtractiveAnswerer:
     ) -> Answer:
         q = analyse_question(question)
         p = self.policy
-        scored = self.score(q, query_vector, candidates)
+        scored, p_answer = self.score(q, query_vector, candidates)
         if not scored:
             return abstention(question, passages, 0.0, "no passages were retrieved")
         best = scored[0]
-        if best.score < p.abstain_threshold:
+        if p_answer < p.abstain_threshold:
             return abstention(
                 question,
                 passages,
-                best.score,
-                f"weak support (best sentence {best.score:.2f} "
+                p_answer,
+                f"weak support (probability that the best sentence answers {p_answer:.2f} "
                 f"< threshold {p.abstain_threshold:.2f})",
             )
         chosen = [best, *context_sentences(best, scored)]
@@ -95,7 +97,7 @@ class ExtractiveAnswerer:
             if q.answer_type == "agent" and _speaker(s.candidate) != speaker:
                 continue  # one who-question, one speaker: never join two people's words
             chosen.append(s)
-        return compose(question, q, chosen[: p.max_sentences], best, passages)
+        return compose(question, q, chosen[: p.max_sentences], best, passages, p_answer)
 
 
 def _speaker(c: Candidate) -> str | None:
@@ -139,6 +141,7 @@ def compose(
     chosen: list[Scored],
     best: Scored,
     passages: list[Passage],
+    confidence: float,
 ) -> Answer:
     """Order chosen sentences as in their documents, number citations, pin the short answer."""
     chosen = sorted(
@@ -166,7 +169,7 @@ def compose(
         sentences=sentences,
         citations=citations,
         passages=passages,
-        confidence=round(float(min(1.0, best.score)), 4),
+        confidence=round(float(min(1.0, confidence)), 4),
     )
 
 

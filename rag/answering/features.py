@@ -3,8 +3,9 @@
 Nothing here knows a topic: similarity from the embedding model, the retrievers' ranks, word
 overlap weighted by rarity among the candidates, whether the sentence holds the kind of answer
 the question asks for (a date for *when*, a number for *how many*, a name for *who*), whether it
-names what the question names, and where it stands. The cross-encoder's score joins these when
-it runs (:mod:`rag.answering.scorer`).
+names what the question names, where it stands, and how close its passage is to the question in
+the embedding space (absolute, so that a collection that never covers the topic shows). The
+cross-encoder's score joins these when it runs (:mod:`rag.answering.scorer`).
 """
 
 from __future__ import annotations
@@ -43,8 +44,15 @@ BASE_FEATURES = (
     "type_missing",
     "position",
     "length",
+    "passage_cosine",
+    "best_passage_cosine",
 )
 CROSS_FEATURES = ("cross", "cross_gap", "cross_rank")
+#: What the answerability model reads: the sentence scorer's logit for its best candidate, that
+#: logit's lead over the runner-up, and the best candidate's own feature row.
+ANSWERABILITY_FEATURES = ("best_logit", "logit_gap", *BASE_FEATURES)
+#: The runner-up's lead when there is only one candidate.
+LONE_CANDIDATE_GAP = 5.0
 
 
 @dataclass(frozen=True)
@@ -135,14 +143,25 @@ def candidate_features(
         cols["lexical_rank"][i] = 1.0 / p.lexical.rank if p.lexical else 0.0
         cols["position"][i] = 1.0 / (1.0 + c.sentence.ordinal)
         cols["length"][i] = math.log1p(len(c.sentence.text.split()))
+        cols["passage_cosine"][i] = p.dense.score if p.dense else 0.0
     cols["cosine"] = cos
     cols["best_cosine"][:] = float(cos.max())
     cols["cosine_gap"] = cos - cos.max()
     cols["cosine_rank"] = _recip_ranks(cos)
     cols["overlap_gap"] = cols["overlap_idf"] - cols["overlap_idf"].max()
     cols["best_overlap_idf"][:] = float(cols["overlap_idf"].max())
+    cols["best_passage_cosine"][:] = float(cols["passage_cosine"].max())
     matrix = np.stack([cols[name] for name in BASE_FEATURES], axis=1).astype(np.float32)
     return CandidateFeatures(matrix, typed_all)
+
+
+def answerability_features(logits: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """One row per question for the answerability model: the best candidate's logit, its lead over
+    the runner-up, and its feature row (``logits`` and ``matrix`` cover the same candidates)."""
+    order = np.argsort(-logits, kind="stable")
+    best = int(order[0])
+    gap = float(logits[best] - logits[order[1]]) if len(order) > 1 else LONE_CANDIDATE_GAP
+    return np.concatenate([[float(logits[best]), gap], matrix[best]]).astype(np.float32)
 
 
 def cross_features(scores: np.ndarray) -> np.ndarray:

@@ -1,11 +1,16 @@
-"""The learned answer-sentence scorer: P(this sentence answers the question).
+"""The learned answer-sentence scorer: which sentence answers, and whether any does.
 
-Two stages, both trained on SQuAD-derived data (``rag train-answerer``, see the model card):
+Trained on SQuAD-derived data (``rag train-answerer``, see the model card):
 
 1. a logistic model over general features (:mod:`rag.answering.features`) ranks every candidate;
-2. a small cross-encoder (MiniLM, int8 ONNX) reads the question with each of the ``rerank_top``
-   best candidates, and a second logistic model over the features plus the cross-encoder's score
-   gives the final, calibrated probability.
+2. optionally, a small cross-encoder (MiniLM, int8 ONNX) reads the question with each of the
+   ``rerank_top`` best candidates, and a second logistic model over the features plus the
+   cross-encoder's score gives the final probability;
+3. an answerability model reads the best candidate's logit, its lead over the runner-up and its
+   features, and gives the probability that the best sentence answers the question at all — the
+   number the abstention threshold is compared with. It was trained with three kinds of
+   unanswerable question: SQuAD 2.0's, questions asked of the collection without their article,
+   and questions whose answer sentences were taken out of the retrieved evidence.
 
 The query path needs only numpy, ONNX Runtime and tokenizers: no torch.
 """
@@ -23,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.answering.evidence import Candidate
-from rag.answering.features import BASE_FEATURES, CROSS_FEATURES, candidate_features, cross_features
+from rag.answering.features import (
+    ANSWERABILITY_FEATURES,
+    BASE_FEATURES,
+    CROSS_FEATURES,
+    answerability_features,
+    candidate_features,
+    cross_features,
+)
 from rag.answering.question import QuestionAnalysis
 from rag.errors import ModelError
 
@@ -104,12 +116,13 @@ class LogisticModel:
 
 @dataclass(frozen=True)
 class ScorerSpec:
-    """What ``scorer.json`` holds: both stages and the threshold chosen on validation data."""
+    """What ``scorer.json`` holds: the stages and the threshold chosen on validation data."""
 
     first: LogisticModel
     second: LogisticModel | None
     threshold: float
     rerank_top: int
+    answerability: LogisticModel | None = None
 
     @classmethod
     def read(cls, folder: Path) -> ScorerSpec:
@@ -118,7 +131,12 @@ class ScorerSpec:
             raw = json.loads(path.read_text(encoding="utf-8"))
             first = LogisticModel.from_dict(raw["first"])
             second = LogisticModel.from_dict(raw["second"]) if raw.get("second") else None
-            return cls(first, second, float(raw["threshold"]), int(raw["rerank_top"]))
+            answerability = (
+                LogisticModel.from_dict(raw["answerability"]) if raw.get("answerability") else None
+            )
+            return cls(
+                first, second, float(raw["threshold"]), int(raw["rerank_top"]), answerability
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(
                 f"cannot read the answer scorer at {path}: {exc}",
@@ -173,11 +191,13 @@ class CrossEncoder:
 
 @dataclass(frozen=True)
 class ScoredCandidates:
-    """Candidates in the order of their final probability, best first."""
+    """Candidates in the order of their final probability, best first, and the probability that
+    the best one answers the question (compared with the abstention threshold)."""
 
     candidates: list[Candidate]
     probabilities: np.ndarray
     typed: list[list[str]]
+    answer_probability: float
 
 
 class AnswerScorer:
@@ -193,7 +213,9 @@ class AnswerScorer:
         self.spec = spec
         self.cross = cross if spec.second is not None else None
         self.rerank_top = spec.rerank_top if rerank_top is None else rerank_top
-        if spec.first.features != BASE_FEATURES:
+        if spec.first.features != BASE_FEATURES or (
+            spec.answerability is not None and spec.answerability.features != ANSWERABILITY_FEATURES
+        ):
             raise ModelError(
                 "the answer scorer was trained on other features than this version computes",
                 hint="rebuild it with `rag train-answerer`",
@@ -225,12 +247,24 @@ class AnswerScorer:
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
     ) -> ScoredCandidates:
         feats = candidate_features(q, query_vector, candidates)
-        first = self.spec.first.predict(feats.matrix)
+        logits = self.spec.first.logits(feats.matrix)
+        first = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
         order = np.argsort(-first, kind="stable")
         second = self.spec.second
         if self.cross is None or second is None or self.rerank_top <= 0 or not candidates:
+            answerable = self.spec.answerability
+            if not candidates:
+                p_answer = 0.0
+            elif answerable is None:
+                p_answer = float(first[order[0]])
+            else:
+                row = answerability_features(logits, feats.matrix)
+                p_answer = float(answerable.predict(row[None, :])[0])
             return ScoredCandidates(
-                [candidates[i] for i in order], first[order], [feats.typed[i] for i in order]
+                [candidates[i] for i in order],
+                first[order],
+                [feats.typed[i] for i in order],
+                p_answer,
             )
         top = order[: self.rerank_top]
         logits = self.cross.score(q.text, [candidates[i].sentence.text for i in top])
@@ -239,7 +273,10 @@ class AnswerScorer:
         reorder = np.argsort(-final, kind="stable")
         chosen = top[reorder]
         return ScoredCandidates(
-            [candidates[i] for i in chosen], final[reorder], [feats.typed[i] for i in chosen]
+            [candidates[i] for i in chosen],
+            final[reorder],
+            [feats.typed[i] for i in chosen],
+            float(final[reorder][0]),
         )
 
 

@@ -4,7 +4,7 @@ abstention threshold on validation data."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,34 +52,50 @@ class ThresholdPoint:
     unanswerable_declined: float
     precision: float  # right answers / answers given
     balanced: float  # mean of answered-correct and unanswerable-declined
+    # Unanswerable questions declined, by how they were made (when the curve was given kinds).
+    declined_by_kind: dict[str, float] = field(default_factory=dict)
 
 
 def threshold_curve(
-    best_prob: np.ndarray, best_correct: np.ndarray, answerable: np.ndarray, thresholds: np.ndarray
+    best_prob: np.ndarray,
+    best_correct: np.ndarray,
+    answerable: np.ndarray,
+    thresholds: np.ndarray,
+    kinds: np.ndarray | None = None,
 ) -> list[ThresholdPoint]:
     """For each threshold, what abstaining below it does to answerable and unanswerable
-    questions (one row per question: its best probability, whether that sentence is right)."""
+    questions (one row per question: its probability, whether its best sentence is right, and
+    optionally how the question was made)."""
     out: list[ThresholdPoint] = []
     n_ans = max(1, int(answerable.sum()))
     n_un = max(1, int((~answerable).sum()))
+    groups = sorted(set(kinds[~answerable].tolist())) if kinds is not None else []
     for t in thresholds:
         keep = best_prob >= t
         right = keep & answerable & best_correct
         answered = int(keep.sum())
-        point = ThresholdPoint(
-            threshold=round(float(t), 4),
-            answered_correct=float(right.sum() / n_ans),
-            answerable_declined=float((~keep & answerable).sum() / n_ans),
-            unanswerable_declined=float((~keep & ~answerable).sum() / n_un),
-            precision=float(right.sum() / answered) if answered else 1.0,
-            balanced=0.0,
+        answered_correct = float(right.sum() / n_ans)
+        unanswerable_declined = float((~keep & ~answerable).sum() / n_un)
+        by_kind = (
+            {
+                str(g): float(
+                    (~keep & ~answerable & (kinds == g)).sum()
+                    / ((~answerable) & (kinds == g)).sum()
+                )
+                for g in groups
+            }
+            if kinds is not None
+            else {}
         )
         out.append(
             ThresholdPoint(
-                **{
-                    **point.__dict__,
-                    "balanced": (point.answered_correct + point.unanswerable_declined) / 2,
-                }
+                threshold=round(float(t), 4),
+                answered_correct=answered_correct,
+                answerable_declined=float((~keep & answerable).sum() / n_ans),
+                unanswerable_declined=unanswerable_declined,
+                precision=float(right.sum() / answered) if answered else 1.0,
+                balanced=(answered_correct + unanswerable_declined) / 2,
+                declined_by_kind=by_kind,
             )
         )
     return out

@@ -22,27 +22,39 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import random
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from rag.answering.features import BASE_FEATURES, CROSS_FEATURES, candidate_features, cross_features
+from rag.answering.features import (
+    ANSWERABILITY_FEATURES,
+    BASE_FEATURES,
+    CROSS_FEATURES,
+    answerability_features,
+    candidate_features,
+    cross_features,
+)
 from rag.answering.question import analyse_question
 from rag.answering.scorer import CROSS_DIR, SCORER_FILE, CrossEncoder, LogisticModel
+from rag.retrieval import retrieve
 from rag.settings import Settings
 from rag.system import QASystem
 from rag.training.cross_encoder import CrossEncoderRecipe, TrainGroup, auc, export_onnx, train
 from rag.training.logistic import ThresholdPoint, fit_logistic, threshold_curve
 from rag.training.squad import (
+    ASKED,
+    KINDS,
     SPLIT_SEED,
     LabelledSet,
     TrainQuestion,
+    answer_removed,
     labelled_sets,
     load_questions,
     split_articles,
@@ -92,19 +104,76 @@ def ensure_index(shared: Path, work: Path, log: Log) -> Path:
     return folder
 
 
-def open_system(index: Path) -> QASystem:
-    return QASystem.open(Settings(index_dir=index))
+def open_system(index: Path, dense_weight: float | None = None) -> QASystem:
+    settings = Settings(index_dir=index)
+    if dense_weight is not None:
+        settings = settings.model_copy(update={"dense_weight": dense_weight})
+    return QASystem.open(settings)
+
+
+#: RRF weights of the dense ranking tried on validation (the BM25 ranking weighs 1.0).
+DENSE_WEIGHTS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0, 1.5)
+
+
+@dataclass(frozen=True)
+class FusionPoint:
+    dense_weight: float
+    hit_at_1: float
+    hit_at_5: float
+
+
+def fusion_curve(
+    system: QASystem, questions: Sequence[TrainQuestion], weights: Sequence[float] = DENSE_WEIGHTS
+) -> list[FusionPoint]:
+    """Gold paragraph in the top 1 / top 5 passages, per dense weight, for answerable questions."""
+    asked = [q for q in questions if q.answerable]
+    vectors = [system.encoder.encode_query(q.question) for q in asked]
+    base = system.params(5, "hybrid")
+    out: list[FusionPoint] = []
+    with system.snapshot() as snap:
+        for w in weights:
+            params = replace(base, dense_weight=w)
+            h1 = h5 = 0
+            for q, v in zip(asked, vectors, strict=True):
+                ids = [p.doc_id for p in retrieve(snap, q.question, v, params)]
+                h1 += bool(ids) and ids[0] == q.gold_doc_id
+                h5 += q.gold_doc_id in ids
+            n = max(1, len(asked))
+            out.append(FusionPoint(w, h1 / n, h5 / n))
+    return out
+
+
+def choose_fusion(curve: Sequence[FusionPoint]) -> FusionPoint:
+    """The answerer re-reads every sentence of the top passages, so retrieval is chosen for
+    recall: the best hit@5, ties broken by hit@1."""
+    return max(curve, key=lambda p: (round(p.hit_at_5, 6), round(p.hit_at_1, 6), -p.dense_weight))
 
 
 def iter_sets(
-    system: QASystem, questions: Sequence[TrainQuestion], log: Log
+    system: QASystem, questions: Sequence[TrainQuestion], log: Log, *, article_removed: bool = False
 ) -> Iterator[LabelledSet]:
     started = time.perf_counter()
-    for i, ls in enumerate(labelled_sets(system, questions, k=system.settings.top_k), 1):
+    sets = labelled_sets(
+        system, questions, k=system.settings.top_k, article_removed=article_removed
+    )
+    for i, ls in enumerate(sets, 1):
         if i % 1000 == 0:
             elapsed = time.perf_counter() - started
             log(f"  retrieved {i}/{len(questions)} questions ({elapsed:.0f} s)")
         yield ls
+
+
+def iter_all_kinds(
+    system: QASystem, questions: Sequence[TrainQuestion], log: Log
+) -> Iterator[LabelledSet]:
+    """Each question as asked, and (when answerable) with its answer sentences removed; then each
+    question asked of the collection without its article."""
+    for ls in iter_sets(system, questions, log):
+        yield ls
+        if ls.question.answerable:
+            yield answer_removed(ls)
+    log("the same questions, each without its own article …")
+    yield from iter_sets(system, questions, log, article_removed=True)
 
 
 def write_groups(
@@ -151,18 +220,45 @@ class Rows:
     answerable: list[bool]
     question: list[str]
     sentences: list[list[str]]
+    kind: list[str]
+
+    def only(self, kinds: Sequence[str]) -> Rows:
+        keep = [i for i, k in enumerate(self.kind) if k in kinds]
+        return Rows(
+            [self.features[i] for i in keep],
+            [self.labels[i] for i in keep],
+            [self.answerable[i] for i in keep],
+            [self.question[i] for i in keep],
+            [self.sentences[i] for i in keep],
+            [self.kind[i] for i in keep],
+        )
+
+    def __add__(self, other: Rows) -> Rows:
+        joined = Rows([], [], [], [], [], [])
+        joined.extend(self)
+        joined.extend(other)
+        return joined
+
+    def extend(self, other: Rows) -> None:
+        self.features.extend(other.features)
+        self.labels.extend(other.labels)
+        self.answerable.extend(other.answerable)
+        self.question.extend(other.question)
+        self.sentences.extend(other.sentences)
+        self.kind.extend(other.kind)
 
 
 def collect_rows(sets: Sequence[LabelledSet]) -> Rows:
-    rows = Rows([], [], [], [], [])
+    rows = Rows([], [], [], [], [], [])
     for ls in sets:
         q = analyse_question(ls.question.question)
         feats = candidate_features(q, ls.query_vector, ls.candidates)  # type: ignore[arg-type]
         rows.features.append(feats.matrix)
-        rows.labels.append(np.asarray(ls.labels))
+        rows.labels.append(np.asarray(ls.labels, dtype=np.int64))
         rows.answerable.append(ls.question.answerable)
         rows.question.append(ls.question.question)
         rows.sentences.append([c.sentence.text for c in ls.candidates])
+        rows.kind.append(ls.kind)
     return rows
 
 
@@ -273,6 +369,28 @@ def score_split(
     return best_p, best_right, has_pos
 
 
+@dataclass(frozen=True)
+class AnswerabilityResult:
+    """One way of deciding whether to answer, on validation (``interactions`` ``None``: stage 1's
+    best probability; otherwise an answerability model with or without interactions)."""
+
+    interactions: bool | None
+    auc_by_kind: dict[str, float]
+    point: ThresholdPoint
+    curve: list[ThresholdPoint]
+
+    @property
+    def name(self) -> str:
+        if self.interactions is None:
+            return "best sentence probability"
+        return f"answerability model{' with interactions' if self.interactions else ''}"
+
+    @property
+    def mean_declined(self) -> float:
+        values = list(self.point.declined_by_kind.values())
+        return float(np.mean(values)) if values else 0.0
+
+
 @dataclass
 class Fitted:
     first: LogisticModel
@@ -280,24 +398,116 @@ class Fitted:
     results: list[StageResult]
     chosen: StageResult
     point: ThresholdPoint
+    answerability: LogisticModel | None = None
+    answerability_results: list[AnswerabilityResult] = field(default_factory=list)
+    curve: list[ThresholdPoint] = field(default_factory=list)
 
     def spec(self) -> dict[str, Any]:
         return {
-            "format": 1,
+            "format": 2,
             "first": self.first.to_dict(),
             "second": self.seconds[self.chosen.rerank_top].to_dict()
             if self.chosen.rerank_top
             else None,
+            "answerability": self.answerability.to_dict() if self.answerability else None,
             "threshold": self.point.threshold,
             "rerank_top": self.chosen.rerank_top,
         }
 
 
+@dataclass(frozen=True)
+class QuestionRows:
+    """Per question: the answerability row, whether stage 1's best sentence is right, and the
+    question's kind; questions without candidates have no row."""
+
+    matrix: np.ndarray
+    best_right: np.ndarray
+    answerable: np.ndarray
+    kind: np.ndarray
+    has_row: np.ndarray
+
+
+def question_rows(rows: Rows, first: LogisticModel) -> QuestionRows:
+    feats: list[np.ndarray] = []
+    right, has_row = [], []
+    for f, y in zip(rows.features, rows.labels, strict=True):
+        has_row.append(len(y) > 0)
+        if len(y) == 0:
+            right.append(False)
+            continue
+        logits = first.logits(f)
+        feats.append(answerability_features(logits, f))
+        right.append(bool(y[int(np.argmax(logits))] == 1))
+    width = len(ANSWERABILITY_FEATURES)
+    return QuestionRows(
+        np.vstack(feats) if feats else np.zeros((0, width), dtype=np.float32),
+        np.asarray(right),
+        np.asarray(rows.answerable),
+        np.asarray(rows.kind),
+        np.asarray(has_row),
+    )
+
+
+def answer_probabilities(qr: QuestionRows, model: LogisticModel | None) -> np.ndarray:
+    """Probability of answering per question (0 without candidates)."""
+    out = np.zeros(len(qr.has_row))
+    if len(qr.matrix):
+        if model is None:
+            best_logit = qr.matrix[:, 0].astype(np.float64)
+            out[qr.has_row] = 1.0 / (1.0 + np.exp(-np.clip(best_logit, -30, 30)))
+        else:
+            out[qr.has_row] = model.predict(qr.matrix)
+    return out
+
+
+def evaluate_answerability(
+    qr: QuestionRows, model: LogisticModel | None, interactions: bool | None
+) -> AnswerabilityResult:
+    p = answer_probabilities(qr, model)
+    good = p[qr.answerable & qr.best_right]
+    aucs = {
+        str(k): auc(list(good), list(p[~qr.answerable & (qr.kind == k)]))
+        for k in KINDS
+        if (~qr.answerable & (qr.kind == k)).any()
+    }
+    curve = threshold_curve(p, qr.best_right, qr.answerable, THRESHOLDS, qr.kind)
+    return AnswerabilityResult(interactions, aucs, choose_threshold(curve), curve)
+
+
+def fit_answerability(
+    fit_rows: Rows, val_rows: Rows, first: LogisticModel, log: Log
+) -> tuple[LogisticModel | None, AnswerabilityResult, list[AnswerabilityResult]]:
+    """Stage 1's best probability, or an answerability model (with or without pairwise
+    interactions) fitted on training and calibration questions of every kind; the one that declines
+    most unanswerable questions of every kind on validation (mean over kinds) at the product's
+    threshold rule wins."""
+    fit_q = question_rows(fit_rows, first)
+    val_q = question_rows(val_rows, first)
+    labels = (fit_q.answerable & fit_q.best_right)[fit_q.has_row].astype(np.float64)
+    options: list[tuple[LogisticModel | None, AnswerabilityResult]] = [
+        (None, evaluate_answerability(val_q, None, None))
+    ]
+    for interactions in (False, True):
+        model = fit_logistic(
+            fit_q.matrix, labels, ANSWERABILITY_FEATURES, interactions=interactions
+        )
+        options.append((model, evaluate_answerability(val_q, model, interactions)))
+    for _, r in options:
+        declined = ", ".join(f"{k} {v:.3f}" for k, v in r.point.declined_by_kind.items())
+        log(
+            f"{r.name}: threshold {r.point.threshold}, answerable declined "
+            f"{r.point.answerable_declined:.3f}; unanswerable declined: {declined}"
+        )
+    best = max(options, key=lambda o: round(o[1].mean_declined, 4))
+    return best[0], best[1], [r for _, r in options]
+
+
 def fit_stages(rows: dict[str, Rows], cross: CrossEncoder | None, log: Log) -> Fitted:
-    """Stage 1 on training articles; stage 2 per depth on calibration articles; the depth and
-    the threshold on validation articles."""
-    x, y = _stack(rows["train"])
-    val = rows["validation"]
+    """Stage 1 on training articles; stage 2 per depth on calibration articles; the depth, the
+    answerability model and the threshold on validation articles."""
+    asked = {name: r.only([ASKED]) for name, r in rows.items()}
+    x, y = _stack(asked["train"])
+    val = asked["validation"]
     firsts: list[tuple[StageResult, LogisticModel]] = []
     for interactions in (False, True):
         model = fit_logistic(x, y, BASE_FEATURES, interactions=interactions)
@@ -312,11 +522,11 @@ def fit_stages(rows: dict[str, Rows], cross: CrossEncoder | None, log: Log) -> F
     seconds: dict[int, LogisticModel] = {}
     if cross is not None:
         depth = max(RERANK_CHOICES)
-        calib_rr = rerank_split(rows["calibration"], first, cross, depth)
+        calib_rr = rerank_split(asked["calibration"], first, cross, depth)
         val_rr = rerank_split(val, first, cross, depth)
         for n in RERANK_CHOICES[1:]:
-            index_sel, extra = second_stage_inputs(rows["calibration"], calib_rr, n)
-            x2, y2 = _stack(rows["calibration"], extra, index_sel)
+            index_sel, extra = second_stage_inputs(asked["calibration"], calib_rr, n)
+            x2, y2 = _stack(asked["calibration"], extra, index_sel)
             seconds[n] = fit_logistic(
                 x2, y2, BASE_FEATURES + CROSS_FEATURES, interactions=first.interactions
             )
@@ -327,7 +537,15 @@ def fit_stages(rows: dict[str, Rows], cross: CrossEncoder | None, log: Log) -> F
     chosen = min(
         (r for r in results if r.top1 + r.auc >= best_key - 0.01), key=lambda r: r.rerank_top
     )
-    return Fitted(first, seconds, results, chosen, choose_threshold(chosen.curve))
+    if chosen.rerank_top:
+        # The answerability model reads stage 1's logit; with a cross-encoder stage the threshold
+        # applies to stage 2's probability (asked questions only, as before).
+        point = choose_threshold(chosen.curve)
+        return Fitted(first, seconds, results, chosen, point, curve=chosen.curve)
+    answerable, picked, options = fit_answerability(
+        rows["train"] + rows["calibration"], rows["validation"], first, log
+    )
+    return Fitted(first, seconds, results, chosen, picked.point, answerable, options, picked.curve)
 
 
 MAX_ANSWERABLE_DECLINED = 0.10
@@ -362,14 +580,21 @@ def run(
     )
     index = ensure_index(shared, work, log)
     system = open_system(index)
-    groups_path = work / "groups.jsonl"
-    if not groups_path.is_file():
-        log("retrieving candidates for every question …")
-        write_groups(system, questions, split, groups_path, log)
-
+    validation = [q for q in questions if split.of(q.article) == "validation"]
+    fusion = fusion_curve(system, validation)
+    fused = choose_fusion(fusion)
+    log(
+        f"RRF dense weight {fused.dense_weight} (validation hit@5 {fused.hit_at_5:.3f}, "
+        f"hit@1 {fused.hit_at_1:.3f})"
+    )
+    system = open_system(index, fused.dense_weight)
     cross_dir = out / CROSS_DIR
     curve: list[dict[str, float]] = []
     if train_cross:
+        groups_path = work / "groups.jsonl"
+        if not groups_path.is_file():
+            log("retrieving candidates for every question …")
+            write_groups(system, questions, split, groups_path, log)
         train_groups = read_groups(groups_path, "train")
         val_groups = read_groups(groups_path, "validation")
         val_sample = random.Random(recipe.seed).sample(val_groups, min(120, len(val_groups)))
@@ -388,17 +613,15 @@ def run(
         (cross_dir / "training-curve.json").write_text(
             json.dumps(curve, indent=2), encoding="utf-8"
         )
+    elif (cross_dir / "training-curve.json").is_file():
+        curve = json.loads((cross_dir / "training-curve.json").read_text(encoding="utf-8"))
     cross = (
         CrossEncoder(cross_dir, threads=recipe.threads)
         if (cross_dir / "model.onnx").is_file()
         else None
     )
 
-    by_split: dict[str, list[LabelledSet]] = {"train": [], "calibration": [], "validation": []}
-    log("computing features …")
-    for ls in iter_sets(system, questions, log):
-        by_split[split.of(ls.question.article)].append(ls)
-    rows = {name: collect_rows(sets) for name, sets in by_split.items()}
+    rows = feature_rows(system, questions, split, work / f"rows-w{fused.dense_weight}.pkl", log)
     fitted = fit_stages(rows, cross, log)
     if fitted.chosen.rerank_top == 0 and cross_dir.is_dir():
         # Not better than the features alone on validation: not shipped, kept for the record.
@@ -406,7 +629,29 @@ def run(
         shutil.rmtree(kept, ignore_errors=True)
         shutil.move(str(cross_dir), str(kept))
         log(f"the cross-encoder did not beat the features on validation; moved to {kept}")
-    return write_model(out, fitted, rows, split, recipe, curve)
+    return write_model(out, fitted, rows, split, recipe, curve, fusion, fused)
+
+
+def feature_rows(
+    system: QASystem, questions: Sequence[TrainQuestion], split: Split, cache: Path, log: Log
+) -> dict[str, Rows]:
+    """Feature rows per split for every question of every kind (cached in ``cache``, keyed by the
+    feature names: delete it after changing how features are computed)."""
+    if cache.is_file():
+        with cache.open("rb") as handle:
+            cached = pickle.load(handle)
+        if cached.get("features") == BASE_FEATURES:
+            log(f"feature rows read from {cache}")
+            return cast(dict[str, Rows], cached["rows"])
+    log("computing features for every question, as asked and as unanswerable variants …")
+    rows = {name: Rows([], [], [], [], [], []) for name in ("train", "calibration", "validation")}
+    for ls in iter_all_kinds(system, questions, log):
+        rows[split.of(ls.question.article)].extend(collect_rows([ls]))
+    tmp = cache.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump({"features": BASE_FEATURES, "rows": rows}, handle)
+    tmp.replace(cache)
+    return rows
 
 
 def write_model(
@@ -416,6 +661,8 @@ def write_model(
     split: Split,
     recipe: CrossEncoderRecipe,
     curve: list[dict[str, float]],
+    fusion: Sequence[FusionPoint],
+    fused: FusionPoint,
 ) -> dict[str, Any]:
     spec = fitted.spec()
     chosen, point, results = fitted.chosen, fitted.point, fitted.results
@@ -427,19 +674,45 @@ def write_model(
             "calibration": sorted(split.calibration),
             "validation": sorted(split.validation),
         },
-        "questions": {k: len(v.features) for k, v in rows.items()},
+        "questions": {
+            name: {kind: r.kind.count(kind) for kind in KINDS} for name, r in rows.items()
+        },
         "recipe": asdict(recipe),
+        "fusion": [asdict(f) for f in fusion],
+        "answerability": [
+            {
+                "name": r.name,
+                "auc_by_kind": {k: round(v, 4) for k, v in r.auc_by_kind.items()},
+                "threshold": asdict(r.point),
+            }
+            for r in fitted.answerability_results
+        ],
         "cross_encoder_curve": curve,
         "stages": [
             {"rerank_top": r.rerank_top, "top1": round(r.top1, 4), "auc": round(r.auc, 4)}
             for r in results
         ],
-        "chosen": {"rerank_top": chosen.rerank_top, "threshold": asdict(point)},
-        "threshold_curve": [asdict(p) for p in chosen.curve],
+        "chosen": {
+            "dense_weight": fused.dense_weight,
+            "rerank_top": chosen.rerank_top,
+            "answerability": spec["answerability"] is not None,
+            "answerability_interactions": bool(
+                fitted.answerability and fitted.answerability.interactions
+            ),
+            "threshold": asdict(point),
+        },
+        "threshold_curve": [asdict(p) for p in fitted.curve],
     }
     (out / "training-report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     (out / "MODEL_CARD.md").write_text(model_card(report), encoding="utf-8")
     return report
+
+
+KIND_NAMES = {
+    "asked": "SQuAD 2.0 unanswerable",
+    "article_removed": "article removed",
+    "answer_removed": "answer removed",
+}
 
 
 def model_card(report: dict[str, Any]) -> str:
@@ -448,13 +721,29 @@ def model_card(report: dict[str, Any]) -> str:
     recipe = report["recipe"]
     chosen = report["chosen"]
     point = chosen["threshold"]
+    kinds = [k for k in KIND_NAMES if k in point.get("declined_by_kind", {})]
     stages = "\n".join(
         f"| {r['rerank_top'] or 'features only'} | {r['top1']:.3f} | {r['auc']:.3f} |"
         for r in report["stages"]
     )
+    fusion = "\n".join(
+        f"| {f['dense_weight']} | {f['hit_at_1']:.3f} | {f['hit_at_5']:.3f} |"
+        for f in report.get("fusion", [])
+    )
+    answerability = "\n".join(
+        f"| {a['name']} | "
+        + " | ".join(f"{a['auc_by_kind'].get(k, 0.0):.3f}" for k in kinds)
+        + f" | {a['threshold']['threshold']} | {a['threshold']['answerable_declined']:.3f} | "
+        + " | ".join(f"{a['threshold']['declined_by_kind'].get(k, 0.0):.3f}" for k in kinds)
+        + " |"
+        for a in report.get("answerability", [])
+    )
+    kind_heads = " | ".join(KIND_NAMES[k] for k in kinds)
+    kind_rule = "|---" * len(kinds)
     curve_rows = "\n".join(
-        f"| {p['threshold']:.2f} | {p['answered_correct']:.3f} | {p['answerable_declined']:.3f} "
-        f"| {p['unanswerable_declined']:.3f} | {p['precision']:.3f} |"
+        f"| {p['threshold']:.2f} | {p['answered_correct']:.3f} | {p['answerable_declined']:.3f} | "
+        + " | ".join(f"{p['declined_by_kind'].get(k, 0.0):.3f}" for k in kinds)
+        + " |"
         for p in report["threshold_curve"]
         if round(p["threshold"] * 100) % 5 == 0
     )
@@ -462,24 +751,39 @@ def model_card(report: dict[str, Any]) -> str:
         f"| {int(c['step'])} | {c['top1']:.3f} | {c['seconds']:.0f} |"
         for c in report["cross_encoder_curve"]
     )
-    q = report["questions"]
+    q = {
+        name: sum(v.values()) if isinstance(v, dict) else v
+        for name, v in report["questions"].items()
+    }
+    declined = ", ".join(
+        f"{point['declined_by_kind'].get(k, 0.0):.3f} of {KIND_NAMES[k]}" for k in kinds
+    )
+    decided = (
+        "the answerability model"
+        if chosen.get("answerability")
+        else "the best sentence's probability"
+    )
     return f"""# Answer-sentence scorer — model card
 
-**What it does.** Gives each candidate sentence of the retrieved passages a calibrated
-probability that it answers the question. The answerer cites the best sentence(s), or abstains
-when the best probability is under the threshold below.
+**What it does.** Gives each candidate sentence of the retrieved passages a probability that it
+answers the question, and the question a probability that its best sentence answers it at all.
+The answerer cites the best sentence(s), or abstains when that second probability is under the
+threshold below.
 
 **Parts.**
-1. Stage 1 — logistic regression over {len(BASE_FEATURES)} general features
-   (`rag/answering/features.py`: bi-encoder cosine and its rank and gap, the passage's fused, dense
-   and lexical ranks, content-word overlap weighted by rarity among the candidates, overlap in the
-   neighbouring sentences, coverage of the question's names, question dates/numbers missing from
-   the evidence, expected answer type found or missing, position, length). No word lists of
-   places, people or topics.
-2. Stage 2 (when `rerank_top` > 0) — a cross-encoder (all-MiniLM-L6-v2 cut to its first
-   {recipe["layers"]} layers, mean pooling, one linear unit; int8 ONNX) reads the question with
-   each of the `rerank_top` best stage-1 candidates; a second logistic regression over the
-   features plus the cross-encoder's score gives the final probability.
+1. Sentence scorer — logistic regression over {len(BASE_FEATURES)} general features and their
+   pairwise products (`rag/answering/features.py`: bi-encoder cosine of the sentence and of its
+   passage, with ranks and gaps; the passage's fused, dense and lexical ranks; content-word overlap
+   weighted by rarity among the candidates; overlap in the neighbouring sentences; coverage of the
+   question's names; question dates/numbers missing from the evidence; expected answer type found
+   or missing; position; length). No word lists of places, people or topics.
+2. Answerability model (when chosen) — logistic regression over the best sentence's logit, its
+   lead over the runner-up and its feature row; its probability is what the threshold is
+   compared with.
+3. Cross-encoder stage (when `rerank_top` > 0) — all-MiniLM-L6-v2 cut to its first
+   {recipe["layers"]} layers, mean pooling, one linear unit, int8 ONNX, reading the question with
+   each of the `rerank_top` best candidates; a second logistic regression over the features plus
+   its score gives the final probability.
 
 **Data.** `../shared/benchmarks/squad-train` (SQuAD 1.1/2.0 dev pages, Wikipedia, CC BY-SA 4.0;
 disjoint from `squad-politics`). Each question was run through the product's own hybrid
@@ -487,23 +791,30 @@ retrieval (top 5 passages of an index of the 1,537 paragraphs); every sentence o
 is a candidate. Positive: a sentence of the gold paragraph that contains a gold answer string;
 negative: every other candidate (same paragraph, same article, BM25 and dense neighbours) and
 every candidate of an unanswerable question; sentences of other paragraphs that contain the
-answer string are left out.
+answer string are left out. Unanswerable questions come in three kinds: SQuAD 2.0's own
+(adversarial rewrites), each question asked of the collection **without its article** (the
+collection never covers the topic), and each answerable question with **its answer sentences
+removed** from the evidence (the topic is there, the answer is not).
 
-**Splits (whole articles).** train {len(split["train"])} articles ({q["train"]} questions) —
-stage 1 and the cross-encoder; calibration {len(split["calibration"])} articles
-({q["calibration"]} questions) — stage 2, where the cross-encoder's scores are as unseen as at
-query time; validation {len(split["validation"])} articles ({q["validation"]} questions) —
-the depth `rerank_top` and the threshold. Validation articles: {", ".join(split["validation"])}.
-The article's evaluation set and `squad-politics` were never used to choose anything.
+**Splits (whole articles).** train {len(split["train"])} articles ({q["train"]} question
+variants) — the sentence scorer, the answerability model and the cross-encoder; calibration
+{len(split["calibration"])} articles ({q["calibration"]}) — the cross-encoder stage, and the
+answerability model with the training articles; validation {len(split["validation"])} articles
+({q["validation"]}) — the fusion weight, the stage choices and the threshold. Validation
+articles: {", ".join(split["validation"])}. The article's evaluation set and `squad-politics`
+were never used to choose anything.
 
-**Recipe.** `rag train-answerer` (fixed seed {recipe["seed"]}); cross-encoder: {recipe["steps"]}
-steps of {recipe["questions_per_batch"]} questions × {recipe["candidates_per_question"]}
-candidates, listwise softmax loss, AdamW (body {recipe["learning_rate"]}, head
-{recipe["head_learning_rate"]}), word embeddings frozen, max {recipe["max_length"]} tokens,
-2 CPU threads.
+**Retrieval fusion** (validation, answerable questions; gold paragraph in the top 1 / top 5):
+chosen dense weight **{chosen.get("dense_weight", "–")}** — the best hit@5, since the answerer
+re-reads every sentence of the top passages; ties broken by hit@1.
 
-**Validation figures** (top-1: the best sentence is a gold sentence, among answerable questions
-whose gold sentence was retrieved; AUC: best probability, answerable vs unanswerable):
+| dense weight | hit@1 | hit@5 |
+|---|---|---|
+{fusion}
+
+**Sentence scorer, validation** (top-1: the best sentence is a gold sentence, among answerable
+questions whose gold sentence was retrieved; AUC: best probability, answerable vs SQuAD
+unanswerable):
 
 | cross-encoder depth | top-1 | AUC |
 |---|---|---|
@@ -515,23 +826,32 @@ Cross-encoder learning curve (top-1 on 120 validation questions, candidates rank
 |---|---|---|
 {ce_curve}
 
-**Chosen:** depth {chosen["rerank_top"]}, threshold **{point["threshold"]}** — the rule: decline as
-many unanswerable questions as possible while declining at most 10% of answerable ones. At it, on
-validation: {point["answered_correct"]:.3f} of answerable questions answered with a gold sentence,
-{point["answerable_declined"]:.3f} of answerable declined, {point["unanswerable_declined"]:.3f} of
-unanswerable declined, precision {point["precision"]:.3f}.
+**Whether to answer, validation** (AUC: answerable questions answered with a gold sentence vs
+each kind of unanswerable question; then, at the threshold rule below, the share of answerable
+questions declined and of each kind of unanswerable one declined):
 
-Precision/recall of abstention on validation, by threshold:
+| decided by | AUC {kind_heads} | threshold | answerable declined | declined {kind_heads} |
+|---|{kind_rule}|---|---{kind_rule}|
+{answerability}
 
-| threshold | answered right | answerable declined | unanswerable declined | precision |
-|---|---|---|---|---|
+**Chosen:** depth {chosen["rerank_top"]}, {decided},
+threshold **{point["threshold"]}** — the rule: decline as many unanswerable questions as possible
+while declining at most 10% of answerable ones. At it, on validation:
+{point["answered_correct"]:.3f} of answerable questions answered with a gold sentence,
+{point["answerable_declined"]:.3f} of answerable declined; declined: {declined}.
+
+Abstention on validation, by threshold:
+
+| threshold | answered right | answerable declined | {kind_heads} |
+|---|---|---{kind_rule}|
 {curve_rows}
 
 **Limits.** SQuAD 2.0's unanswerable questions are adversarial rewrites of answerable ones
-("What did X *not* do…"); the features separate them barely better than chance (AUC above), so
-most are answered. Off-topic questions and questions whose names are absent from the documents
-are declined far more reliably. English only: the bi-encoder and the cross-encoder are English
-models.
+("What did X *not* do…"); the features separate them little better than chance (AUC above), so
+most are answered. Questions about what the collection never covers, and questions whose answer
+sentence is missing, are declined far more reliably. Paraphrases that share few words with the
+answer lean on the bi-encoder's cosine alone. English only: the bi-encoder and the cross-encoder
+are English models.
 """
 
 

@@ -13,11 +13,12 @@ import json
 import random
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from index.records import ChunkFilter, Sentence
 from rag.answering.evidence import Candidate, gather_candidates
-from rag.models import Passage
+from rag.models import Filters, Passage
 from rag.retrieval import retrieve
 from rag.system import QASystem
 
@@ -37,6 +38,13 @@ class TrainQuestion:
         return article_of(self.gold_doc_id)
 
 
+#: How a question was put to the collection (see :func:`labelled_sets`, :func:`answer_removed`).
+ASKED = "asked"
+ARTICLE_REMOVED = "article_removed"
+ANSWER_REMOVED = "answer_removed"
+KINDS = (ASKED, ARTICLE_REMOVED, ANSWER_REMOVED)
+
+
 @dataclass
 class LabelledSet:
     """One question with its retrieved candidates and their labels (1, 0; -1 = unknown)."""
@@ -46,6 +54,7 @@ class LabelledSet:
     labels: list[int]
     query_vector: object = field(repr=False)
     passages: list[Passage] = field(repr=False, default_factory=list)
+    kind: str = ASKED
 
     @property
     def has_positive(self) -> bool:
@@ -109,14 +118,66 @@ def label(question: TrainQuestion, candidate: Candidate) -> int:
 
 
 def labelled_sets(
-    system: QASystem, questions: Sequence[TrainQuestion], *, k: int
+    system: QASystem,
+    questions: Sequence[TrainQuestion],
+    *,
+    k: int,
+    article_removed: bool = False,
 ) -> Iterator[LabelledSet]:
-    """Retrieve and label the candidates of each question, as the answering path would see them."""
+    """Retrieve and label the candidates of each question, as the answering path would see them.
+
+    With ``article_removed`` each question is asked of the collection *without its own article*
+    (a filter keeps every other paragraph): the documents then do not hold the answer, the
+    situation of an analyst's question about something the collection never covers, so every
+    candidate is a negative and the question counts as unanswerable.
+    """
     params = system.params(k, None)
+    doc_ids: list[str] = []
+    if article_removed:
+        with system.snapshot() as snap:
+            doc_ids = [d.id for d in snap.list_documents()]
+    filters: dict[str, ChunkFilter] = {}
     for q in questions:
         vector = system.encoder.encode_query(q.question)
+        flt = None
+        if article_removed:
+            flt = filters.get(q.article)
+            if flt is None:
+                keep = [d for d in doc_ids if article_of(d) != q.article]
+                flt = filters[q.article] = Filters(doc_ids=keep).to_chunk_filter()
         with system.snapshot() as snap:
-            passages = retrieve(snap, q.question, vector, params)
+            passages = retrieve(snap, q.question, vector, params, flt)
             candidates = gather_candidates(snap, passages)
+        if article_removed:
+            q = replace(q, answerable=False)
         labels = [label(q, c) for c in candidates]
-        yield LabelledSet(q, candidates, labels, vector, passages)
+        kind = ARTICLE_REMOVED if article_removed else ASKED
+        yield LabelledSet(q, candidates, labels, vector, passages, kind)
+
+
+def answer_removed(ls: LabelledSet) -> LabelledSet:
+    """An answerable question's evidence with every sentence that holds its answer taken out (and
+    out of its neighbours' context): the topic is there, the answer is not — the near miss an
+    analyst's question often is. Every remaining candidate is a negative."""
+    gone = {
+        (c.sentence.doc_id, c.sentence.ordinal)
+        for c, y in zip(ls.candidates, ls.labels, strict=True)
+        if y != 0
+    }
+
+    def without(s: Sentence | None) -> Sentence | None:
+        return None if s is not None and (s.doc_id, s.ordinal) in gone else s
+
+    kept = [
+        replace(c, prev=without(c.prev), next=without(c.next))
+        for c, y in zip(ls.candidates, ls.labels, strict=True)
+        if y == 0
+    ]
+    return LabelledSet(
+        replace(ls.question, answerable=False),
+        kept,
+        [0] * len(kept),
+        ls.query_vector,
+        ls.passages,
+        ANSWER_REMOVED,
+    )

@@ -116,7 +116,10 @@ class FixedScorer(AnswerScorer):
         order = np.argsort(-p, kind="stable")
         feats = candidate_features(q, query_vector, candidates)
         return ScoredCandidates(
-            [candidates[i] for i in order], p[order], [feats.typed[i] for i in order]
+            [candidates[i] for i in order],
+            p[order],
+            [feats.typed[i] for i in order],
+            float(p.max()) if len(p) else 0.0,
         )
 
 

@@ -1,0 +1,153 @@
+"""The answerability stage, the training-data variants behind it and the fusion-weight choice,
+on small off-domain examples (no model, no index)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.answering.features import (
+    ANSWERABILITY_FEATURES,
+    BASE_FEATURES,
+    LONE_CANDIDATE_GAP,
+    answerability_features,
+    candidate_features,
+)
+from rag.answering.question import analyse_question
+from rag.answering.scorer import AnswerScorer, LogisticModel, ScorerSpec, bundled_model_dir
+from rag.errors import ModelError
+from rag.settings import Settings
+from rag.training.logistic import threshold_curve
+from rag.training.recipe import FusionPoint, choose_fusion
+from rag.training.squad import (
+    ANSWER_REMOVED,
+    LabelledSet,
+    TrainQuestion,
+    answer_removed,
+    label,
+)
+from tests.unit.answering_fakes import candidates_from
+
+REPORT = (
+    "The delegation arrived in Nairobi on Monday. "
+    "The talks on the river treaty ended on 4 March 2021. "
+    "Both sides agreed to share the flow data every month. "
+    "The observers praised the result."
+)
+
+
+def constant_model(features: tuple[str, ...], weight_of: dict[str, float]) -> LogisticModel:
+    n = len(features)
+    weights = np.array([weight_of.get(f, 0.0) for f in features])
+    return LogisticModel(features, np.zeros(n), np.ones(n), weights, 0.0)
+
+
+def test_answerability_row_is_the_best_candidates_logit_lead_and_features() -> None:
+    matrix = np.arange(3 * len(BASE_FEATURES), dtype=np.float32).reshape(3, -1)
+    row = answerability_features(np.array([0.5, 2.0, 1.5]), matrix)
+    assert row.shape == (len(ANSWERABILITY_FEATURES),)
+    assert row[0] == 2.0 and row[1] == pytest.approx(0.5)
+    assert np.array_equal(row[2:], matrix[1])
+    lone = answerability_features(np.array([-1.0]), matrix[:1])
+    assert lone[1] == LONE_CANDIDATE_GAP
+
+
+def test_passage_cosine_is_absolute_and_shared_by_the_passage() -> None:
+    cands = candidates_from("river", REPORT)  # the fake passage has a dense cosine of 0.5
+    feats = candidate_features(analyse_question("When did the talks end?"), None, cands)
+    assert np.all(feats.matrix[:, BASE_FEATURES.index("passage_cosine")] == 0.5)
+    assert np.all(feats.matrix[:, BASE_FEATURES.index("best_passage_cosine")] == 0.5)
+
+
+def write_spec(folder: Path, answerability: LogisticModel | None) -> None:
+    first = constant_model(BASE_FEATURES, {"overlap_idf": 4.0})
+    spec = {
+        "format": 2,
+        "first": first.to_dict(),
+        "second": None,
+        "answerability": answerability.to_dict() if answerability else None,
+        "threshold": 0.5,
+        "rerank_top": 0,
+    }
+    (folder / "scorer.json").write_text(json.dumps(spec), encoding="utf-8")
+
+
+def test_the_answerability_model_decides_whether_to_answer(tmp_path: Path) -> None:
+    # An answerability model that only trusts a large lead of the best sentence.
+    lead_only = LogisticModel(
+        ANSWERABILITY_FEATURES,
+        np.zeros(len(ANSWERABILITY_FEATURES)),
+        np.ones(len(ANSWERABILITY_FEATURES)),
+        np.array([10.0 if f == "logit_gap" else 0.0 for f in ANSWERABILITY_FEATURES]),
+        -20.0,
+    )
+    write_spec(tmp_path, lead_only)
+    scorer = AnswerScorer.load(tmp_path)
+    cands = candidates_from("river", REPORT)
+    clear = scorer.score(analyse_question("When did the river treaty talks end?"), None, cands)
+    assert clear.candidates[0].sentence.text.startswith("The talks on the river treaty")
+    assert clear.answer_probability > 0.99  # the best sentence leads by far
+    vague = scorer.score(analyse_question("What colour were the flags?"), None, cands)
+    assert float(vague.probabilities[0]) == pytest.approx(0.5)  # no sentence leads
+    assert vague.answer_probability < 1e-6
+
+
+def test_without_an_answerability_model_the_best_probability_decides(tmp_path: Path) -> None:
+    write_spec(tmp_path, None)
+    scorer = AnswerScorer.load(tmp_path)
+    q = analyse_question("When did the talks on the river treaty end?")
+    result = scorer.score(q, None, candidates_from("river", REPORT))
+    assert result.answer_probability == pytest.approx(float(result.probabilities[0]))
+    assert scorer.score(q, None, []).answer_probability == 0.0
+
+
+def test_an_answerability_model_for_other_features_is_refused(tmp_path: Path) -> None:
+    write_spec(tmp_path, constant_model(("best_logit", "something_else"), {}))
+    with pytest.raises(ModelError, match="train-answerer"):
+        AnswerScorer.load(tmp_path)
+
+
+def test_answer_removed_takes_the_answer_out_of_the_evidence_and_its_context() -> None:
+    cands = candidates_from("squad:Rivers:0", REPORT)
+    q = TrainQuestion("q1", "When did the talks end?", ("4 March 2021",), True, "squad:Rivers:0")
+    labels = [label(q, c) for c in cands]
+    assert labels == [0, 1, 0, 0]
+    removed = answer_removed(LabelledSet(q, cands, labels, None))
+    assert removed.kind == ANSWER_REMOVED and not removed.question.answerable
+    assert [c.sentence.ordinal for c in removed.candidates] == [0, 2, 3]
+    assert removed.labels == [0, 0, 0]
+    assert all("4 March 2021" not in (c.before or "") + (c.after or "") for c in removed.candidates)
+    assert removed.candidates[2].before == cands[2].sentence.text  # other context is kept
+
+
+def test_threshold_curve_reports_each_kind_of_unanswerable_question() -> None:
+    p = np.array([0.9, 0.8, 0.2, 0.6, 0.1])
+    right = np.array([True, True, False, False, False])
+    answerable = np.array([True, True, False, False, False])
+    kinds = np.array(["asked", "asked", "asked", "article_removed", "article_removed"])
+    (point,) = threshold_curve(p, right, answerable, np.array([0.5]), kinds)
+    assert point.declined_by_kind == {"article_removed": 0.5, "asked": 1.0}
+    assert point.unanswerable_declined == pytest.approx(2 / 3)
+
+
+def test_fusion_weight_is_chosen_for_recall_then_precision() -> None:
+    curve = [
+        FusionPoint(0.1, hit_at_1=0.80, hit_at_5=0.93),
+        FusionPoint(0.3, hit_at_1=0.76, hit_at_5=0.95),
+        FusionPoint(0.5, hit_at_1=0.78, hit_at_5=0.95),
+    ]
+    assert choose_fusion(curve).dense_weight == 0.5
+
+
+def test_bundled_model_and_settings_agree_with_the_training_report() -> None:
+    folder = bundled_model_dir()
+    report = json.loads((folder / "training-report.json").read_text(encoding="utf-8"))
+    spec = ScorerSpec.read(folder)
+    chosen = report["chosen"]
+    assert spec.threshold == chosen["threshold"]["threshold"]
+    assert (spec.answerability is not None) == chosen["answerability"]
+    assert Settings().dense_weight == chosen["dense_weight"]
+    assert Settings().abstain_threshold is None  # the model's own threshold by default
