@@ -497,11 +497,16 @@ def open_writer(store: IndexStore, settings: Settings) -> IndexWriter:
     return store.writer(policy=settings.vector_index, ivf_threshold=settings.ivf_threshold)
 
 
-def ingest_options(manifest: Manifest, settings: Settings) -> IngestOptions:
-    """Chunking as the index was built (the manifest), batching as configured."""
+def ingest_options(manifest: Manifest | None, settings: Settings) -> IngestOptions:
+    """Chunking as the index was built (its manifest) or, for an index not made yet (``None``),
+    as configured; batching as configured."""
     return IngestOptions(
-        chunk_tokens=manifest.chunk_tokens,
-        overlap_sentences=manifest.chunk_overlap_sentences,
+        chunk_tokens=settings.chunk_tokens if manifest is None else manifest.chunk_tokens,
+        overlap_sentences=(
+            settings.chunk_overlap_sentences
+            if manifest is None
+            else manifest.chunk_overlap_sentences
+        ),
         batch_size=settings.embed_batch_size,
         commit_every=settings.commit_every_chunks,
     )
