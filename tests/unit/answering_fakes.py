@@ -8,10 +8,6 @@ import numpy as np
 
 from index.records import Document, MetadataValue, Sentence
 from rag.answering.evidence import Candidate
-from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
-from rag.answering.features import candidate_features
-from rag.answering.question import QuestionAnalysis
-from rag.answering.scorer import AnswerScorer, ScoredCandidates
 from rag.models import Passage, RetrieverHit
 
 
@@ -76,32 +72,3 @@ def unit_vectors(candidates: list[Candidate], query_dim: int = 8, seed: int = 0)
     for i, c in enumerate(candidates):
         object.__setattr__(c, "vector", vecs[i])
     return vecs[0]
-
-
-class FixedScorer(AnswerScorer):
-    """Stand-in for the trained model: a probability per sentence (keyed by its first 20
-    characters), chosen by the test; 0.05 for the others."""
-
-    def __init__(self, probabilities: dict[str, float]) -> None:
-        self.probabilities = probabilities
-        self.rerank_top = 0
-        self.cross = None
-
-    @property
-    def threshold(self) -> float:
-        return 0.5
-
-    def score(
-        self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
-    ) -> ScoredCandidates:
-        p = np.array([self.probabilities.get(c.sentence.text[:20], 0.05) for c in candidates])
-        order = np.argsort(-p, kind="stable")
-        feats = candidate_features(q, query_vector, candidates)
-        return ScoredCandidates(
-            [candidates[i] for i in order], p[order], [feats.typed[i] for i in order]
-        )
-
-
-def answerer(probabilities: dict[str, float]) -> ExtractiveAnswerer:
-    """The extractive answerer over a :class:`FixedScorer`, abstaining below 0.5."""
-    return ExtractiveAnswerer(FixedScorer(probabilities), AnswerPolicy(abstain_threshold=0.5))

@@ -16,7 +16,8 @@ from rag.answering.citations import (
 from rag.answering.extractive import NO_ANSWER, abstention
 from rag.answering.llm import LLMAnswerer, parse_generated
 from rag.models import AnswerDraft, AnswerSentence
-from tests.unit.answering_fakes import answerer, candidates_from
+from tests.unit.answering_fakes import candidates_from
+from tests.unit.test_scoring import answerer  # the extractive answerer on a stand-in scorer
 
 HARBOUR = (
     "The harbour master opened the new quay in April 2020. "

@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.answering.evidence import Candidate
+from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
 from rag.answering.features import BASE_FEATURES, candidate_features, cross_features
-from rag.answering.question import analyse_question
-from rag.answering.scorer import LogisticModel, ScorerSpec
+from rag.answering.question import QuestionAnalysis, analyse_question
+from rag.answering.scorer import AnswerScorer, LogisticModel, ScoredCandidates, ScorerSpec
 from rag.errors import ModelError
 from rag.training.logistic import fit_logistic, threshold_curve
 from rag.training.recipe import choose_threshold
-from tests.unit.answering_fakes import answerer, candidates_from, unit_vectors
+from tests.unit.answering_fakes import candidates_from, unit_vectors
 
 SPEECH = (
     "The General Assembly opened its debate in New York. "
@@ -93,6 +95,33 @@ def test_threshold_rule_declines_at_most_a_tenth_of_answerable_questions() -> No
     point = choose_threshold(curve)
     assert point.answerable_declined <= 0.1
     assert point.threshold == 0.2 and point.unanswerable_declined == pytest.approx(1 / 3)
+
+
+class FixedScorer(AnswerScorer):
+    """Stand-in for the trained model: a probability per sentence, chosen by the test."""
+
+    def __init__(self, probabilities: dict[str, float]) -> None:
+        self.probabilities = probabilities
+        self.rerank_top = 0
+        self.cross = None
+
+    @property
+    def threshold(self) -> float:
+        return 0.5
+
+    def score(
+        self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
+    ) -> ScoredCandidates:
+        p = np.array([self.probabilities.get(c.sentence.text[:20], 0.05) for c in candidates])
+        order = np.argsort(-p, kind="stable")
+        feats = candidate_features(q, query_vector, candidates)
+        return ScoredCandidates(
+            [candidates[i] for i in order], p[order], [feats.typed[i] for i in order]
+        )
+
+
+def answerer(probabilities: dict[str, float]) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(FixedScorer(probabilities), AnswerPolicy(abstain_threshold=0.5))
 
 
 def test_who_question_names_the_speaker_of_the_chosen_sentence() -> None:
