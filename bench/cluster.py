@@ -15,9 +15,7 @@ timed apart from the ingest. Writes ``bench/results/cluster.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -27,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import machine, write_result
 from rag.distributed.compare import differences, max_vector_difference, read_contents
 from rag.ingest import IngestReport
 from rag.loaders import iter_documents
@@ -136,7 +135,7 @@ def main() -> None:
         "input": str(args.input),
         "docs": taken,
         "corpus_bytes": corpus.stat().st_size,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "machine": machine(),
         "ray": ray.__version__,
         "load_avg_start": os.getloadavg(),
     }
@@ -205,10 +204,7 @@ def main() -> None:
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    result["load_avg_end"] = os.getloadavg()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "cluster.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out, "cluster")
 
 
 if __name__ == "__main__":

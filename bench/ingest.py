@@ -13,15 +13,14 @@ unchanged corpus.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from bench.common import machine, write_result
 from rag.loaders import iter_documents
 from rag.settings import Settings
 from rag.system import QASystem, embed_threads
@@ -105,13 +104,11 @@ def main() -> None:
     system.close()
     result.update(reingest_s=round(time.perf_counter() - t0, 2), reingest_unchanged=again.unchanged)
     result.update(
-        machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        machine=machine(),
         onnx_threads=embed_threads(settings),
     )
     shutil.rmtree(work, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out, "ingest")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -27,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
+from bench.common import latency_summary, machine, write_result
 from eval.dataset import load_eval_set
 
 
@@ -131,17 +129,13 @@ async def run_load(
     wall = time.perf_counter() - t0
     done.set()
     await sampler
-    ms = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
     return {
         "requests_sent": len(latencies) + len(errors),
         "ok": len(latencies),
         "errors": len(errors),
         "error_examples": errors[:5],
-        "wall_s": round(wall, 2),
-        "requests_per_s": round(len(latencies) / wall, 2),
-        "p50_ms": round(float(np.percentile(ms, 50)), 1),
-        "p95_ms": round(float(np.percentile(ms, 95)), 1),
-        "max_ms": round(float(ms.max()), 1),
+        **latency_summary(latencies, wall),
+        "max_ms": round(max(latencies, default=0.0) * 1000, 1),
         "rss_samples": len(rss),
         "rss_first_mb": round(rss[0] / 2**20, 1) if rss else None,
         "rss_max_mb": round(max(rss) / 2**20, 1) if rss else None,
@@ -170,7 +164,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "requests": args.requests,
         "max_seconds": args.max_seconds,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "machine": machine(),
         "load_avg_start": os.getloadavg(),
     }
     proc = start_server(args.index, port, log)
@@ -191,9 +185,7 @@ def main() -> None:
         )
     finally:
         result["server_exit_code"] = stop_server(proc)
-    result["load_avg_end"] = os.getloadavg()
-    (args.out / "load.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out, "load")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import machine, write_result
 from eval.dataset import load_eval_set
 from rag.settings import Settings
 from rag.system import QASystem
@@ -96,7 +96,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "index": index,
         "eval_questions": len(questions),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "machine": machine(),
         "load_avg_start": os.getloadavg(),
     }
 
@@ -154,10 +154,7 @@ def main() -> None:
         "mismatches": len(mismatches),
         "mismatched_questions": mismatches,
     }
-    result["load_avg_end"] = os.getloadavg()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out, args.name)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,7 @@ vectors. Writes ``bench/results/ray_data.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import machine, write_result
 from index.records import Document
 from rag.embedding.onnx_runtime import ENCODER_FILES, OnnxQueryEncoder
 from rag.ingest import prepare
@@ -80,7 +79,7 @@ def main() -> None:
         result: dict[str, Any] = {
             "texts": len(texts),
             "docs": args.docs,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "machine": machine(),
             "ray": ray.__version__,
             "load_avg_start": os.getloadavg(),
         }
@@ -128,10 +127,7 @@ def main() -> None:
             ray.shutdown()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    result["load_avg_end"] = os.getloadavg()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ray_data.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out, "ray_data")
 
 
 if __name__ == "__main__":

@@ -17,15 +17,14 @@ import asyncio
 import itertools
 import json
 import os
-import platform
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
+from bench.common import latency_summary, machine, write_result
 from bench.load import free_port, rss_bytes, start_server, stop_server, wait_ready
 from eval.dataset import load_eval_set
 
@@ -59,15 +58,11 @@ async def round_robin_load(
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     wall = time.perf_counter() - t0
-    ms = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
     return {
         "ok": len(latencies),
         "errors": len(errors),
         "error_examples": errors[:3],
-        "wall_s": round(wall, 2),
-        "requests_per_s": round(len(latencies) / wall, 2),
-        "p50_ms": round(float(np.percentile(ms, 50)), 1),
-        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+        **latency_summary(latencies, wall),
         "answered_per_replica": list(per_base.values()),
     }
 
@@ -109,7 +104,7 @@ def main() -> None:
         "index": str(args.index),
         "concurrency": args.concurrency,
         "max_seconds": args.max_seconds,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "machine": machine(),
         "load_avg_start": os.getloadavg(),
         "runs": [],
     }
@@ -142,9 +137,7 @@ def main() -> None:
         finally:
             for proc in procs:
                 stop_server(proc)
-    result["load_avg_end"] = os.getloadavg()
-    (args.out / "replicas.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out, "replicas")
 
 
 if __name__ == "__main__":

@@ -26,13 +26,13 @@ import argparse
 import gc
 import json
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.common import machine, write_result
 from index.vectors import VectorIndex, faiss, ivf_list_count
 
 DIM = 384
@@ -267,8 +267,7 @@ def main() -> None:
             "k": K,
         },
         "threads": {"build": args.build_threads, "single_query_search": 1},
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
-        f"faiss {faiss.__version__}",
+        "machine": f"{machine()}, faiss {faiss.__version__}",
         "load_avg_start": os.getloadavg(),
         "sizes": [],
     }
@@ -293,9 +292,7 @@ def main() -> None:
         del vectors
         gc.collect()
     result["recommendation"] = recommend(result["sizes"], args.flat_limit_ms, args.recall_target)
-    result["load_avg_end"] = os.getloadavg()
-    out_file.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out, args.name)
 
 
 def _peak_rss() -> int:

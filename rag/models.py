@@ -27,6 +27,7 @@ from index.records import (
 
 __all__ = [
     "Answer",
+    "AnswerDraft",
     "AnswerSentence",
     "Chunk",
     "ChunkFilter",
@@ -185,6 +186,62 @@ class AnswerSentence(BaseModel):
     flagged: bool = Field(False, description="True when no valid citation supports the sentence.")
 
 
+AnswererName = Literal["extractive", "llm"]
+RetrievalModeName = Literal["hybrid", "dense", "lexical"]
+
+
+class AnswerDraft(BaseModel):
+    """What an answerer decides from the evidence: the cited sentences (or an abstention).
+
+    Only the system knows the rest of an :class:`Answer` (the question as asked, the retrieved
+    passages, the retrieval mode, its own warnings and the timings, answering included), so it
+    builds the answer once from a draft with :meth:`to_answer`; nothing is patched afterwards.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    answer: str = Field(..., description="Answer text with [n] citation markers.")
+    short_answer: str | None = Field(None, description="A precise span pinned inside the answer.")
+    abstained: bool = Field(False, description="True when the evidence does not answer it.")
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    citations: list[Citation] = Field(
+        default_factory=list, description="Citations with their document's date and metadata."
+    )
+    confidence: float = Field(0.0, description="Support score of the best evidence, 0..1.")
+    answerer: AnswererName = Field("extractive", description="Who answered.")
+    warnings: list[str] = Field(default_factory=list, description="Abstention reasons, fallbacks.")
+
+    def with_warning(self, warning: str) -> AnswerDraft:
+        """This draft with one more warning (a new object: drafts are frozen)."""
+        return self.model_copy(update={"warnings": [*self.warnings, warning]})
+
+    def to_answer(
+        self,
+        *,
+        question: str,
+        passages: list[Passage],
+        mode: RetrievalModeName,
+        warnings: list[str] | None = None,
+        timings_ms: dict[str, float] | None = None,
+    ) -> Answer:
+        """The complete answer: this draft plus what only the caller knows (``warnings`` come
+        after the draft's own)."""
+        return Answer(
+            question=question,
+            answer=self.answer,
+            short_answer=self.short_answer,
+            abstained=self.abstained,
+            sentences=list(self.sentences),
+            citations=list(self.citations),
+            passages=list(passages),
+            confidence=self.confidence,
+            answerer=self.answerer,
+            mode=mode,
+            warnings=[*self.warnings, *(warnings or [])],
+            timings_ms=dict(timings_ms or {}),
+        )
+
+
 class Answer(BaseModel):
     """The answer to one question, or an abstention, with every statement cited."""
 
@@ -208,8 +265,8 @@ class Answer(BaseModel):
         default_factory=list, description="Retrieved passages (the closest ones when abstaining)."
     )
     confidence: float = Field(0.0, description="Support score of the best evidence, 0..1.")
-    answerer: Literal["extractive", "llm"] = Field("extractive", description="Who answered.")
-    mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="Retrieval mode.")
+    answerer: AnswererName = Field("extractive", description="Who answered.")
+    mode: RetrievalModeName = Field("hybrid", description="Retrieval mode.")
     warnings: list[str] = Field(default_factory=list, description="Abstention reasons, fallbacks.")
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds per stage: encode, retrieve, answer."

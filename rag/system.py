@@ -300,17 +300,12 @@ class QASystem:
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)
             if candidates:
-                answer = self.answerer.answer(text, query_vector, candidates, passages)
-                docs = {c.document.id: c.document for c in candidates}
-                verify_citations(answer, docs)
-                for c in answer.citations:
-                    cited = docs.get(c.doc_id)
-                    if cited is not None:
-                        c.date, c.metadata = cited.date, dict(cited.metadata)
+                draft = self.answerer.answer(text, query_vector, candidates, passages)
+                verify_citations(draft, {c.document.id: c.document for c in candidates})
             else:
-                answer = abstention(text, passages, 0.0, "nothing relevant was retrieved")
+                draft = abstention(0.0, "nothing relevant was retrieved")
         t3 = time.perf_counter()
-        warnings = list(answer.warnings)
+        warnings = []
         if fallback:
             warnings.append(
                 f"question in language {language!r}: lexical retrieval only "
@@ -322,9 +317,13 @@ class QASystem:
             "answer": round((t3 - t2) * 1000, 2),
             "total": round((t3 - t0) * 1000, 2),
         }
-        # The answerer's answer completed with what only this level knows, as a new object.
-        return answer.model_copy(
-            update={"mode": params.mode, "warnings": warnings, "timings_ms": timings}
+        # The answer, built once: the answerer's draft and what only this level knows.
+        return draft.to_answer(
+            question=text,
+            passages=passages,
+            mode=params.mode,
+            warnings=warnings,
+            timings_ms=timings,
         )
 
     def _metadata_values(self, snap: Any) -> dict[str, list[str]]:
@@ -498,11 +497,16 @@ def open_writer(store: IndexStore, settings: Settings) -> IndexWriter:
     return store.writer(policy=settings.vector_index, ivf_threshold=settings.ivf_threshold)
 
 
-def ingest_options(manifest: Manifest, settings: Settings) -> IngestOptions:
-    """Chunking as the index was built (the manifest), batching as configured."""
+def ingest_options(manifest: Manifest | None, settings: Settings) -> IngestOptions:
+    """Chunking as the index was built (its manifest) or, for an index not made yet (``None``),
+    as configured; batching as configured."""
     return IngestOptions(
-        chunk_tokens=manifest.chunk_tokens,
-        overlap_sentences=manifest.chunk_overlap_sentences,
+        chunk_tokens=settings.chunk_tokens if manifest is None else manifest.chunk_tokens,
+        overlap_sentences=(
+            settings.chunk_overlap_sentences
+            if manifest is None
+            else manifest.chunk_overlap_sentences
+        ),
         batch_size=settings.embed_batch_size,
         commit_every=settings.commit_every_chunks,
     )

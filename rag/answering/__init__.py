@@ -4,7 +4,12 @@ The public names are exported here; import them from ``rag.answering``.
 """
 
 from rag.answering.base import Answerer, make_answerer
-from rag.answering.citations import CitationError, make_citation, verify_citations
+from rag.answering.citations import (
+    CitationError,
+    make_citation,
+    passage_citation,
+    verify_citations,
+)
 from rag.answering.evidence import Candidate, gather_candidates
 from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer, abstention
 from rag.answering.llm import LLMAnswerer
@@ -25,5 +30,6 @@ __all__ = [
     "gather_candidates",
     "make_answerer",
     "make_citation",
+    "passage_citation",
     "verify_citations",
 ]

@@ -10,11 +10,16 @@ from rag.answering.evidence import Candidate
 from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
 from rag.answering.scorer import AnswerScorer
 from rag.errors import ConfigurationError
-from rag.models import Answer, Passage
+from rag.models import AnswerDraft, Passage
 from rag.settings import Settings
 
 
 class Answerer(Protocol):
+    """Turns evidence into an :class:`~rag.models.AnswerDraft`: the cited sentences (each
+    citation complete with its document's fields) or an abstention. The caller
+    (:meth:`rag.system.QASystem.ask`) verifies the citations and builds the
+    :class:`~rag.models.Answer` once, with the passages, retrieval mode, warnings and timings."""
+
     name: str
 
     def answer(
@@ -23,7 +28,7 @@ class Answerer(Protocol):
         query_vector: np.ndarray | None,
         candidates: list[Candidate],
         passages: list[Passage],
-    ) -> Answer: ...
+    ) -> AnswerDraft: ...
 
 
 def load_scorer(settings: Settings) -> AnswerScorer:

@@ -20,7 +20,7 @@ from rag.answering.citations import make_citation
 from rag.answering.evidence import Candidate
 from rag.answering.question import QuestionAnalysis, analyse_question
 from rag.answering.scorer import AnswerScorer
-from rag.models import Answer, AnswerSentence, Citation, Passage
+from rag.models import AnswerDraft, AnswerSentence, Citation, Passage
 
 NO_ANSWER = "The documents do not answer this question."
 
@@ -70,17 +70,18 @@ class ExtractiveAnswerer:
         query_vector: np.ndarray | None,
         candidates: list[Candidate],
         passages: list[Passage],
-    ) -> Answer:
+    ) -> AnswerDraft:
+        """The cited sentences that answer ``question`` among ``candidates``, or an abstention.
+        (``passages`` is part of the :class:`~rag.answering.base.Answerer` contract; the
+        candidates carry theirs.) The system completes the draft into an answer."""
         q = analyse_question(question)
         p = self.policy
         scored, p_answer = self.score(q, query_vector, candidates)
         if not scored:
-            return abstention(question, passages, 0.0, "no passages were retrieved")
+            return abstention(0.0, "no passages were retrieved")
         best = scored[0]
         if p_answer < p.abstain_threshold:
             return abstention(
-                question,
-                passages,
                 p_answer,
                 f"weak support (probability that the best sentence answers {p_answer:.2f} "
                 f"< threshold {p.abstain_threshold:.2f})",
@@ -97,7 +98,7 @@ class ExtractiveAnswerer:
             if q.answer_type == "agent" and _speaker(s.candidate) != speaker:
                 continue  # one who-question, one speaker: never join two people's words
             chosen.append(s)
-        return compose(question, q, chosen[: p.max_sentences], best, passages, p_answer)
+        return compose(q, chosen[: p.max_sentences], best, p_answer)
 
 
 def _speaker(c: Candidate) -> str | None:
@@ -136,14 +137,11 @@ def _unscored(candidate: Candidate | None) -> Scored | None:
 
 
 def compose(
-    question: str,
-    q: QuestionAnalysis,
-    chosen: list[Scored],
-    best: Scored,
-    passages: list[Passage],
-    confidence: float,
-) -> Answer:
-    """Order chosen sentences as in their documents, number citations, pin the short answer."""
+    q: QuestionAnalysis, chosen: list[Scored], best: Scored, confidence: float
+) -> AnswerDraft:
+    """Order chosen sentences as in their documents, number citations (each with its document's
+    fields, date and metadata included), pin the short answer; ``confidence`` is the probability
+    that the best sentence answers."""
     chosen = sorted(
         chosen, key=lambda s: (s.candidate.passage.rank, s.candidate.sentence.char_start)
     )
@@ -161,24 +159,21 @@ def compose(
     if short is None and best.typed and q.answer_type != "reason":
         short = best.typed[0]
     text = " ".join(f"{s.text} [{s.markers[0]}]" for s in sentences)
-    return Answer(
-        question=question,
+    return AnswerDraft(
         answer=text,
         short_answer=short,
         abstained=False,
         sentences=sentences,
         citations=citations,
-        passages=passages,
         confidence=round(float(min(1.0, confidence)), 4),
     )
 
 
-def abstention(question: str, passages: list[Passage], confidence: float, reason: str) -> Answer:
-    return Answer(
-        question=question,
+def abstention(confidence: float, reason: str) -> AnswerDraft:
+    """A draft that declines to answer, saying why (the answer keeps the closest passages)."""
+    return AnswerDraft(
         answer=NO_ANSWER,
         abstained=True,
-        passages=passages,
         confidence=round(float(min(1.0, confidence)), 4),
         warnings=[f"abstained: {reason}"],
     )

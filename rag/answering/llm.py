@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import numpy as np
 
-from rag.answering.citations import make_citation
+from rag.answering.citations import passage_citation
 from rag.answering.evidence import Candidate
 from rag.answering.extractive import NO_ANSWER, ExtractiveAnswerer, abstention
-from rag.models import Answer, AnswerSentence, Citation, Passage
+from rag.models import AnswerDraft, AnswerSentence, Citation, Passage
 from rag.sentences import split_sentences
 
 logger = logging.getLogger(__name__)
@@ -80,25 +80,23 @@ class LLMAnswerer:
         query_vector: np.ndarray | None,
         candidates: list[Candidate],
         passages: list[Passage],
-    ) -> Answer:
+    ) -> AnswerDraft:
         try:
             text = self._complete(build_messages(question, passages))
         except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
             logger.warning("language model failed (%s); falling back to extractive", exc)
-            answer = self.fallback.answer(question, query_vector, candidates, passages)
-            answer.warnings.append(
+            draft = self.fallback.answer(question, query_vector, candidates, passages)
+            return draft.with_warning(
                 f"language model unavailable ({type(exc).__name__}); extractive answer given"
             )
-            return answer
         if text.strip().upper().startswith("NO_ANSWER") or not text.strip():
-            return abstention(question, passages, 0.0, "the language model found no answer")
-        return parse_generated(question, text, passages, {c.document.id: c for c in candidates})
+            return abstention(0.0, "the language model found no answer")
+        return parse_generated(text, passages)
 
 
-def parse_generated(
-    question: str, text: str, passages: list[Passage], docs: dict[str, Candidate]
-) -> Answer:
-    """Keep valid markers, drop invalid ones, flag sentences that end up unsupported."""
+def parse_generated(text: str, passages: list[Passage]) -> AnswerDraft:
+    """Keep valid markers, drop invalid ones, flag sentences that end up unsupported. A marker
+    ``[n]`` cites passage ``n`` whole, from the document fields the passage carries."""
     sentences: list[AnswerSentence] = []
     used: dict[int, Citation] = {}
     warnings: list[str] = []
@@ -111,26 +109,23 @@ def parse_generated(
             warnings.append(f"dropped markers {dropped} that point to no passage")
         for m in valid:
             if m not in used:
-                p = passages[m - 1]
-                used[m] = make_citation(m, docs[p.doc_id].document, p.char_start, p.char_end)
+                used[m] = passage_citation(m, passages[m - 1])
         clean = _MARKER_RE.sub("", raw).strip()
         clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
         if not clean:
             continue
         sentences.append(AnswerSentence(text=clean, markers=valid, flagged=not valid))
     if not sentences:
-        return abstention(question, passages, 0.0, "the language model gave no usable text")
+        return abstention(0.0, "the language model gave no usable text")
     if any(s.flagged for s in sentences):
         warnings.append("some sentences carry no valid citation and are flagged")
     rendered = " ".join(
         s.text + "".join(f" [{m}]" for m in s.markers) if s.markers else s.text for s in sentences
     )
-    return Answer(
-        question=question,
+    return AnswerDraft(
         answer=rendered if rendered else NO_ANSWER,
         sentences=sentences,
         citations=sorted(used.values(), key=lambda c: c.marker),
-        passages=passages,
         answerer="llm",
         confidence=1.0,
         warnings=warnings,

@@ -60,7 +60,7 @@ from rag.ingest import (
 from rag.loaders import LoadFailure
 from rag.loaders.duplicates import DuplicateIds
 from rag.settings import Settings
-from rag.system import QASystem, encoder_folder
+from rag.system import QASystem, encoder_folder, ingest_options
 from rag.tokens import TiktokenCounter
 
 logger = logging.getLogger(__name__)
@@ -395,12 +395,7 @@ def build_index_on_cluster(
         counter = TiktokenCounter()
         # Units are chunked as configured: a new index takes its chunking from the settings and
         # QASystem.create_or_open refuses an existing index chunked otherwise (checked again below).
-        read_opts = IngestOptions(
-            chunk_tokens=settings.chunk_tokens,
-            overlap_sentences=settings.chunk_overlap_sentences,
-            batch_size=settings.embed_batch_size,
-            commit_every=settings.commit_every_chunks,
-        )
+        read_opts = ingest_options(None, settings)
         remote_read = ray.remote(read_task).options(
             num_cpus=options.read_cpus, max_retries=options.max_retries
         )

@@ -10,8 +10,6 @@ line numbers. Walk order, document ids and failures are those of
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +20,10 @@ from rag.errors import LoaderError
 from rag.ingest import IngestOptions, Prepared, prepare
 from rag.jsonlimits import MAX_JSON_BYTES
 from rag.loaders import LoadFailure, load_file
+from rag.loaders.discovery import iter_files
 from rag.loaders.jsonl import parse_record
 from rag.loaders.reading import open_regular, os_reason
 from rag.tokens import TokenCounter
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_RANGE_BYTES = 4 * 1024 * 1024
 DEFAULT_FILES_PER_UNIT = 16
@@ -85,58 +82,26 @@ def plan_units(
 ) -> Iterator[Unit]:
     """Units for ``paths`` in the order :func:`rag.loaders.iter_documents` reads them."""
     batch: list[tuple[str, str]] = []
-    for given in paths:
-        path = Path(given)
-        listed = _walk(path, path, set()) if path.is_dir() else iter([(path, path.name)])
-        for entry in listed:
-            if isinstance(entry, LoadFailure):
-                if batch:
-                    yield FilesUnit(tuple(batch))
-                    batch = []
-                yield FailedUnit(entry)
-                continue
-            file, doc_id = entry
-            if file.suffix.lower() != ".jsonl":
-                batch.append((str(file), doc_id))
-                if len(batch) >= files_per_unit:
-                    yield FilesUnit(tuple(batch))
-                    batch = []
-                continue
+    for entry in iter_files(paths):  # the walk of iter_documents: same order, ids, failures
+        if isinstance(entry, LoadFailure):
             if batch:
                 yield FilesUnit(tuple(batch))
                 batch = []
-            yield from _jsonl_ranges(file, range_bytes)
+            yield FailedUnit(entry)
+            continue
+        file, doc_id = entry
+        if file.suffix.lower() != ".jsonl":
+            batch.append((str(file), doc_id))
+            if len(batch) >= files_per_unit:
+                yield FilesUnit(tuple(batch))
+                batch = []
+            continue
+        if batch:
+            yield FilesUnit(tuple(batch))
+            batch = []
+        yield from _jsonl_ranges(file, range_bytes)
     if batch:
         yield FilesUnit(tuple(batch))
-
-
-def _walk(
-    root: Path, directory: Path, visited: set[str]
-) -> Iterator[tuple[Path, str] | LoadFailure]:
-    real = os.path.realpath(directory)
-    if real in visited:
-        logger.warning("%s: directory already visited (symlink loop?), skipped", directory)
-        return
-    visited.add(real)
-    try:
-        with os.scandir(directory) as scan:
-            entries = sorted(scan, key=lambda entry: entry.name)
-    except OSError as exc:
-        reason = f"cannot list directory: {exc.strerror or exc}"
-        yield LoadFailure(path=str(directory), reason=reason)
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        path = Path(entry.path)
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            is_dir = False
-        if is_dir:
-            yield from _walk(root, path, visited)
-        else:  # an unsupported file is read by a worker and reported as skipped, with its reason
-            yield path, path.relative_to(root).as_posix()
 
 
 def _jsonl_ranges(path: Path, range_bytes: int) -> Iterator[JsonlRange]:

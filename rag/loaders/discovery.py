@@ -44,7 +44,9 @@ def _jsonl_items(label: str, items: Iterator[NumberedItem]) -> Iterator[_Item]:
         yield item, label, line_no
 
 
-def _walk(root: Path, directory: Path, visited: set[str]) -> Iterator[_Item]:
+def _walk(
+    root: Path, directory: Path, visited: set[str]
+) -> Iterator[tuple[Path, str] | LoadFailure]:
     real = os.path.realpath(directory)
     if real in visited:
         logger.warning("%s: directory already visited (symlink loop?), skipped", directory)
@@ -55,7 +57,7 @@ def _walk(root: Path, directory: Path, visited: set[str]) -> Iterator[_Item]:
             entries = sorted(scan, key=lambda entry: entry.name)
     except OSError as exc:
         reason = f"cannot list directory: {exc.strerror or exc}"
-        yield LoadFailure(path=str(directory), reason=reason), str(directory), None
+        yield LoadFailure(path=str(directory), reason=reason)
         return
     for entry in entries:
         if entry.name.startswith("."):
@@ -67,23 +69,40 @@ def _walk(root: Path, directory: Path, visited: set[str]) -> Iterator[_Item]:
             is_dir = False
         if is_dir:
             yield from _walk(root, path, visited)
-        else:  # an unsupported file is reported as skipped, with its reason
-            yield from _load_one(path, path.relative_to(root).as_posix())
+        else:  # an unsupported file is reported (as skipped) by whoever reads it
+            yield path, path.relative_to(root).as_posix()
+
+
+def iter_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str] | LoadFailure]:
+    """The files of ``paths`` with their document ids, in reading order, without reading them.
+
+    A file named explicitly gets its file name as id; a file found under a directory gets its
+    path relative to that directory (posix form). Directories are walked recursively in name
+    order, skipping hidden entries and directories already visited (symlink loops); one that
+    cannot be listed yields a :class:`LoadFailure`. :func:`iter_documents` and the cluster
+    ingest's planner (:mod:`rag.distributed.units`) both walk with this.
+    """
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            yield from _walk(path, path, set())
+        else:
+            yield path, path.name
 
 
 def iter_documents(paths: Sequence[Path]) -> Iterator[Document | LoadFailure]:
     """Stream the documents of files and directory trees, in order, lazily.
 
-    A file named explicitly gets its file name as id; a file found under a directory gets its
-    path relative to that directory (posix form). Directories are walked recursively in name
-    order, skipping hidden entries. Each bad file, JSONL record or repeated document id yields a
-    :class:`LoadFailure` (``skipped`` for a file type ingest does not read) and iteration goes on.
+    Files and ids are those of :func:`iter_files`. Each bad file, JSONL record or repeated
+    document id yields a :class:`LoadFailure` (``skipped`` for a file type ingest does not read)
+    and iteration goes on.
     """
     ids = DuplicateIds()
-    for given in paths:
-        path = Path(given)
-        items = _walk(path, path, set()) if path.is_dir() else _load_one(path, path.name)
-        for item, label, line_no in items:
+    for entry in iter_files(paths):
+        if isinstance(entry, LoadFailure):
+            yield entry
+            continue
+        for item, label, line_no in _load_one(*entry):
             if isinstance(item, Document):
                 origin = f"{label} line {line_no}" if line_no is not None else label
                 duplicate = ids.claim(item.id, origin)

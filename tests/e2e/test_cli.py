@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,20 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import run_rag as rag
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = ROOT / "rag" / "data" / "japan-sweden-security-cooperation.txt"
-
-
-def rag(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = dict(os.environ, HF_HUB_OFFLINE="1", **(env or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -14,23 +14,9 @@ import pytest
 
 from rag.cli import build_parser
 from rag.settings import Settings
+from tests.processes import run_rag as rag
 
 QUESTION = "When did Sweden join NATO?"
-
-
-def rag(
-    *args: str | Path, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = dict(os.environ, HF_HUB_OFFLINE="1", **(env or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        input=stdin,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_version() -> None:

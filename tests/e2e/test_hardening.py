@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,6 @@ import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.settings import Settings
+from tests.processes import Server, free_port, offline_env, run_rag, serving_a_copy
 
 QUESTION = "When did Sweden join NATO?"
 ARTICLE_ID = "japan-sweden-security-cooperation.txt"
@@ -41,38 +40,6 @@ FORM = {"X-Requested-With": "pytest"}
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", RAG_EMBED_THREADS="1")
-    env.update(extra)
-    return env
-
-
-def rag_cli(
-    *args: str | bytes | Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    command: list[Any] = [sys.executable, "-m", "rag.cli", *args]
-    done = subprocess.run(
-        command,
-        env=env or clean_env(),
-        capture_output=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    return subprocess.CompletedProcess(
-        done.args,
-        done.returncode,
-        done.stdout.decode("utf-8", "replace"),
-        done.stderr.decode("utf-8", "replace"),
-    )
-
-
 def assert_clean_failure(done: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
     """Exit ``code``, an ``error:`` line, no traceback, each needle in stderr."""
     assert done.returncode == code, (done.returncode, done.stdout[-2000:], done.stderr[-3000:])
@@ -80,67 +47,6 @@ def assert_clean_failure(done: subprocess.CompletedProcess[str], code: int, *nee
     assert done.stderr.startswith(("error:", "usage:")), done.stderr
     for needle in needles:
         assert needle in done.stderr, (needle, done.stderr)
-
-
-@dataclass
-class Server:
-    index_dir: Path
-    log_path: Path
-    env: dict[str, str] = field(default_factory=clean_env)
-    wrap: list[str] = field(default_factory=list)
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 90.0) -> Server:
-        self.port = free_port()
-        command = [
-            *self.wrap,
-            sys.executable,
-            "-m",
-            "rag.cli",
-            "serve",
-            "--index",
-            str(self.index_dir),
-            "--port",
-            str(self.port),
-        ]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                command,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"rag serve exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=5).json().get("ready"):
-                    return self
-            except (httpx.TransportError, ValueError):
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"rag serve did not become ready:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
 
 
 def bomb_pdf(pages: int = 3, page_bytes: int = 70_000_000) -> bytes:
@@ -191,16 +97,14 @@ def guarded(
 ) -> Iterator[Server]:
     """A keyless server (the default) with small parse budgets and a 40-place write queue."""
     base = tmp_path_factory.mktemp("hardening")
-    index_dir = Path(index_copier(article_index.index_dir, base / "index"))
-    env = clean_env(
+    env = offline_env(
         RAG_UPLOAD_PARSE_SECONDS="4",
         RAG_UPLOAD_PARSE_MEMORY_BYTES=str(384 * 1024 * 1024),
         RAG_WRITE_QUEUE_SIZE="40",
         RAG_MAX_UPLOAD_BYTES="2000000",
     )
-    server = Server(index_dir, base / "serve.log", env=env).start()
-    yield server
-    server.stop()
+    with serving_a_copy(article_index.index_dir, index_copier, base, Server, env=env) as server:
+        yield server
 
 
 @pytest.fixture
@@ -457,12 +361,12 @@ def test_deep_jsonl_record_fails_alone(index_copy: Path, tmp_path: Path) -> None
         + nested
         + "}\n"
     )
-    done = rag_cli("ingest", good, deep, "--index", index_copy, "-q")
+    done = run_rag("ingest", good, deep, "--index", index_copy, "-q")
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     failed = [line for line in done.stderr.splitlines() if line.startswith("failed:")]
     assert len(failed) == 1 and "deep.jsonl" in failed[0] and "nested" in failed[0], failed
-    listed = rag_cli("documents", "list", "--index", index_copy)
+    listed = run_rag("documents", "list", "--index", index_copy)
     assert "good.txt" in listed.stdout and "ok-record" in listed.stdout
 
 
@@ -495,12 +399,12 @@ def test_read_only_index_answers(readonly_wrap: tuple[list[str], Path], tmp_path
         ["stats", "--check", "--index", str(ro)],
         ["documents", "list", "--index", str(ro)],
     ):
-        done = subprocess.run([*run, *args], env=clean_env(), capture_output=True, text=True)
+        done = subprocess.run([*run, *args], env=offline_env(), capture_output=True, text=True)
         assert done.returncode == 0, (args, done.stderr)
         assert "Traceback" not in done.stderr
     answer = subprocess.run(
         [*run, "ask", QUESTION, "--index", str(ro), "--json"],
-        env=clean_env(),
+        env=offline_env(),
         capture_output=True,
         text=True,
     )
@@ -509,7 +413,7 @@ def test_read_only_index_answers(readonly_wrap: tuple[list[str], Path], tmp_path
     note.write_text("Sweden joined NATO in March 2024.\n", encoding="utf-8")
     ingest = subprocess.run(
         [*run, "ingest", str(note), "--index", str(ro), "-q"],
-        env=clean_env(),
+        env=offline_env(),
         capture_output=True,
         text=True,
     )
@@ -556,15 +460,15 @@ def test_damaged_index_is_reported(index_copy: Path, how: str) -> None:
     if how == "overwritten-16k" and (index_copy / "catalog.sqlite").stat().st_size < 64 * 1024:
         pytest.skip("the catalog is too small to overwrite 16 KB in its middle")
     _damage(index_copy, how)
-    check = rag_cli("stats", "--check", "--index", index_copy)
+    check = run_rag("stats", "--check", "--index", index_copy)
     assert_clean_failure(check, 7, "damaged")
     for args in (["ask", QUESTION], ["stats"], ["documents", "list"]):
-        done = rag_cli(*args, "--index", index_copy)
+        done = run_rag(*args, "--index", index_copy)
         assert "Traceback" not in done.stderr, (args, done.stderr)
         if how != "overwritten-16k":  # damage to pages a command never reads goes unnoticed
             assert_clean_failure(done, 7, "damaged")
     if how in ("garbage-header", "flipped-vectors"):
-        serve = rag_cli("serve", "--index", index_copy, "--port", str(free_port()), timeout=60)
+        serve = run_rag("serve", "--index", index_copy, "--port", str(free_port()), timeout=60)
         assert_clean_failure(serve, 7, "damaged")
 
 
@@ -587,13 +491,13 @@ def test_cli_failures_are_one_line_and_a_documented_code(index_copy: Path, tmp_p
         (["serve", *ix], {"RAG_MAX_UPLOAD_BYTES": "-1"}, 2, "RAG_MAX_UPLOAD_BYTES"),
     ]
     for args, env, code, needle in cases:
-        done = rag_cli(*args, env=clean_env(**env))
+        done = run_rag(*args, env=env)
         assert_clean_failure(done, code, needle)
         assert len([ln for ln in done.stderr.splitlines() if ln.startswith("error:")]) == 1
 
-    cors = rag_cli("stats", *ix, env=clean_env(RAG_CORS_ORIGINS="http://localhost:3000"))
+    cors = run_rag("stats", *ix, env={"RAG_CORS_ORIGINS": "http://localhost:3000"})
     assert cors.returncode == 0, cors.stderr
-    shown = rag_cli("documents", "show", "--index", str(index_copy), ARTICLE_ID, "--json")
+    shown = run_rag("documents", "show", "--index", str(index_copy), ARTICLE_ID, "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["id"] == ARTICLE_ID
 
@@ -601,7 +505,7 @@ def test_cli_failures_are_one_line_and_a_documented_code(index_copy: Path, tmp_p
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = rag_cli("serve", *ix, "--port", str(port), timeout=60)
+        done = run_rag("serve", *ix, "--port", str(port), timeout=60)
     assert_clean_failure(done, 9, "in use")
 
 
@@ -612,14 +516,14 @@ def test_fifos_and_devices_are_refused(index_copy: Path, tmp_path: Path) -> None
     (folder / "good.txt").write_text("Denmark hosted the Nordic defence meeting in 2022.\n")
     os.mkfifo(folder / "x.txt")
     (folder / "z.txt").symlink_to("/dev/zero")
-    done = rag_cli("ingest", folder, "--index", index_copy, "-q", timeout=120)
+    done = run_rag("ingest", folder, "--index", index_copy, "-q", timeout=120)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     failed = [line for line in done.stderr.splitlines() if line.startswith("failed:")]
     assert len(failed) == 2, failed
     assert any("x.txt" in f and "FIFO" in f for f in failed)
     assert any("z.txt" in f and "character device" in f for f in failed)
-    assert "good.txt" in rag_cli("documents", "list", "--index", index_copy).stdout
+    assert "good.txt" in run_rag("documents", "list", "--index", index_copy).stdout
 
 
 # --- 9: the smaller items ------------------------------------------------------------------
@@ -677,7 +581,7 @@ def test_smaller_items_over_http(guarded: Server) -> None:
 
 def test_utf8_api_key(index_copy: Path, tmp_path: Path) -> None:
     key = "cl\u00e9-\u043a\u043b\u044e\u0447"
-    server = Server(index_copy, tmp_path / "serve.log", env=clean_env(RAG_API_KEY=key)).start()
+    server = Server(index_copy, tmp_path / "serve.log", env=offline_env(RAG_API_KEY=key)).start()
     try:
         doc = {"id": "keyed", "text": "A note added with a UTF-8 key."}
         auth = {"Authorization": ("Bearer " + key).encode("utf-8")}
@@ -782,7 +686,7 @@ def test_cli_arguments_never_cause_a_traceback(
 ) -> None:
     if command == ["ask"]:
         args = [QUESTION, *args]
-    done = rag_cli(*command, *args, "--index", cli_index, env=clean_env(**env), timeout=60)
+    done = run_rag(*command, *args, "--index", cli_index, env=env, timeout=60)
     assert done.returncode in EXIT_CODES, (done.returncode, done.stderr[-2000:])
     if "-v" not in args:
         assert "Traceback" not in done.stderr, done.stderr[-3000:]

@@ -12,6 +12,7 @@ import pytest
 
 from rag.settings import Settings
 from tests.e2e.test_service_process import AUTH, CHROMIUM, KEY, Server
+from tests.processes import serving_a_copy
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -40,24 +41,22 @@ def page_server(
     article_index: Settings, index_copier: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("page")
-    index_dir = Path(index_copier(article_index.index_dir, base / "index"))
-    running = Server(index_dir, base / "serve.log").start()
-    for doc_id, (country, date, text) in NORDIC.items():
-        r = running.http.post(
-            "/documents",
-            json={
-                "id": doc_id,
-                "title": f"{doc_id.split('-')[0].capitalize()} joins NATO",
-                "source": "test-wire",
-                "date": date,
-                "metadata": {"country": country},
-                "text": text,
-            },
-            headers=AUTH,
-        )
-        assert r.status_code == 201, r.text
-    yield running
-    running.stop()
+    with serving_a_copy(article_index.index_dir, index_copier, base, Server) as running:
+        for doc_id, (country, date, text) in NORDIC.items():
+            r = running.http.post(
+                "/documents",
+                json={
+                    "id": doc_id,
+                    "title": f"{doc_id.split('-')[0].capitalize()} joins NATO",
+                    "source": "test-wire",
+                    "date": date,
+                    "metadata": {"country": country},
+                    "text": text,
+                },
+                headers=AUTH,
+            )
+            assert r.status_code == 201, r.text
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 
 from rag.settings import Settings
 from tests.e2e.test_service_process import CHROMIUM, QUESTION, Server, chromium_command
+from tests.processes import serving_a_copy
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -24,10 +25,8 @@ def ops_server(
     article_index: Settings, index_copier: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("ops")
-    index_dir = Path(index_copier(article_index.index_dir, base / "index"))
-    running = Server(index_dir, base / "serve.log").start()
-    yield running
-    running.stop()
+    with serving_a_copy(article_index.index_dir, index_copier, base, Server) as running:
+        yield running
 
 
 def wait_for_log(server: Server, text: str, timeout: float = 10.0) -> str:

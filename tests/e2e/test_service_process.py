@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import re
 import select
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,8 @@ import pytest
 
 from rag.models import Answer
 from rag.settings import Settings
+from tests import processes
+from tests.processes import free_port, offline_env, serve_command, serving_a_copy
 
 QUESTION = "When did Sweden join NATO?"
 ARTICLE_ID = "japan-sweden-security-cooperation.txt"
@@ -52,89 +52,16 @@ EXTRA_QUESTIONS = [
 
 
 # --- running servers -------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def server_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        RAG_API_KEY=KEY,
-        RAG_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT),
-        RAG_EMBED_THREADS="1",
-    )
-    env.update(extra)
-    return env
-
-
-def serve_command(index_dir: Path, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "rag.cli",
-        "serve",
-        "--index",
-        str(index_dir),
-        "--port",
-        str(port),
-    ]
+    """The servers of these tests: a write key and a small upload limit."""
+    return offline_env(RAG_API_KEY=KEY, RAG_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT), **extra)
 
 
 @dataclass
-class Server:
-    index_dir: Path
-    log_path: Path
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-    http: httpx.Client = field(init=False)
+class Server(processes.Server):
+    """A ``rag serve`` process with :func:`server_env`."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 90.0) -> Server:
-        self.port = free_port()
-        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the file
-            self.proc = subprocess.Popen(
-                serve_command(self.index_dir, self.port),
-                env=server_env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        self.http = httpx.Client(base_url=self.url, timeout=30.0)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"rag serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if self.http.get("/health").json().get("ready"):
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"rag serve did not become ready in {timeout} s:\n{self.log()}")
-
-    def stop(self, *, kill: bool = False) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.http.close()
-        self.proc = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+    env: dict[str, str] = field(default_factory=server_env)
 
 
 @pytest.fixture
@@ -147,10 +74,8 @@ def server(
     article_index: Settings, index_copier: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("serve")
-    index_dir = Path(index_copier(article_index.index_dir, base / "index"))
-    running = Server(index_dir, base / "serve.log").start()
-    yield running
-    running.stop()
+    with serving_a_copy(article_index.index_dir, index_copier, base, Server) as running:
+        yield running
 
 
 def check_citations(answer: Answer, texts: dict[str, str]) -> None:

@@ -1,189 +1,61 @@
 """Documents as they really come: hard-wrapped text and PDFs, Word files, legacy encodings and
-other languages, through the real loaders, model, FAISS and SQLite (files made in the test)."""
+other languages, through the real loaders, model, FAISS and SQLite. The files
+(``formats_corpus.py``) are indexed once per session (``formats_index``, ``conftest.py``): their
+formats and languages are what these tests are about, so they cannot come from the article
+index."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import docx
 import pytest
 
-from rag.ingest import IngestEvent
 from rag.language import detect_language
 from rag.layout import reflow
 from rag.loaders import iter_documents, load_bytes, load_file
 from rag.models import Answer, Filters
 from rag.sentences import split_sentences
-from rag.settings import Settings
 from rag.system import QASystem, encoder_folder
-
-WRAPPED_SENTENCE = (
-    "The coastal states signed the maritime security agreement in Geneva on 14 March 2023, "
-    "after two years of negotiations under the auspices of the United Nations."
+from tests.integration.conftest import BuiltIndex
+from tests.integration.formats_corpus import (
+    CHINESE,
+    DOCX_SENTENCE,
+    FILES,
+    FRENCH,
+    PAGED_SENTENCE,
+    PDF_LINES,
+    PDF_PAGE_1,
+    PDF_PAGE_2,
+    PDF_SENTENCE,
+    RUSSIAN,
+    SPANISH,
+    WRAPPED_SENTENCE,
+    WRAPPED_TEXT,
 )
-WRAPPED_TEXT = "\n\n".join(
-    [
-        "STATEMENT BY THE PERMANENT REPRESENTATIVE",
-        textwrap.fill(
-            "Mr. President, allow me to begin by thanking the Secretary-General for his "
-            "report on maritime security. " + WRAPPED_SENTENCE + " My delegation believes that "
-            "the agreement sets an example for other regions facing piracy and armed robbery "
-            "at sea. We call on all Member States to support its implementation.",
-            width=64,
-        ),
-        textwrap.fill(
-            "Finally, we note that regional cooperation on fisheries enforcement remains "
-            "essential for the livelihoods of coastal communities across the region.",
-            width=64,
-        ),
-    ]
-)
-PDF_SENTENCE = (
-    "Norway and the Republic of Korea concluded a framework agreement on Arctic research "
-    "cooperation in September 2021, according to the joint statement of both ministries."
-)
-PDF_LINES = textwrap.wrap(
-    "Joint statement on polar research. " + PDF_SENTENCE + " The agreement covers the "
-    "exchange of scientists, shared use of research vessels and joint observation of sea ice "
-    "in the high north over the coming decade.",
-    width=70,
-)
-PAGED_SENTENCE = (
-    "The delegation of Chile announced a contribution of 40 million dollars to the adaptation "
-    "fund at the climate conference held in Dubai in December 2023."
-)
-_PAGED = textwrap.wrap(
-    "Summary of pledges made during the high-level segment of the conference on climate "
-    "adaptation and resilience. " + PAGED_SENTENCE + " Other delegations welcomed the "
-    "announcement and urged further support.",
-    width=70,
-)
-PDF_PAGE_1, PDF_PAGE_2 = _PAGED[:3], _PAGED[3:]
-DOCX_SENTENCE = (
-    "The Security Council adopted resolution 2231 in July 2015 to endorse the nuclear "
-    "agreement with Iran."
-)
-RUSSIAN = (
-    "Министерство иностранных дел Российской Федерации заявило, что переговоры о "
-    "сотрудничестве в Арктике продолжатся в следующем месяце. Стороны подписали меморандум "
-    "о взаимопонимании."
-)
-CHINESE = (
-    "海关总署今天发布了新的进口商品检验规定。各地海关将于明年一月起实施这些规定！"
-    "外交部发言人表示，中国愿与各国加强合作。"
-)
-FRENCH = (
-    "Déclaration du ministère de l'Europe et des Affaires étrangères.\n\n"
-    "La France a signé l'accord de coopération maritime avec le Sénégal en mars 2022. "
-    "Cet accord renforce la surveillance des pêches dans le golfe de Guinée. "
-    "Les deux pays organiseront des patrouilles conjointes chaque année."
-)
-SPANISH = (
-    "El Gobierno de España reiteró su compromiso con la seguridad marítima en el Mediterráneo. "
-    "Las autoridades españolas firmaron el protocolo de cooperación con Marruecos en 2019."
-)
-
-
-def _pdf(*pages: list[str], title: str) -> bytes:
-    """A PDF written by hand: on each page, Helvetica lines one under the other."""
-    streams = []
-    for lines in pages:
-        ops = ["BT /F1 11 Tf 60 740 Td"]
-        for n, line in enumerate(lines):
-            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            ops.append(("" if n == 0 else "0 -14 Td ") + f"({escaped}) Tj")
-        ops.append("ET")
-        streams.append(" ".join(ops).encode("latin-1"))
-    n_pages = len(pages)
-    kids = " ".join(f"{4 + i} 0 R" for i in range(n_pages))
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode(),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    objects += [
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (4 + n_pages + i)
-        for i in range(n_pages)
-    ]
-    objects += [
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream" for stream in streams
-    ]
-    objects.append(f"<< /Title ({title}) >>".encode("latin-1"))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    info = len(objects)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {info} 0 R >>\n".encode()
-    out += f"startxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
-
-
-def _docx(path: Path, paragraphs: list[str], *, heading: str) -> Path:
-    document = docx.Document()
-    document.add_heading(heading, level=1)
-    for text in paragraphs:
-        document.add_paragraph(text)
-    table = document.add_table(rows=1, cols=2)
-    table.rows[0].cells[0].text = "Resolution"
-    table.rows[0].cells[1].text = "2231"
-    document.save(str(path))
-    return path
+from tests.processes import run_rag
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("inputs")
-    (folder / "speech.txt").write_text(WRAPPED_TEXT, encoding="utf-8")
-    (folder / "polar.pdf").write_bytes(_pdf(PDF_LINES, title="korea-norway.html"))
-    # a sentence that runs on from page 1 to page 2
-    (folder / "two-pages.pdf").write_bytes(
-        _pdf(PDF_PAGE_1, PDF_PAGE_2, title="Microsoft Word - draft.docx")
-    )
-    _docx(
-        folder / "council.docx",
-        [DOCX_SENTENCE, "The resolution also set out a schedule for lifting sanctions."],
-        heading="Security Council resolutions",
-    )
-    (folder / "mid.txt").write_bytes(RUSSIAN.encode("cp1251"))
-    (folder / "customs.txt").write_text(CHINESE, encoding="utf-8")
-    (folder / "france-senegal.txt").write_text(FRENCH, encoding="utf-8")
-    (folder / "espana.txt").write_text(SPANISH, encoding="utf-8")
-    return folder
+def system(formats_index: BuiltIndex) -> Iterator[QASystem]:
+    qa = QASystem.open(formats_index.settings)
+    yield qa
+    qa.close()
 
 
-@pytest.fixture(scope="module")
-def system(
-    corpus: Path, onnx_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[QASystem]:
-    index_dir = tmp_path_factory.mktemp("real") / "index"
-    shutil.copytree(onnx_encoder_dir, encoder_folder(index_dir))
-    settings = Settings(index_dir=index_dir, embed_threads=1)
-    events: list[IngestEvent] = []
-    report = QASystem.build(settings, iter_documents([corpus]), on_event=events.append)
-    assert (report.added, report.failed, report.skipped) == (8, 0, 0)
-    # progress: the total is known before embedding starts, and rises smoothly to it
+def test_ingest_progress_knows_the_total_before_embedding(formats_index: BuiltIndex) -> None:
+    report, events = formats_index.report, formats_index.events
+    assert (report.added, report.failed, report.skipped) == (len(FILES), 0, 0)
+    # the total is known before embedding starts, and the count rises smoothly to it
     planned = [e for e in events if e.kind == "planned"]
     embedded = [e.done_chunks for e in events if e.kind == "embedded"]
     assert planned[-1].final and planned[-1].planned_chunks == report.chunks
     assert events.index(planned[-1]) < events.index(next(e for e in events if e.kind == "embedded"))
     assert embedded == sorted(embedded) and embedded[-1] == pytest.approx(report.chunks)
-    qa = QASystem.open(settings)
-    yield qa
-    qa.close()
 
 
 def _quotes(answer: Answer) -> list[str]:
@@ -423,16 +295,7 @@ def test_chinese_term_is_found_lexically(system: QASystem) -> None:
 def test_language_is_metadata_and_filterable(system: QASystem) -> None:
     with system.snapshot() as snap:
         languages = {d.id: d.metadata["language"] for d in snap.list_documents()}
-    assert languages == {
-        "speech.txt": "en",
-        "polar.pdf": "en",
-        "two-pages.pdf": "en",
-        "council.docx": "en",
-        "mid.txt": "ru",
-        "customs.txt": "zh",
-        "france-senegal.txt": "fr",
-        "espana.txt": "es",
-    }
+    assert languages == FILES
     answer = system.ask(
         "maritime cooperation agreement", filters=Filters(metadata={"language": "fr"})
     )
@@ -462,18 +325,6 @@ def test_french_question_over_a_french_statement_is_answered(system: QASystem) -
 # --- the command line ----------------------------------------------------------------------------
 
 
-def _rag(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_folder_of_unsupported_files_exits_1_naming_each_and_creates_no_index(
     tmp_path: Path,
 ) -> None:
@@ -485,7 +336,7 @@ def test_folder_of_unsupported_files_exits_1_naming_each_and_creates_no_index(
     (folder / "broken.docx").write_bytes(b"not a zip")
     index = tmp_path / "index"
     started = time.perf_counter()
-    result = _rag("ingest", folder, "--index", index, "-q")
+    result = run_rag("ingest", folder, "--index", index, "-q")
     assert result.returncode == 1, result.stderr
     assert time.perf_counter() - started < 30  # no model was exported or loaded
     lines = result.stderr.splitlines()
@@ -507,7 +358,7 @@ def test_mixed_folder_names_each_problem_once_and_reports_wall_time(
     (folder / "empty.txt").write_text("  \n", encoding="utf-8")
     index = tmp_path / "index"
     shutil.copytree(onnx_encoder_dir, encoder_folder(index))  # the one-time export, done already
-    result = _rag("ingest", folder, "--index", index)
+    result = run_rag("ingest", folder, "--index", index)
     assert result.returncode == 1, result.stderr
     lines = result.stderr.splitlines()
     assert sum("minutes.doc" in line for line in lines) == 1, result.stderr
@@ -519,11 +370,16 @@ def test_mixed_folder_names_each_problem_once_and_reports_wall_time(
 
 
 def test_reingesting_unchanged_documents_detects_no_language(
-    system: QASystem, corpus: Path, monkeypatch: pytest.MonkeyPatch
+    formats_index: BuiltIndex,
+    index_copier: Callable[[Path, Path], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     def no_detection(text: str) -> str:
         raise AssertionError("an unchanged document keeps its stored language")
 
     monkeypatch.setattr("rag.ingest.detect_language", no_detection)
-    report = QASystem.build(system.settings, iter_documents([corpus]))
-    assert (report.unchanged, report.added, report.updated, report.chunks) == (8, 0, 0, 0)
+    folder = index_copier(formats_index.settings.index_dir, tmp_path / "index")
+    settings = formats_index.settings.model_copy(update={"index_dir": folder})
+    report = QASystem.build(settings, iter_documents([formats_index.inputs]))
+    assert (report.unchanged, report.added, report.updated, report.chunks) == (len(FILES), 0, 0, 0)

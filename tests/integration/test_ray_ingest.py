@@ -15,10 +15,10 @@ import pytest
 from index.records import Document
 from rag.distributed.compare import differences, max_vector_difference, read_contents
 from rag.distributed.units import plan_units, read_unit
-from rag.ingest import IngestOptions, IngestReport
+from rag.ingest import IngestReport
 from rag.loaders import LoadFailure, iter_documents
 from rag.settings import Settings
-from rag.system import QASystem, encoder_folder
+from rag.system import QASystem, encoder_folder, ingest_options
 from rag.tokens import TiktokenCounter
 
 COUNTRIES = ["Sweden", "Japan", "Ukraine", "Finland", "Norway", "Estonia", "Poland", "Canada"]
@@ -90,13 +90,7 @@ def test_work_units_read_like_iter_documents(tmp_path: Path) -> None:
 
     paths = make_corpus(tmp_path / "corpus", documents=60)
     counter = TiktokenCounter()
-    defaults = Settings()
-    options = IngestOptions(
-        chunk_tokens=defaults.chunk_tokens,
-        overlap_sentences=defaults.chunk_overlap_sentences,
-        batch_size=defaults.embed_batch_size,
-        commit_every=defaults.commit_every_chunks,
-    )
+    options = ingest_options(None, Settings())
     expected = _plain(iter_documents(paths))
     for range_bytes in (1, 700, 10**9):  # one line per range, several, the whole file
         units = list(plan_units(paths, range_bytes=range_bytes, files_per_unit=3))

@@ -6,14 +6,24 @@ import re
 
 import numpy as np
 
-from index.records import Document, Sentence
+from index.records import Document, MetadataValue, Sentence
 from rag.answering.evidence import Candidate
 from rag.models import Passage, RetrieverHit
 
 
-def candidates_from(doc_id: str, text: str, *, rank: int = 1) -> list[Candidate]:
-    """Split ``text`` at sentence ends; every sentence becomes a candidate in one passage."""
-    doc = Document(id=doc_id, title=doc_id, text=text, source="test")
+def candidates_from(
+    doc_id: str,
+    text: str,
+    *,
+    rank: int = 1,
+    date: str | None = None,
+    metadata: dict[str, MetadataValue] | None = None,
+) -> list[Candidate]:
+    """Split ``text`` at sentence ends; every sentence becomes a candidate in one passage (which
+    carries the document's fields, as retrieval's passages do)."""
+    doc = Document(
+        id=doc_id, title=doc_id, text=text, source="test", date=date, metadata=metadata or {}
+    )
     spans = [(m.start(), m.end()) for m in re.finditer(r"[^.!?]+[.!?]”?", text)]
     sentences = []
     for i, (a, b) in enumerate(spans):
@@ -27,6 +37,8 @@ def candidates_from(doc_id: str, text: str, *, rank: int = 1) -> list[Candidate]
         doc_id=doc_id,
         title=doc_id,
         source="test",
+        date=date,
+        metadata=dict(doc.metadata),
         char_start=0,
         char_end=len(text),
         text=text,
@@ -36,7 +48,7 @@ def candidates_from(doc_id: str, text: str, *, rank: int = 1) -> list[Candidate]
         score=1.0 / rank,
         dense=RetrieverHit(rank=rank, score=0.5),
         lexical=RetrieverHit(rank=rank, score=2.0),
-    )
+    ).with_document(doc)
     out = []
     for i, s in enumerate(sentences):
         out.append(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -153,8 +155,8 @@ def test_unanswerable_with_answers_is_rejected() -> None:
         EvalQuestion(
             id="x1",
             category="off_topic",
-            question="What is the capital of Peru?",
-            answers=["Lima"],
+            question="Which river flows through Ulaanbaatar?",
+            answers=["the Tuul"],
             answerable=False,
         )
 
@@ -211,3 +213,39 @@ def test_match_is_on_whole_words() -> None:
 
 def test_question_without_answers_never_matches(eval_set: EvalSet) -> None:
     assert not answer_matches("Lima is the capital of Peru.", eval_set.get("a069"))
+
+
+# --- evaluation questions are not test cases -----------------------------------------------------
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\W+", " ", text.casefold()).strip()
+
+
+def eval_questions_in(paths: list[Path], eval_set: EvalSet) -> list[str]:
+    """``path:line id`` for each string constant in ``paths`` that is an evaluation question
+    (compared without case, punctuation or spacing)."""
+    asked = {_normal(q.question): q.id for q in eval_set.questions}
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                qid = asked.get(_normal(node.value))
+                if qid is not None:
+                    found.append(f"{path.name}:{node.lineno} {qid}")
+    return found
+
+
+def test_no_test_asks_an_evaluation_question(eval_set: EvalSet) -> None:
+    """The evaluation set measures the system; its questions never double as test cases."""
+    paths = sorted(TESTS.rglob("*.py"))
+    assert len(paths) > 40
+    assert eval_questions_in(paths, eval_set) == []
+
+
+def test_the_question_scan_finds_an_evaluation_question(eval_set: EvalSet, tmp_path: Path) -> None:
+    question = eval_set.get("a002").question
+    probe = tmp_path / "test_probe.py"
+    probe.write_text(f"ASKED = {question.upper()!r}\n", encoding="utf-8")
+    assert eval_questions_in([probe], eval_set) == ["test_probe.py:1 a002"]

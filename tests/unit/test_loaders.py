@@ -621,6 +621,35 @@ def test_directory_recursion_with_a_bad_file_in_the_middle(tmp_path: Path) -> No
     ]
 
 
+def test_iter_files_lists_without_reading_in_reading_order(tmp_path: Path) -> None:
+    from rag.loaders.discovery import iter_files
+
+    root = tmp_path / "corpus"
+    write(root / "b" / "inner.txt", b"\xff\xfe not even text")  # listed, never read
+    write(root / "a.jsonl", "{bad")
+    write(root / ".hidden" / "x.txt", "hidden")
+    (root / "b" / "loop").symlink_to(root)
+    alone = write(tmp_path / "alone.md", "# Alone")
+    listed = list(iter_files([root, alone]))
+    assert listed == [
+        (root / "a.jsonl", "a.jsonl"),
+        (root / "b" / "inner.txt", "b/inner.txt"),
+        (alone, "alone.md"),
+    ]
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        entries = list(iter_files([locked]))
+    finally:
+        locked.chmod(0o755)
+    if os.geteuid() == 0:  # root lists any folder: this one is empty
+        assert entries == []
+    else:
+        [failure] = entries
+        assert isinstance(failure, LoadFailure) and "cannot list directory" in failure.reason
+
+
 def test_explicit_files_use_their_names_and_report_problems(tmp_path: Path) -> None:
     good = write(tmp_path / "sub" / "good.txt", "Good text.")
     unsupported = write(tmp_path / "deck.pptx", b"data")
