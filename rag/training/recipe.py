@@ -64,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 Log = Callable[[str], None]
 RERANK_CHOICES = (0, 4, 8, 12, 16)
-THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
+THRESHOLDS = np.round(np.arange(0.01, 0.96, 0.005), 3)
 
 
 @dataclass(frozen=True)
@@ -745,7 +745,8 @@ def model_card(report: dict[str, Any]) -> str:
         + " | ".join(f"{p['declined_by_kind'].get(k, 0.0):.3f}" for k in kinds)
         + " |"
         for p in report["threshold_curve"]
-        if round(p["threshold"] * 100) % 5 == 0
+        if round(p["threshold"] * 1000) % 50 == 0
+        or (p["threshold"] <= 0.1 and round(p["threshold"] * 1000) % 10 == 0)
     )
     ce_curve = "\n".join(
         f"| {int(c['step'])} | {c['top1']:.3f} | {c['seconds']:.0f} |"
@@ -831,7 +832,7 @@ each kind of unanswerable question; then, at the threshold rule below, the share
 questions declined and of each kind of unanswerable one declined):
 
 | decided by | AUC {kind_heads} | threshold | answerable declined | declined {kind_heads} |
-|---|{kind_rule}|---|---{kind_rule}|
+|---{kind_rule}|---|---{kind_rule}|
 {answerability}
 
 **Chosen:** depth {chosen["rerank_top"]}, {decided},
