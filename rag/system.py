@@ -291,7 +291,9 @@ class QASystem:
         # evidence comes from lexical search (stemmed for the question's language).
         params = self.params(k, "lexical" if fallback else mode)
         flt = filters.to_chunk_filter() if filters is not None else None
-        query_vector = self.encoder.encode_query(text)
+        # Lexical retrieval needs no vector, and the answerer then uses its variant fitted on
+        # BM25-only candidates without similarity features (see the model card).
+        query_vector = None if params.mode == "lexical" else self.encoder.encode_query(text)
         t1 = time.perf_counter()
         with self._store.snapshot() as snap:
             if filters is not None and filters.metadata:

@@ -38,10 +38,9 @@ def load_scorer(settings: Settings) -> AnswerScorer:
     )
 
 
-def answer_policy(settings: Settings, scorer: AnswerScorer) -> AnswerPolicy:
-    threshold = settings.abstain_threshold
+def answer_policy(settings: Settings) -> AnswerPolicy:
     return AnswerPolicy(
-        abstain_threshold=scorer.threshold if threshold is None else threshold,
+        abstain_threshold=settings.abstain_threshold,
         max_sentences=settings.answer_max_sentences,
         extra_sentence_ratio=settings.extra_sentence_ratio,
     )
@@ -50,7 +49,7 @@ def answer_policy(settings: Settings, scorer: AnswerScorer) -> AnswerPolicy:
 def make_answerer(settings: Settings, scorer: AnswerScorer | None = None) -> Answerer:
     """The extractive answerer, or the language-model one when configured."""
     scorer = scorer or load_scorer(settings)
-    extractive = ExtractiveAnswerer(scorer, answer_policy(settings, scorer))
+    extractive = ExtractiveAnswerer(scorer, answer_policy(settings))
     if settings.answer_mode == "extractive":
         return extractive
     if not settings.llm_base_url or not settings.llm_model:

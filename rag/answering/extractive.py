@@ -4,7 +4,8 @@ No language model writes anything: a learned scorer (:mod:`rag.answering.scorer`
 candidate sentence a calibrated probability that it answers the question. The answer is the best
 sentence, plus up to ``max_sentences - 1`` others nearly as likely, plus the neighbour a sentence
 needs to be understood (the antecedent of a leading "This …", the list it announces); or an
-abstention when the best probability is below ``abstain_threshold`` (chosen on validation data,
+abstention when the probability that the best sentence answers is below the threshold (chosen on
+validation data for each model variant unless ``abstain_threshold`` overrides it,
 see the model card).
 """
 
@@ -29,7 +30,7 @@ NO_ANSWER = "The documents do not answer this question."
 class AnswerPolicy:
     """How the answer is assembled from scored sentences."""
 
-    abstain_threshold: float
+    abstain_threshold: float | None  # None: the one chosen on validation for the model variant
     max_sentences: int = 3
     extra_sentence_ratio: float = 0.8
 
@@ -55,14 +56,20 @@ class ExtractiveAnswerer:
 
     def score(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
-    ) -> tuple[list[Scored], float]:
-        """The candidates, most likely first, and the probability that the best one answers."""
+    ) -> tuple[list[Scored], float, float]:
+        """The candidates, most likely first; the probability that the best one answers; the
+        threshold it is held to (the policy's, else the model's for this kind of question)."""
         result = self.scorer.score(q, query_vector, candidates)
         scored = [
             Scored(c, float(p), t)
             for c, p, t in zip(result.candidates, result.probabilities, result.typed, strict=True)
         ]
-        return scored, result.answer_probability
+        threshold = self.policy.abstain_threshold
+        return (
+            scored,
+            result.answer_probability,
+            (result.threshold if threshold is None else threshold),
+        )
 
     def answer(
         self,
@@ -76,24 +83,22 @@ class ExtractiveAnswerer:
         candidates carry theirs.) The system completes the draft into an answer."""
         q = analyse_question(question)
         p = self.policy
-        scored, p_answer = self.score(q, query_vector, candidates)
+        scored, p_answer, threshold = self.score(q, query_vector, candidates)
         if not scored:
             return abstention(0.0, "no passages were retrieved")
         best = scored[0]
-        if p_answer < p.abstain_threshold:
+        if p_answer < threshold:
             return abstention(
                 p_answer,
                 f"weak support (probability that the best sentence answers {p_answer:.2f} "
-                f"< threshold {p.abstain_threshold:.2f})",
+                f"< threshold {threshold:.2f})",
             )
         chosen = [best, *context_sentences(best, scored)]
         speaker = _speaker(best.candidate) if q.answer_type == "agent" else None
         for s in scored[1:]:
             if len(chosen) >= p.max_sentences:
                 break
-            if s in chosen or s.score < max(
-                p.abstain_threshold, p.extra_sentence_ratio * best.score
-            ):
+            if s in chosen or s.score < p.extra_sentence_ratio * best.score:
                 continue
             if q.answer_type == "agent" and _speaker(s.candidate) != speaker:
                 continue  # one who-question, one speaker: never join two people's words

@@ -116,32 +116,56 @@ class LogisticModel:
 
 @dataclass(frozen=True)
 class ScorerSpec:
-    """What ``scorer.json`` holds: the stages and the threshold chosen on validation data."""
+    """What ``scorer.json`` holds: the stages and the threshold chosen on validation data, and the
+    same fitted for questions without a query vector (``lexical``)."""
 
     first: LogisticModel
     second: LogisticModel | None
     threshold: float
     rerank_top: int
     answerability: LogisticModel | None = None
+    lexical: ScorerSpec | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ScorerSpec:
+        first = LogisticModel.from_dict(raw["first"])
+        second = LogisticModel.from_dict(raw["second"]) if raw.get("second") else None
+        answerability = (
+            LogisticModel.from_dict(raw["answerability"]) if raw.get("answerability") else None
+        )
+        lexical = cls.from_dict(raw["lexical"]) if raw.get("lexical") else None
+        return cls(
+            first,
+            second,
+            float(raw["threshold"]),
+            int(raw["rerank_top"]),
+            answerability,
+            lexical,
+        )
 
     @classmethod
     def read(cls, folder: Path) -> ScorerSpec:
         path = folder / SCORER_FILE
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            first = LogisticModel.from_dict(raw["first"])
-            second = LogisticModel.from_dict(raw["second"]) if raw.get("second") else None
-            answerability = (
-                LogisticModel.from_dict(raw["answerability"]) if raw.get("answerability") else None
-            )
-            return cls(
-                first, second, float(raw["threshold"]), int(raw["rerank_top"]), answerability
-            )
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(
                 f"cannot read the answer scorer at {path}: {exc}",
                 hint="reinstall the package, or rebuild the model with `rag train-answerer`",
             ) from exc
+
+    def for_vector(self, query_vector: np.ndarray | None) -> ScorerSpec:
+        """The variant for a question with or without a query vector."""
+        return self.lexical if query_vector is None and self.lexical is not None else self
+
+    def features_match(self) -> bool:
+        return (
+            self.first.features == BASE_FEATURES
+            and (
+                self.answerability is None or self.answerability.features == ANSWERABILITY_FEATURES
+            )
+            and (self.lexical is None or self.lexical.features_match())
+        )
 
 
 class CrossEncoder:
@@ -198,6 +222,7 @@ class ScoredCandidates:
     probabilities: np.ndarray
     typed: list[list[str]]
     answer_probability: float
+    threshold: float  # the threshold chosen on validation for the variant that scored them
 
 
 class AnswerScorer:
@@ -213,9 +238,7 @@ class AnswerScorer:
         self.spec = spec
         self.cross = cross if spec.second is not None else None
         self.rerank_top = spec.rerank_top if rerank_top is None else rerank_top
-        if spec.first.features != BASE_FEATURES or (
-            spec.answerability is not None and spec.answerability.features != ANSWERABILITY_FEATURES
-        ):
+        if not spec.features_match():
             raise ModelError(
                 "the answer scorer was trained on other features than this version computes",
                 hint="rebuild it with `rag train-answerer`",
@@ -246,30 +269,30 @@ class AnswerScorer:
     def score(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
     ) -> ScoredCandidates:
+        spec = self.spec.for_vector(query_vector)
         feats = candidate_features(q, query_vector, candidates)
-        logits = self.spec.first.logits(feats.matrix)
+        logits = spec.first.logits(feats.matrix)
         first = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
         order = np.argsort(-first, kind="stable")
-        second = self.spec.second
+        second = spec.second
         if self.cross is None or second is None or self.rerank_top <= 0 or not candidates:
-            answerable = self.spec.answerability
             if not candidates:
                 p_answer = 0.0
-            elif answerable is None:
+            elif spec.answerability is None:
                 p_answer = float(first[order[0]])
             else:
                 row = answerability_features(logits, feats.matrix)
-                p_answer = float(answerable.predict(row[None, :])[0])
+                p_answer = float(spec.answerability.predict(row[None, :])[0])
             return ScoredCandidates(
                 [candidates[i] for i in order],
                 first[order],
                 [feats.typed[i] for i in order],
                 p_answer,
+                spec.threshold,
             )
         top = order[: self.rerank_top]
-        logits = self.cross.score(q.text, [candidates[i].sentence.text for i in top])
-        matrix = np.hstack([feats.matrix[top], cross_features(logits)])
-        final = second.predict(matrix)
+        cross = self.cross.score(q.text, [candidates[i].sentence.text for i in top])
+        final = second.predict(np.hstack([feats.matrix[top], cross_features(cross)]))
         reorder = np.argsort(-final, kind="stable")
         chosen = top[reorder]
         return ScoredCandidates(
@@ -277,6 +300,7 @@ class AnswerScorer:
             final[reorder],
             [feats.typed[i] for i in chosen],
             float(final[reorder][0]),
+            spec.threshold,
         )
 
 

@@ -44,7 +44,7 @@ from rag.answering.features import (
 from rag.answering.question import analyse_question
 from rag.answering.scorer import CROSS_DIR, SCORER_FILE, CrossEncoder, LogisticModel
 from rag.retrieval import retrieve
-from rag.settings import Settings
+from rag.settings import RetrievalMode, Settings
 from rag.system import QASystem
 from rag.training.cross_encoder import CrossEncoderRecipe, TrainGroup, auc, export_onnx, train
 from rag.training.logistic import ThresholdPoint, fit_logistic, threshold_curve
@@ -150,11 +150,16 @@ def choose_fusion(curve: Sequence[FusionPoint]) -> FusionPoint:
 
 
 def iter_sets(
-    system: QASystem, questions: Sequence[TrainQuestion], log: Log, *, article_removed: bool = False
+    system: QASystem,
+    questions: Sequence[TrainQuestion],
+    log: Log,
+    *,
+    article_removed: bool = False,
+    mode: RetrievalMode | None = None,
 ) -> Iterator[LabelledSet]:
     started = time.perf_counter()
     sets = labelled_sets(
-        system, questions, k=system.settings.top_k, article_removed=article_removed
+        system, questions, k=system.settings.top_k, article_removed=article_removed, mode=mode
     )
     for i, ls in enumerate(sets, 1):
         if i % 1000 == 0:
@@ -164,16 +169,16 @@ def iter_sets(
 
 
 def iter_all_kinds(
-    system: QASystem, questions: Sequence[TrainQuestion], log: Log
+    system: QASystem, questions: Sequence[TrainQuestion], log: Log, mode: RetrievalMode | None
 ) -> Iterator[LabelledSet]:
     """Each question as asked, and (when answerable) with its answer sentences removed; then each
     question asked of the collection without its article."""
-    for ls in iter_sets(system, questions, log):
+    for ls in iter_sets(system, questions, log, mode=mode):
         yield ls
         if ls.question.answerable:
             yield answer_removed(ls)
     log("the same questions, each without its own article …")
-    yield from iter_sets(system, questions, log, article_removed=True)
+    yield from iter_sets(system, questions, log, article_removed=True, mode=mode)
 
 
 def write_groups(
@@ -401,10 +406,13 @@ class Fitted:
     answerability: LogisticModel | None = None
     answerability_results: list[AnswerabilityResult] = field(default_factory=list)
     curve: list[ThresholdPoint] = field(default_factory=list)
+    # The same stages fitted on lexical retrieval without a query vector.
+    lexical: Fitted | None = None
 
     def spec(self) -> dict[str, Any]:
         return {
             "format": 2,
+            "lexical": self.lexical.spec() if self.lexical else None,
             "first": self.first.to_dict(),
             "second": self.seconds[self.chosen.rerank_top].to_dict()
             if self.chosen.rerank_top
@@ -623,6 +631,9 @@ def run(
 
     rows = feature_rows(system, questions, split, work / f"rows-w{fused.dense_weight}.pkl", log)
     fitted = fit_stages(rows, cross, log)
+    log("the lexical-only variant (questions the embedding model cannot read) …")
+    lexical_rows = feature_rows(system, questions, split, work / "rows-lexical.pkl", log, "lexical")
+    fitted.lexical = fit_stages(lexical_rows, None, log)
     if fitted.chosen.rerank_top == 0 and cross_dir.is_dir():
         # Not better than the features alone on validation: not shipped, kept for the record.
         kept = work / "cross-encoder-not-chosen"
@@ -633,7 +644,12 @@ def run(
 
 
 def feature_rows(
-    system: QASystem, questions: Sequence[TrainQuestion], split: Split, cache: Path, log: Log
+    system: QASystem,
+    questions: Sequence[TrainQuestion],
+    split: Split,
+    cache: Path,
+    log: Log,
+    mode: RetrievalMode | None = None,
 ) -> dict[str, Rows]:
     """Feature rows per split for every question of every kind (cached in ``cache``, keyed by the
     feature names: delete it after changing how features are computed)."""
@@ -643,15 +659,48 @@ def feature_rows(
         if cached.get("features") == BASE_FEATURES:
             log(f"feature rows read from {cache}")
             return cast(dict[str, Rows], cached["rows"])
-    log("computing features for every question, as asked and as unanswerable variants …")
+    log(
+        f"computing features ({mode or 'hybrid'} retrieval) for every question, as asked and as "
+        "unanswerable variants …"
+    )
     rows = {name: Rows([], [], [], [], [], []) for name in ("train", "calibration", "validation")}
-    for ls in iter_all_kinds(system, questions, log):
+    for ls in iter_all_kinds(system, questions, log, mode):
         rows[split.of(ls.question.article)].extend(collect_rows([ls]))
     tmp = cache.with_suffix(".tmp")
     with tmp.open("wb") as handle:
         pickle.dump({"features": BASE_FEATURES, "rows": rows}, handle)
     tmp.replace(cache)
     return rows
+
+
+def answerability_report(results: Sequence[AnswerabilityResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": r.name,
+            "auc_by_kind": {k: round(v, 4) for k, v in r.auc_by_kind.items()},
+            "threshold": asdict(r.point),
+        }
+        for r in results
+    ]
+
+
+def stages_report(results: Sequence[StageResult]) -> list[dict[str, Any]]:
+    return [
+        {"rerank_top": r.rerank_top, "top1": round(r.top1, 4), "auc": round(r.auc, 4)}
+        for r in results
+    ]
+
+
+def lexical_summary(fitted: Fitted) -> dict[str, Any]:
+    """What the report keeps of the lexical-only variant."""
+    return {
+        "stages": stages_report(fitted.results),
+        "answerability": answerability_report(fitted.answerability_results),
+        "chosen": {
+            "answerability": fitted.answerability is not None,
+            "threshold": asdict(fitted.point),
+        },
+    }
 
 
 def write_model(
@@ -679,19 +728,9 @@ def write_model(
         },
         "recipe": asdict(recipe),
         "fusion": [asdict(f) for f in fusion],
-        "answerability": [
-            {
-                "name": r.name,
-                "auc_by_kind": {k: round(v, 4) for k, v in r.auc_by_kind.items()},
-                "threshold": asdict(r.point),
-            }
-            for r in fitted.answerability_results
-        ],
+        "answerability": answerability_report(fitted.answerability_results),
         "cross_encoder_curve": curve,
-        "stages": [
-            {"rerank_top": r.rerank_top, "top1": round(r.top1, 4), "auc": round(r.auc, 4)}
-            for r in results
-        ],
+        "stages": stages_report(results),
         "chosen": {
             "dense_weight": fused.dense_weight,
             "rerank_top": chosen.rerank_top,
@@ -702,6 +741,7 @@ def write_model(
             "threshold": asdict(point),
         },
         "threshold_curve": [asdict(p) for p in fitted.curve],
+        "lexical": lexical_summary(fitted.lexical) if fitted.lexical else None,
     }
     (out / "training-report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     (out / "MODEL_CARD.md").write_text(model_card(report), encoding="utf-8")
@@ -764,6 +804,7 @@ def model_card(report: dict[str, Any]) -> str:
         if chosen.get("answerability")
         else "the best sentence's probability"
     )
+    lexical = lexical_card(report.get("lexical"), kinds)
     return f"""# Answer-sentence scorer — model card
 
 **What it does.** Gives each candidate sentence of the retrieved passages a probability that it
@@ -841,6 +882,7 @@ while declining at most 10% of answerable ones. At it, on validation:
 {point["answered_correct"]:.3f} of answerable questions answered with a gold sentence,
 {point["answerable_declined"]:.3f} of answerable declined; declined: {declined}.
 
+{lexical}
 Abstention on validation, by threshold:
 
 | threshold | answered right | answerable declined | {kind_heads} |
@@ -853,6 +895,35 @@ most are answered. Questions about what the collection never covers, and questio
 sentence is missing, are declined far more reliably. Paraphrases that share few words with the
 answer lean on the bi-encoder's cosine alone. English only: the bi-encoder and the cross-encoder
 are English models.
+"""
+
+
+def lexical_card(lexical: dict[str, Any] | None, kinds: Sequence[str]) -> str:
+    """The model card's paragraph on the lexical-only variant."""
+    if not lexical:
+        return ""
+    top = lexical["stages"][0]
+    point = lexical["chosen"]["threshold"]
+    declined = ", ".join(
+        f"{point['declined_by_kind'].get(k, 0.0):.3f} of {KIND_NAMES[k]}" for k in kinds
+    )
+    options = "; ".join(
+        f"{a['name']}: threshold {a['threshold']['threshold']}, declined "
+        + ", ".join(f"{a['threshold']['declined_by_kind'].get(k, 0.0):.3f}" for k in kinds)
+        for a in lexical["answerability"]
+    )
+    decided = (
+        "the answerability model"
+        if lexical["chosen"]["answerability"]
+        else "the best sentence's probability"
+    )
+    return f"""**Lexical-only variant.** A question the embedding model cannot read (another
+language than English, or `mode=lexical`) is retrieved by BM25 alone and has no similarity
+features, so the same stages are fitted a second time on candidates retrieved that way, and used
+for such questions. On validation: top-1 {top["top1"]:.3f}, AUC {top["auc"]:.3f}; {options}. Chosen:
+{decided}, threshold **{point["threshold"]}** — {point["answered_correct"]:.3f} of answerable
+questions answered with a gold sentence, {point["answerable_declined"]:.3f} declined; declined:
+{declined}.
 """
 
 

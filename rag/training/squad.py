@@ -20,6 +20,7 @@ from index.records import ChunkFilter, Sentence
 from rag.answering.evidence import Candidate, gather_candidates
 from rag.models import Filters, Passage
 from rag.retrieval import retrieve
+from rag.settings import RetrievalMode
 from rag.system import QASystem
 
 SPLIT_SEED = 20261128
@@ -123,6 +124,7 @@ def labelled_sets(
     *,
     k: int,
     article_removed: bool = False,
+    mode: RetrievalMode | None = None,
 ) -> Iterator[LabelledSet]:
     """Retrieve and label the candidates of each question, as the answering path would see them.
 
@@ -130,15 +132,18 @@ def labelled_sets(
     (a filter keeps every other paragraph): the documents then do not hold the answer, the
     situation of an analyst's question about something the collection never covers, so every
     candidate is a negative and the question counts as unanswerable.
+
+    ``mode="lexical"`` asks without a query vector, as the product asks a question the embedding
+    model cannot read (another language): BM25 retrieval and no similarity features.
     """
-    params = system.params(k, None)
+    params = system.params(k, mode)
     doc_ids: list[str] = []
     if article_removed:
         with system.snapshot() as snap:
             doc_ids = [d.id for d in snap.list_documents()]
     filters: dict[str, ChunkFilter] = {}
     for q in questions:
-        vector = system.encoder.encode_query(q.question)
+        vector = None if mode == "lexical" else system.encoder.encode_query(q.question)
         flt = None
         if article_removed:
             flt = filters.get(q.article)

@@ -151,3 +151,41 @@ def test_bundled_model_and_settings_agree_with_the_training_report() -> None:
     assert (spec.answerability is not None) == chosen["answerability"]
     assert Settings().dense_weight == chosen["dense_weight"]
     assert Settings().abstain_threshold is None  # the model's own threshold by default
+
+
+def test_a_question_without_a_vector_is_scored_by_the_lexical_variant(tmp_path: Path) -> None:
+    main = constant_model(BASE_FEATURES, {"cosine": 6.0})
+    lexical = constant_model(BASE_FEATURES, {"overlap_idf": 6.0})
+    spec = {
+        "first": main.to_dict(),
+        "second": None,
+        "threshold": 0.3,
+        "rerank_top": 0,
+        "lexical": {"first": lexical.to_dict(), "second": None, "threshold": 0.2, "rerank_top": 0},
+    }
+    (tmp_path / "scorer.json").write_text(json.dumps(spec), encoding="utf-8")
+    scorer = AnswerScorer.load(tmp_path)
+    cands = candidates_from("river", REPORT)
+    q = analyse_question("When did the river treaty talks end?")
+    without = scorer.score(q, None, cands)
+    assert without.threshold == 0.2  # the lexical variant's own threshold
+    assert without.candidates[0].sentence.ordinal == 1  # chosen by word overlap
+    query = np.zeros(384, dtype=np.float32)
+    for c in cands:
+        object.__setattr__(c, "vector", np.eye(384, dtype=np.float32)[c.sentence.ordinal])
+    query[3] = 1.0  # most similar to the last sentence
+    with_vector = scorer.score(q, query, cands)
+    assert with_vector.threshold == 0.3
+    assert with_vector.candidates[0].sentence.ordinal == 3  # chosen by similarity
+
+
+def test_the_policy_threshold_overrides_the_models_only_when_given() -> None:
+    from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
+    from tests.unit.test_scoring import FixedScorer
+
+    cands = candidates_from("river", REPORT)
+    probs = {"The talks on the riv": 0.4}  # keyed by the first 20 characters
+    model_threshold = ExtractiveAnswerer(FixedScorer(probs), AnswerPolicy(abstain_threshold=None))
+    assert model_threshold.answer("When did the talks end?", None, cands, []).abstained  # 0.5
+    lenient = ExtractiveAnswerer(FixedScorer(probs), AnswerPolicy(abstain_threshold=0.3))
+    assert not lenient.answer("When did the talks end?", None, cands, []).abstained

@@ -120,6 +120,7 @@ class FixedScorer(AnswerScorer):
             p[order],
             [feats.typed[i] for i in order],
             float(p.max()) if len(p) else 0.0,
+            self.threshold,
         )
 
 
