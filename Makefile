@@ -43,8 +43,9 @@ lint: setup
 	$(BIN)/mypy index rag service eval bench
 
 ## test: set up (including headless Chromium and Ray for the browser and cluster tests), lint, run every test layer
+## on every core (pytest-xdist); --dist loadfile keeps each file's module fixtures (servers, Ray) on one worker
 test: setup setup-ray browser lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 ## check: the unit layer only (tests/unit/, under 30 s) — the edit loop
 check: setup

@@ -22,6 +22,9 @@ from rag.settings import Settings
 ARTICLE = (
     Path(__file__).resolve().parents[2] / "rag" / "data" / "japan-sweden-security-cooperation.txt"
 )
+#: Documents to ingest: at a commit every 6 chunks, many commits and a run that outlasts the kills,
+#: yet a short final run.
+N_DOCS = 40
 
 
 def _corpus(path: Path, n_docs: int) -> None:
@@ -83,7 +86,7 @@ def test_sigkill_during_ingest_leaves_a_consistent_index(
     tmp_path: Path, onnx_encoder_dir: Path
 ) -> None:
     corpus, index = tmp_path / "docs.jsonl", tmp_path / "index"
-    _corpus(corpus, 80)
+    _corpus(corpus, N_DOCS)
     # The session's ONNX export stands in for the one-time export, so the kills land in ingest.
     shutil.copytree(onnx_encoder_dir, index / "encoder")
     rng = random.Random(11)
@@ -104,10 +107,10 @@ def test_sigkill_during_ingest_leaves_a_consistent_index(
         docs = _assert_consistent(index)
         assert docs >= seen_docs  # committed work is never lost
         seen_docs = docs
-    assert seen_docs < 80, "the kills should have interrupted the ingest"
+    assert seen_docs < N_DOCS, "the kills should have interrupted the ingest"
     proc = _start(corpus, index)  # the lock died with the killed writer; recovery is automatic
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err.decode()
-    assert _assert_consistent(index) == 80
+    assert _assert_consistent(index) == N_DOCS
     leftovers = [p.name for p in (index / "vectors").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []

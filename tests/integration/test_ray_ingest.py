@@ -32,6 +32,11 @@ QUESTIONS = [
     "How many delegates attended the summit in Poland?",
     "Why did Norway postpone the loan?",
 ]
+#: Good documents in the shared corpus of the Ray tests, and how many of them are text files
+#: (``make_corpus`` puts a sixth in ``notes/``): enough for several work units, shard ranges and
+#: commits, few enough to embed quickly several times over.
+N_DOCS = 150
+N_NOTES = N_DOCS // 6
 
 
 def _sentence(rng: random.Random) -> str:
@@ -47,7 +52,7 @@ def _text(rng: random.Random) -> str:
     return " ".join(_sentence(rng) for _ in range(rng.randint(2, 5)))
 
 
-def make_corpus(root: Path, documents: int = 300, seed: int = 7) -> list[Path]:
+def make_corpus(root: Path, documents: int = N_DOCS, seed: int = 7) -> list[Path]:
     """A "shared storage" folder: two JSONL shards (one bad record, one empty shard) and a
     folder of text files; ``documents`` good documents in all."""
     rng = random.Random(seed)
@@ -195,7 +200,7 @@ def cluster() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    return make_corpus(tmp_path_factory.mktemp("shared"), documents=300)
+    return make_corpus(tmp_path_factory.mktemp("shared"), documents=N_DOCS)
 
 
 def _settings(index_dir: Path, encoder_dir: Path) -> Settings:
@@ -209,7 +214,7 @@ def local_index(
 ) -> tuple[Settings, list[str]]:
     settings = _settings(tmp_path_factory.mktemp("local") / "index", onnx_encoder_dir)
     report = QASystem.build(settings, iter_documents(corpus))
-    assert report.added == 300 and report.failed == 2
+    assert report.added == N_DOCS and report.failed == 2
     return settings, [str(f) for f in report.failures]
 
 
@@ -246,14 +251,14 @@ def test_cluster_ingest_builds_the_local_index(
     local, local_failures = local_index
     settings = _settings(tmp_path / "index", onnx_encoder_dir)
     report = _cluster_ingest(settings, corpus)
-    assert (report.added, report.failed) == (300, 2)
+    assert (report.added, report.failed) == (N_DOCS, 2)
     assert [str(f) for f in report.failures] == local_failures
     assert differences(local.index_dir, settings.index_dir, atol=1e-5) == []
     assert max_vector_difference(local.index_dir, settings.index_dir) <= 1e-5
     assert _answers(settings) == _answers(local)
 
     again = _cluster_ingest(settings, corpus)  # re-run: content hashes say nothing changed
-    assert (again.added, again.updated, again.unchanged) == (0, 0, 300)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, N_DOCS)
     assert again.chunks == 0 and again.sentences == 0 and again.embed_seconds == 0.0
     assert differences(local.index_dir, settings.index_dir) == []
 
@@ -272,7 +277,7 @@ def test_killed_workers_are_retried_and_the_index_is_unchanged(
     report = _cluster_ingest(settings, corpus, crash_once_marker=marker)
     # Both a read task and an embedding actor really died (os._exit) once, then were retried.
     assert Path(f"{marker}.read").exists() and Path(f"{marker}.embed").exists()
-    assert (report.added, report.failed) == (300, 2)
+    assert (report.added, report.failed) == (N_DOCS, 2)
     assert differences(local.index_dir, settings.index_dir) == []
 
 
@@ -284,11 +289,11 @@ def test_a_changed_document_is_the_only_one_embedded_again(
     shutil.copytree(corpus[1], notes)
     settings = _settings(tmp_path / "index", onnx_encoder_dir)
     first = _cluster_ingest(settings, [notes])
-    assert first.added == 50
+    assert first.added == N_NOTES
     changed = notes / "2024" / "note-007.txt"
     changed.write_text("In 2025, Sweden signed a new treaty with Japan.\n", encoding="utf-8")
     second = _cluster_ingest(settings, [notes])
-    assert (second.added, second.updated, second.unchanged) == (0, 1, 49)
+    assert (second.added, second.updated, second.unchanged) == (0, 1, N_NOTES - 1)
     assert second.chunks == 1
 
 
@@ -343,10 +348,10 @@ def test_a_killed_driver_leaves_a_consistent_index_and_a_rerun_finishes_it(
     with QASystem.open(settings) as system:
         assert system.check() == []
         counts = system.stats().counts
-        assert 0 < counts["documents"] < 300 and counts["vectors"] == counts["chunks"]
+        assert 0 < counts["documents"] < N_DOCS and counts["vectors"] == counts["chunks"]
 
     report = _cluster_ingest(settings, corpus)  # the rerun embeds only what was not committed
-    assert report.unchanged == counts["documents"] and report.added == 300 - counts["documents"]
+    assert report.unchanged == counts["documents"] and report.added == N_DOCS - counts["documents"]
     assert differences(local.index_dir, settings.index_dir) == []
 
 
@@ -359,10 +364,10 @@ def test_a_worker_lost_beyond_its_retries_is_a_clear_error(
     settings = _settings(tmp_path / "index", onnx_encoder_dir)
     # An index to keep: the run fails before its first document (its first read task is lost),
     # and an index is only created once a document has been read.
-    assert QASystem.build(settings, iter_documents([corpus[1]])).added == 50
+    assert QASystem.build(settings, iter_documents([corpus[1]])).added == N_NOTES
     with pytest.raises(ClusterError, match="failed on the cluster") as caught:
         _cluster_ingest(settings, corpus, crash_once_marker=tmp_path / "crash", max_retries=0)
     assert caught.value.hint and "run the same command again" in caught.value.hint
     with QASystem.open(settings) as system:
         assert system.check() == []
-        assert system.stats().documents == 50
+        assert system.stats().documents == N_NOTES
