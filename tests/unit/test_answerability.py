@@ -189,3 +189,31 @@ def test_the_policy_threshold_overrides_the_models_only_when_given() -> None:
     assert model_threshold.answer("When did the talks end?", None, cands, []).abstained  # 0.5
     lenient = ExtractiveAnswerer(FixedScorer(probs), AnswerPolicy(abstain_threshold=0.3))
     assert not lenient.answer("When did the talks end?", None, cands, []).abstained
+
+
+def test_bi_encoder_triples_and_cosine_ranking_use_the_asked_questions_only() -> None:
+    from rag.training.bi_encoder import COSINE, cosine_top1, features_cosine, triples_from
+    from rag.training.recipe import Rows
+
+    def feats(cosines: list[float]) -> np.ndarray:
+        m = np.zeros((len(cosines), len(BASE_FEATURES)), dtype=np.float32)
+        m[:, COSINE] = cosines
+        return m
+
+    sents = ["The talks ended in March.", "Observers praised it.", "Flow data is shared."]
+    rows = Rows(
+        features=[feats([0.2, 0.9, 0.5]), feats([0.9, 0.1]), feats([0.3, 0.8, 0.1])],
+        labels=[np.array([1, 0, 0]), np.array([0, 0]), np.array([0, 1, -1])],
+        answerable=[True, False, True],
+        question=["When did the talks end?", "When did the talks end?", "What is shared?"],
+        sentences=[sents, sents[1:], sents],
+        kind=["asked", "answer_removed", "asked"],
+    )
+    triples = triples_from(rows)
+    assert [(t.positive, t.hard_negative) for t in triples] == [
+        (sents[0], sents[1]),  # the most similar wrong candidate is the hard negative
+        (sents[1], sents[0]),
+    ]
+    # By the recorded cosines the first question's best is wrong and the second's is right
+    # (the unknown-label candidate is never counted as the answer).
+    assert cosine_top1(rows, features_cosine(rows)) == 0.5
