@@ -43,9 +43,9 @@ lint: setup
 	$(BIN)/mypy index rag service eval bench
 
 ## test: set up (including headless Chromium and Ray for the browser and cluster tests), lint, run every test layer
-## on every core (pytest-xdist); --dist loadfile keeps each file's module fixtures (servers, Ray) on one worker
+## (one file after another: the service's queue and latency tests measure a machine they have to themselves)
 test: setup setup-ray browser lint
-	$(BIN)/pytest -q -n auto --dist loadfile
+	$(BIN)/pytest -q
 
 ## check: the unit layer only (tests/unit/, under 30 s) — the edit loop
 check: setup

@@ -177,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=BiEncoderRecipe.steps)
     parser.add_argument("--seed", type=int, default=BiEncoderRecipe.seed)
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--save", help="save the fine-tuned model (sentence-transformers) here")
     args = parser.parse_args(argv)
     from rag.embedding import default_model_path
 
@@ -198,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"  step {step}: loss {loss:.3f}")
 
     model = train(default_model_path(), triples, recipe, progress)
+    if args.save:
+        model.save(args.save)
     tuned_top1 = cosine_top1(rows["validation"], encoder_scores(model))
     log(f"fine-tuned encoder: validation cosine top-1 {tuned_top1:.3f}")
     result = {
