@@ -85,8 +85,9 @@ class Settings(BaseSettings):
         None,
         ge=0.0,
         le=1.0,
-        description="Abstain when the best sentence's probability of answering is below this; "
-        "default: the threshold chosen on the scorer's validation split (its model card).",
+        description="Abstain when the probability that the best sentence answers is below this; "
+        "default: the threshold chosen on the scorer's validation split for each model variant "
+        "(hybrid 0.05, lexical-only 0.035; its model card).",
     )
     extra_sentence_ratio: float = Field(
         0.8,
