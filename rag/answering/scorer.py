@@ -258,10 +258,6 @@ class AnswerScorer:
         )
         return cls(spec, cross, rerank_top=rerank_top)
 
-    @property
-    def threshold(self) -> float:
-        return self.spec.threshold
-
     def warm_up(self) -> None:
         if self.cross is not None:
             self.cross.warm_up()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import pickle
 import random
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rag.answering.features import BASE_FEATURES
+from rag.training.schedule import cycling_batches, warmup_cosine
 
 logger = logging.getLogger(__name__)
 
@@ -104,16 +104,10 @@ def train(
     model.train()
     optim = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=0.01)
 
-    def lr_at(step: int) -> float:
-        if step < recipe.warmup_steps:
-            return (step + 1) / recipe.warmup_steps
-        rest = (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, rest)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_at)
-    order = list(range(len(triples)))
-    rng.shuffle(order)
-    cursor = 0
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, warmup_cosine(recipe.warmup_steps, recipe.steps)
+    )
+    batches = cycling_batches(triples, recipe.batch_size, rng)
 
     def embed(texts: list[str]) -> Any:
         features = model.tokenize(texts)
@@ -121,13 +115,7 @@ def train(
         return torch.nn.functional.normalize(out, dim=-1)
 
     for step in range(recipe.steps):
-        batch: list[Triple] = []
-        while len(batch) < recipe.batch_size:
-            if cursor >= len(order):
-                rng.shuffle(order)
-                cursor = 0
-            batch.append(triples[order[cursor]])
-            cursor += 1
+        batch = next(batches)
         docs = [t.positive for t in batch] + [t.hard_negative for t in batch if t.hard_negative]
         q = embed([t.question for t in batch])
         d = embed(docs)

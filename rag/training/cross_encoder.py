@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import shutil
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rag.training.schedule import cycling_batches, warmup_cosine
 
 logger = logging.getLogger(__name__)
 
@@ -152,30 +153,18 @@ def train(
         weight_decay=0.01,
     )
 
-    def lr_at(step: int) -> float:
-        if step < recipe.warmup_steps:
-            return (step + 1) / recipe.warmup_steps
-        rest = (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, rest)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_at)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, warmup_cosine(recipe.warmup_steps, recipe.steps)
+    )
     bce = torch.nn.BCEWithLogitsLoss()
     if recipe.pointwise_weight <= 0:  # the listwise loss learns only from questions with answers
         train_groups = [g for g in train_groups if 1 in g.labels and 0 in g.labels]
-    order = list(range(len(train_groups)))
-    rng.shuffle(order)
-    cursor = 0
+    batches = cycling_batches(train_groups, recipe.questions_per_batch, rng)
     curve: list[dict[str, float]] = []
     best: tuple[float, dict[str, Any]] | None = None
     started = time.perf_counter()
     for step in range(recipe.steps):
-        batch: list[TrainGroup] = []
-        while len(batch) < recipe.questions_per_batch:
-            if cursor >= len(order):
-                rng.shuffle(order)
-                cursor = 0
-            batch.append(train_groups[order[cursor]])
-            cursor += 1
+        batch = next(batches)
         pairs: list[tuple[str, str]] = []
         labels: list[int] = []
         spans: list[tuple[int, int, bool]] = []

@@ -217,3 +217,17 @@ def test_bi_encoder_triples_and_cosine_ranking_use_the_asked_questions_only() ->
     # By the recorded cosines the first question's best is wrong and the second's is right
     # (the unknown-label candidate is never counted as the answer).
     assert cosine_top1(rows, features_cosine(rows)) == 0.5
+
+
+def test_training_schedule_warms_up_then_decays_and_batches_cycle() -> None:
+    import random
+
+    from rag.training.schedule import cycling_batches, warmup_cosine
+
+    factor = warmup_cosine(2, 10)
+    assert [factor(0), factor(1)] == [0.5, 1.0]
+    assert factor(2) == pytest.approx(1.0) and factor(10) == pytest.approx(0.0)
+    batches = cycling_batches("abc", 2, random.Random(0))
+    seen = [next(batches) for _ in range(3)]
+    assert all(len(b) == 2 for b in seen)
+    assert sorted(seen[0] + seen[1][:1]) == ["a", "b", "c"]  # every item once per pass
