@@ -32,4 +32,6 @@ def health(state: State) -> HealthResponse:
         auth_required=write_key(state.settings) is not None,
         max_question_chars=state.settings.max_question_chars,
         max_upload_bytes=state.settings.max_upload_bytes,
+        writes_pending=state.writes.pending,
+        write_queue_size=state.writes.size,
     )

@@ -146,6 +146,12 @@ class HealthResponse(BaseModel):
     )
     max_question_chars: int = Field(..., ge=1, description="Longest question accepted.")
     max_upload_bytes: int = Field(..., ge=1, description="Largest upload accepted.")
+    writes_pending: int = Field(
+        ..., ge=0, description="Writes holding a place in the write queue now (queued or running)."
+    )
+    write_queue_size: int = Field(
+        ..., ge=1, description="Places in the write queue; one more write gets 503 `Retry-After`."
+    )
 
 
 class DocumentList(BaseModel):

@@ -175,27 +175,33 @@ def test_health_stays_fast_under_a_bomb_and_50_queued_posts(guarded: Server) -> 
     assert health["documents"] == 1 + codes.count(201)
 
 
+def _writes_pending_becomes(server: Server, n: int, timeout: float = 60.0) -> bool:
+    """Whether ``/health`` reports ``n`` writes pending within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(server.url + "/health", timeout=30).json()["writes_pending"] == n:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_queue_full_is_503_with_retry_after(guarded: Server) -> None:
     """40 writes hold the queue (their bodies arrive slowly); the 41st is refused at once."""
     head = (
         b"POST /documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"X-Requested-With: pytest\r\nContent-Length: 1000\r\n\r\n{"
     )
+    # A write left over from an earlier test would take one of the 40 places; wait it out.
+    assert _writes_pending_becomes(guarded, 0), "earlier writes never finished"
     slow: list[socket.socket] = []
     try:
         for _ in range(40):
             sock = socket.create_connection(("127.0.0.1", guarded.port), timeout=30)
             sock.sendall(head)
             slow.append(sock)
-        deadline = time.monotonic() + 30
-        while True:
-            t0 = time.perf_counter()
-            r = httpx.post(
-                guarded.url + "/documents", json={"id": "one-more", "text": "t"}, timeout=30
-            )
-            if r.status_code == 503 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        assert _writes_pending_becomes(guarded, 40), "the 40 slow writes did not all queue"
+        t0 = time.perf_counter()
+        r = httpx.post(guarded.url + "/documents", json={"id": "one-more", "text": "t"}, timeout=30)
         assert r.status_code == 503, r.text
         assert time.perf_counter() - t0 < 2.0  # refused at once, not queued
         assert r.json()["error"]["code"] == "write_queue_full"

@@ -88,6 +88,8 @@ def test_health_reports_the_index(client: TestClient) -> None:
     assert body["vector_index"] == "flat"
     assert "MiniLM" in body["model"] and body["dimension"] == 384
     assert body["auth_required"] is False
+    assert body["writes_pending"] == 0
+    assert body["write_queue_size"] == Settings().write_queue_size
 
 
 def test_page_is_served(client: TestClient) -> None:
