@@ -198,9 +198,7 @@ class OnnxQueryEncoder:
         except Exception as exc:  # tokenizers raises plain Exception subclasses
             raise ModelError(f"cannot load tokenizer {path}: {exc}", hint=_REBUILD_HINT) from exc
         tokenizer.enable_truncation(max_length=self.spec.max_seq_length)
-        tokenizer.enable_padding(
-            direction="right", pad_id=self.spec.pad_id, pad_token=self.spec.pad_token
-        )
+        tokenizer.no_padding()  # batches are padded here, each to its own longest text
         return tokenizer
 
     def _load_session(self) -> onnxruntime.InferenceSession:
@@ -225,7 +223,11 @@ class OnnxQueryEncoder:
             ) from exc
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Embed ``texts`` into float32 L2-normalised rows, shape ``(len(texts), dimension)``."""
+        """Embed ``texts`` into float32 L2-normalised rows, shape ``(len(texts), dimension)``.
+
+        Texts run longest first in batches of at most ``batch_size`` that also end where a text
+        has less than half the tokens of its batch's first: a short sentence is never padded to
+        a long chunk's length (which made mixed groups ~3x slower)."""
         if isinstance(texts, str):
             raise TypeError("encode takes a sequence of strings; use encode_query for one")
         if batch_size < 1:
@@ -233,13 +235,16 @@ class OnnxQueryEncoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self.warm_up()
+        assert self._tokenizer is not None
         prepared = [t.lower() for t in texts] if self.spec.do_lower_case else list(texts)
-        # Longest first, like sentence-transformers: batches of similar length pad less.
-        order = sorted(range(len(prepared)), key=lambda i: -len(prepared[i]))
+        if len(prepared) == 1:
+            encodings = [self._tokenizer.encode(prepared[0])]
+        else:
+            encodings = self._tokenizer.encode_batch(prepared)
+        lengths = [len(e.ids) for e in encodings]
         out = np.empty((len(prepared), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            out[idx] = self._encode_batch([prepared[i] for i in idx])
+        for idx in length_batches(lengths, batch_size):
+            out[idx] = self._encode_batch([encodings[i] for i in idx])
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -247,17 +252,18 @@ class OnnxQueryEncoder:
         vectors: np.ndarray = self.encode([text])
         return vectors[0]
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        assert self._session is not None and self._tokenizer is not None
-        if len(texts) == 1:
-            encodings = [self._tokenizer.encode(texts[0])]
-        else:
-            encodings = self._tokenizer.encode_batch(texts)
-        arrays = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
+    def _encode_batch(self, encodings: list[tokenizers.Encoding]) -> np.ndarray:
+        assert self._session is not None
+        width = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), width), self.spec.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            ids[row, :n] = e.ids
+            mask[row, :n] = e.attention_mask
+            types[row, :n] = e.type_ids
+        arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         feeds = {name: arrays[name] for name in self._input_names}
         try:
             (hidden,) = self._session.run([OUTPUT_NAME], feeds)
@@ -278,3 +284,16 @@ class OnnxQueryEncoder:
                 hint=_REBUILD_HINT,
             )
         return vectors
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices of ``lengths`` longest first, cut into batches of at most ``batch_size`` that end
+    before a text shorter than half the batch's first: padding at most doubles the tokens run."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and 2 * lengths[i] >= lengths[batches[-1][0]]:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
