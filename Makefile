@@ -43,9 +43,10 @@ lint: setup
 	$(BIN)/mypy index rag service eval bench
 
 ## test: set up (including headless Chromium and Ray for the browser and cluster tests), lint, run every test layer
-## (one file after another: the service's queue and latency tests measure a machine they have to themselves)
+## (one pytest-xdist worker per core; a test file's tests stay together on one worker, so module fixtures
+## such as the Ray cluster and the served index are made once)
 test: setup setup-ray browser lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 ## check: the unit layer only (tests/unit/, under 30 s) — the edit loop
 check: setup
