@@ -468,6 +468,46 @@ def answer_probabilities(qr: QuestionRows, model: LogisticModel | None) -> np.nd
     return out
 
 
+def by_overlap(
+    rows: Rows, first: LogisticModel, answerability: LogisticModel | None, threshold: float
+) -> list[dict[str, Any]]:
+    """Validation's answerable SQuAD questions in quartiles of how many of the question's content
+    words their gold sentence shares (`overlap`, the best gold sentence): the nearest thing to a
+    paraphrase test that SQuAD, whose questions mostly reuse their answer's words, gives. Per
+    quartile: its overlap range, questions, best sentence right, answered right and declined at
+    ``threshold``. Questions whose gold sentence was not retrieved are left out."""
+    asked = rows.only(["asked"])
+    qr = question_rows(asked, first)
+    p = answer_probabilities(qr, answerability)
+    column = BASE_FEATURES.index("overlap")
+    overlap = np.full(len(asked.labels), np.nan)
+    for i, (f, y) in enumerate(zip(asked.features, asked.labels, strict=True)):
+        if asked.answerable[i] and (y == 1).any():
+            overlap[i] = float(f[y == 1, column].max())
+    known = qr.answerable & ~np.isnan(overlap)
+    if not known.any():
+        return []
+    bins = np.digitize(overlap, np.quantile(overlap[known], [0.25, 0.5, 0.75]))
+    out: list[dict[str, Any]] = []
+    for quartile in range(4):
+        m = known & (bins == quartile)
+        if not m.any():
+            continue
+        kept = p[m] >= threshold
+        out.append(
+            {
+                "quartile": quartile + 1,
+                "overlap_from": round(float(overlap[m].min()), 3),
+                "overlap_to": round(float(overlap[m].max()), 3),
+                "questions": int(m.sum()),
+                "best_right": round(float(qr.best_right[m].mean()), 4),
+                "answered_right": round(float((kept & qr.best_right[m]).mean()), 4),
+                "declined": round(float(1.0 - kept.mean()), 4),
+            }
+        )
+    return out
+
+
 def evaluate_answerability(
     qr: QuestionRows, model: LogisticModel | None, interactions: bool | None
 ) -> AnswerabilityResult:
@@ -741,6 +781,9 @@ def write_model(
             "threshold": asdict(point),
         },
         "threshold_curve": [asdict(p) for p in fitted.curve],
+        "by_overlap": by_overlap(
+            rows["validation"], fitted.first, fitted.answerability, point.threshold
+        ),
         "lexical": lexical_summary(fitted.lexical) if fitted.lexical else None,
     }
     (out / "training-report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -805,6 +848,7 @@ def model_card(report: dict[str, Any]) -> str:
         else "the best sentence's probability"
     )
     lexical = lexical_card(report.get("lexical"), kinds)
+    overlap = overlap_card(report.get("by_overlap") or [])
     return f"""# Answer-sentence scorer — model card
 
 **What it does.** Gives each candidate sentence of the retrieved passages a probability that it
@@ -883,6 +927,7 @@ while declining at most 10% of answerable ones. At it, on validation:
 {point["answerable_declined"]:.3f} of answerable declined; declined: {declined}.
 
 {lexical}
+{overlap}
 Abstention on validation, by threshold:
 
 | threshold | answered right | answerable declined | {kind_heads} |
@@ -893,8 +938,28 @@ Abstention on validation, by threshold:
 ("What did X *not* do…"); the features separate them little better than chance (AUC above), so
 most are answered. Questions about what the collection never covers, and questions whose answer
 sentence is missing, are declined far more reliably. Paraphrases that share few words with the
-answer lean on the bi-encoder's cosine alone. English only: the bi-encoder and the cross-encoder
+answer lean on the bi-encoder's cosine alone: the lowest overlap quartile above is where the
+scorer is weakest. English only: the bi-encoder and the cross-encoder
 are English models.
+"""
+
+
+def overlap_card(quartiles: Sequence[dict[str, Any]]) -> str:
+    """The model card's table of validation figures by question-answer word overlap."""
+    if not quartiles:
+        return ""
+    rows = "\n".join(
+        f"| Q{q['quartile']} | {q['overlap_from']:.2f}–{q['overlap_to']:.2f} | {q['questions']} | "
+        f"{q['best_right']:.3f} | {q['answered_right']:.3f} | {q['declined']:.3f} |"
+        for q in quartiles
+    )
+    return f"""**By wording shared with the answer** (validation, answerable SQuAD questions whose
+gold sentence was retrieved, in quartiles of the share of the question's content words that the
+gold sentence holds; at the chosen threshold). Paraphrased questions sit in the first row:
+
+| quartile | words shared | questions | best sentence right | answered right | declined |
+|---|---|---|---|---|---|
+{rows}
 """
 
 

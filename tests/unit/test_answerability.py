@@ -231,3 +231,41 @@ def test_training_schedule_warms_up_then_decays_and_batches_cycle() -> None:
     seen = [next(batches) for _ in range(3)]
     assert all(len(b) == 2 for b in seen)
     assert sorted(seen[0] + seen[1][:1]) == ["a", "b", "c"]  # every item once per pass
+
+
+def test_validation_by_overlap_puts_low_overlap_questions_in_the_first_quartile() -> None:
+    from rag.training.recipe import Rows, by_overlap
+
+    cos, ovl = BASE_FEATURES.index("cosine"), BASE_FEATURES.index("overlap")
+
+    def question(overlap: float, gold_wins: bool) -> np.ndarray:
+        m = np.zeros((2, len(BASE_FEATURES)), dtype=np.float32)
+        m[0, ovl] = overlap  # the gold sentence
+        m[:, cos] = [0.9, 0.2] if gold_wins else [0.2, 0.9]
+        return m
+
+    overlaps = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    features = [question(o, gold_wins=o > 0.25) for o in overlaps]
+    labels = [np.array([1, 0]) for _ in overlaps]
+    # left out: an unanswerable question, another kind, a question whose gold was not retrieved
+    features += [question(0.9, True), question(0.9, True), question(0.05, True)]
+    labels += [np.array([0, 0]), np.array([1, 0]), np.array([0, 0])]
+    n = len(features)
+    rows = Rows(
+        features=features,
+        labels=labels,
+        answerable=[True] * 8 + [False, True, True],
+        question=[f"q{i}" for i in range(n)],
+        sentences=[["gold", "other"]] * n,
+        kind=["asked"] * 9 + ["answer_removed", "asked"],
+    )
+    first = constant_model(BASE_FEATURES, {"cosine": 10.0})
+    quartiles = by_overlap(rows, first, None, threshold=0.5)
+    assert [q["questions"] for q in quartiles] == [2, 2, 2, 2]
+    assert [q["overlap_from"] for q in quartiles] == [0.1, 0.3, 0.5, 0.7]
+    assert [q["best_right"] for q in quartiles] == [0.0, 1.0, 1.0, 1.0]
+    assert [q["answered_right"] for q in quartiles] == [0.0, 1.0, 1.0, 1.0]
+    assert all(q["declined"] == 0.0 for q in quartiles)  # every best probability is sigmoid(9)
+    declined_all = by_overlap(rows, first, None, threshold=0.9999)
+    assert [q["declined"] for q in declined_all] == [1.0] * 4
+    assert [q["answered_right"] for q in declined_all] == [0.0] * 4
