@@ -62,6 +62,11 @@ def with_interactions(matrix: np.ndarray) -> np.ndarray:
     return np.hstack([matrix, matrix[:, i] * matrix[:, j]])
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities of logits (clipped, so that no exponent overflows)."""
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30))), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class LogisticModel:
     """Standardised features (optionally with their pairwise products) → logistic regression.
@@ -81,7 +86,7 @@ class LogisticModel:
         return np.asarray(z @ self.weights + self.bias, dtype=np.float64)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(matrix), -30, 30)))
+        return sigmoid(self.logits(matrix))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +171,12 @@ class ScorerSpec:
             )
             and (self.lexical is None or self.lexical.features_match())
         )
+
+
+def answer_probabilities(model: LogisticModel | None, rows: np.ndarray) -> np.ndarray:
+    """Per answerability row (:func:`answerability_features`), the probability that its best
+    sentence answers: the answerability model's, or without one the best sentence's own."""
+    return sigmoid(rows[:, 0]) if model is None else model.predict(rows)
 
 
 class CrossEncoder:
@@ -268,17 +279,14 @@ class AnswerScorer:
         spec = self.spec.for_vector(query_vector)
         feats = candidate_features(q, query_vector, candidates)
         logits = spec.first.logits(feats.matrix)
-        first = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+        first = sigmoid(logits)
         order = np.argsort(-first, kind="stable")
         second = spec.second
         if self.cross is None or second is None or self.rerank_top <= 0 or not candidates:
-            if not candidates:
-                p_answer = 0.0
-            elif spec.answerability is None:
-                p_answer = float(first[order[0]])
-            else:
-                row = answerability_features(logits, feats.matrix)
-                p_answer = float(spec.answerability.predict(row[None, :])[0])
+            p_answer = 0.0
+            if candidates:
+                row = answerability_features(logits, feats.matrix)[None, :]
+                p_answer = float(answer_probabilities(spec.answerability, row)[0])
             return ScoredCandidates(
                 [candidates[i] for i in order],
                 first[order],

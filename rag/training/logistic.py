@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answering.scorer import LogisticModel, with_interactions
+from rag.answering.scorer import LogisticModel, sigmoid, with_interactions
 
 
 def fit_logistic(
@@ -34,7 +34,7 @@ def fit_logistic(
     penalty = np.full(z.shape[1], l2)
     penalty[-1] = 0.0  # the bias is not shrunk
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        p = sigmoid(z @ w)
         grad = z.T @ (p - y) + penalty * w
         hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hess, grad)

@@ -42,7 +42,13 @@ from rag.answering.features import (
     cross_features,
 )
 from rag.answering.question import analyse_question
-from rag.answering.scorer import CROSS_DIR, SCORER_FILE, CrossEncoder, LogisticModel
+from rag.answering.scorer import (
+    CROSS_DIR,
+    SCORER_FILE,
+    CrossEncoder,
+    LogisticModel,
+    answer_probabilities,
+)
 from rag.retrieval import retrieve
 from rag.settings import RetrievalMode, Settings
 from rag.system import QASystem
@@ -456,15 +462,11 @@ def question_rows(rows: Rows, first: LogisticModel) -> QuestionRows:
     )
 
 
-def answer_probabilities(qr: QuestionRows, model: LogisticModel | None) -> np.ndarray:
+def question_probabilities(qr: QuestionRows, model: LogisticModel | None) -> np.ndarray:
     """Probability of answering per question (0 without candidates)."""
     out = np.zeros(len(qr.has_row))
     if len(qr.matrix):
-        if model is None:
-            best_logit = qr.matrix[:, 0].astype(np.float64)
-            out[qr.has_row] = 1.0 / (1.0 + np.exp(-np.clip(best_logit, -30, 30)))
-        else:
-            out[qr.has_row] = model.predict(qr.matrix)
+        out[qr.has_row] = answer_probabilities(model, qr.matrix)
     return out
 
 
@@ -478,7 +480,7 @@ def by_overlap(
     ``threshold``. Questions whose gold sentence was not retrieved are left out."""
     asked = rows.only(["asked"])
     qr = question_rows(asked, first)
-    p = answer_probabilities(qr, answerability)
+    p = question_probabilities(qr, answerability)
     column = BASE_FEATURES.index("overlap")
     overlap = np.full(len(asked.labels), np.nan)
     for i, (f, y) in enumerate(zip(asked.features, asked.labels, strict=True)):
@@ -511,7 +513,7 @@ def by_overlap(
 def evaluate_answerability(
     qr: QuestionRows, model: LogisticModel | None, interactions: bool | None
 ) -> AnswerabilityResult:
-    p = answer_probabilities(qr, model)
+    p = question_probabilities(qr, model)
     good = p[qr.answerable & qr.best_right]
     aucs = {
         str(k): auc(list(good), list(p[~qr.answerable & (qr.kind == k)]))
