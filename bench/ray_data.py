@@ -25,7 +25,8 @@ import numpy as np
 
 from bench.common import machine, write_result
 from index.records import Document
-from rag.embedding.onnx_runtime import ENCODER_FILES, OnnxQueryEncoder
+from rag.distributed.ingest import encoder_from_files
+from rag.embedding.onnx_runtime import ENCODER_FILES
 from rag.ingest import prepare
 from rag.loaders import iter_documents
 from rag.settings import Settings
@@ -41,11 +42,7 @@ class DataEmbedder:
     def __init__(self, files: list[Any]) -> None:
         import ray
 
-        folder = Path(tempfile.mkdtemp(prefix="rag-encoder-"))
-        for name, data in ray.get(files[0]).items():
-            (folder / name).write_bytes(data)
-        self.encoder = OnnxQueryEncoder(folder, threads=1)
-        self.encoder.warm_up()
+        self.encoder = encoder_from_files(ray.get(files[0]), threads=1)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         texts = [str(t) for t in batch["text"]]

@@ -52,36 +52,24 @@ def onnx_encoder_dir(
 
 
 from rag.settings import Settings  # noqa: E402
+from tests.index_folders import copy_index_folder, link_encoder  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def article_index(onnx_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of an index of the packaged sample article, built once per test session with the
     real model (reusing the session's ONNX export instead of exporting again)."""
-    import shutil
-
     import rag
     from rag.loaders import iter_documents
     from rag.system import QASystem, encoder_folder
 
     article = Path(rag.__file__).parent / "data" / "japan-sweden-security-cooperation.txt"
     index_dir = tmp_path_factory.mktemp("article") / "index"
-    shutil.copytree(onnx_encoder_dir, encoder_folder(index_dir))
+    link_encoder(onnx_encoder_dir, encoder_folder(index_dir))
     settings = Settings(index_dir=index_dir, embed_threads=1)
     report = QASystem.build(settings, iter_documents([article]))
     assert report.added == 1 and report.failed == 0
     return settings
-
-
-def copy_index_folder(source: Path, target: Path) -> Path:
-    """A private, writable copy of an index folder; the (read-only) ONNX encoder is hard-linked."""
-    import os
-    import shutil
-
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("encoder", "writer.lock"))
-    if (source / "encoder").is_dir():
-        shutil.copytree(source / "encoder", target / "encoder", copy_function=os.link)
-    return target
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.index_folders import link_encoder
 from tests.processes import run_rag as rag
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ ARTICLE = ROOT / "rag" / "data" / "japan-sweden-security-cooperation.txt"
 def index(tmp_path_factory: pytest.TempPathFactory, onnx_encoder_dir: Path) -> Path:
     folder = tmp_path_factory.mktemp("cli")
     # The session's ONNX export stands in for the one-time export (tested in test_embedding).
-    shutil.copytree(onnx_encoder_dir, folder / "index" / "encoder")
+    link_encoder(onnx_encoder_dir, folder / "index" / "encoder")
     inputs = folder / "inputs"
     inputs.mkdir()
     (inputs / "article.txt").write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")

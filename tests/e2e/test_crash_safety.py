@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +17,7 @@ import numpy as np
 
 from index.store import IndexStore
 from rag.settings import Settings
+from tests.index_folders import link_encoder
 
 ARTICLE = (
     Path(__file__).resolve().parents[2] / "rag" / "data" / "japan-sweden-security-cooperation.txt"
@@ -88,7 +88,7 @@ def test_sigkill_during_ingest_leaves_a_consistent_index(
     corpus, index = tmp_path / "docs.jsonl", tmp_path / "index"
     _corpus(corpus, N_DOCS)
     # The session's ONNX export stands in for the one-time export, so the kills land in ingest.
-    shutil.copytree(onnx_encoder_dir, index / "encoder")
+    link_encoder(onnx_encoder_dir, index / "encoder")
     rng = random.Random(11)
     seen_docs = 0
     for _attempt in range(2):

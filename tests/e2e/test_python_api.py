@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.settings import Settings
+from tests.index_folders import link_encoder
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -38,7 +38,7 @@ def test_readme_python_example_runs(onnx_encoder_dir: Path, tmp_path: Path) -> N
     assert blocks, "the README has no python example"
     # The example creates ./example-index; give it this session's ONNX export so that the
     # test does not export the model again (QASystem.create would, once per index).
-    shutil.copytree(onnx_encoder_dir, tmp_path / "example-index" / "encoder")
+    link_encoder(onnx_encoder_dir, tmp_path / "example-index" / "encoder")
     for block in blocks:
         done = subprocess.run(
             [sys.executable, "-c", block],

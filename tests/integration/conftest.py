@@ -5,7 +5,6 @@ second ONNX export, the article not embedded again); ``formats_index`` holds the
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from rag.ingest import IngestEvent, IngestReport
 from rag.loaders import iter_documents
 from rag.settings import Settings
 from rag.system import QASystem, encoder_folder
+from tests.index_folders import link_encoder
 from tests.integration.formats_corpus import FILES, write_corpus
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -56,7 +56,7 @@ def formats_index(onnx_encoder_dir: Path, tmp_path_factory: pytest.TempPathFacto
     base = tmp_path_factory.mktemp("formats")
     inputs = write_corpus(base / "inputs")
     index_dir = base / "index"
-    shutil.copytree(onnx_encoder_dir, encoder_folder(index_dir))
+    link_encoder(onnx_encoder_dir, encoder_folder(index_dir))
     settings = Settings(index_dir=index_dir, embed_threads=1)
     events: list[IngestEvent] = []
     report = QASystem.build(settings, iter_documents([inputs]), on_event=events.append)

@@ -7,7 +7,6 @@ index."""
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from rag.loaders import iter_documents, load_bytes, load_file
 from rag.models import Answer, Filters
 from rag.sentences import split_sentences
 from rag.system import QASystem, encoder_folder
+from tests.index_folders import link_encoder
 from tests.integration.conftest import BuiltIndex
 from tests.integration.formats_corpus import (
     CHINESE,
@@ -357,7 +357,7 @@ def test_mixed_folder_names_each_problem_once_and_reports_wall_time(
     (folder / "minutes.doc").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 64)
     (folder / "empty.txt").write_text("  \n", encoding="utf-8")
     index = tmp_path / "index"
-    shutil.copytree(onnx_encoder_dir, encoder_folder(index))  # the one-time export, done already
+    link_encoder(onnx_encoder_dir, encoder_folder(index))  # the one-time export, done already
     result = run_rag("ingest", folder, "--index", index)
     assert result.returncode == 1, result.stderr
     lines = result.stderr.splitlines()

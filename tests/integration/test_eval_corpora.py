@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from eval.dataset import load_eval_set
 from eval.harness import run_eval, sample_questions
 from rag.settings import Settings
 from rag.system import QASystem, encoder_folder
+from tests.index_folders import link_encoder
 
 DISTRACTORS = {
     "corpora/history-state-gov.jsonl": [
@@ -105,7 +105,7 @@ def test_ensure_index_builds_once_then_reuses(
     cache = tmp_path / "cache"
     paths = corpus_paths("article+corpora", shared)
     expected = index_folder("article+corpora", paths, settings, cache)
-    shutil.copytree(onnx_encoder_dir, encoder_folder(expected))  # skip a second ONNX export
+    link_encoder(onnx_encoder_dir, encoder_folder(expected))  # skip a second ONNX export
 
     folder = ensure_index("article+corpora", settings, cache, shared_dir=shared)
     assert folder == expected and is_ready(folder)

@@ -10,16 +10,19 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.records import Document
 from rag.distributed.compare import differences, max_vector_difference, read_contents
 from rag.distributed.units import plan_units, read_unit
+from rag.errors import ModelError
 from rag.ingest import IngestReport
 from rag.loaders import LoadFailure, iter_documents
 from rag.settings import Settings
 from rag.system import QASystem, encoder_folder, ingest_options
 from rag.tokens import TiktokenCounter
+from tests.index_folders import link_encoder
 
 COUNTRIES = ["Sweden", "Japan", "Ukraine", "Finland", "Norway", "Estonia", "Poland", "Canada"]
 TOPICS = ["maritime security", "defence procurement", "sanctions", "cyber defence", "energy"]
@@ -171,6 +174,34 @@ def test_worker_prepared_documents_build_the_local_index_without_ray(
     assert languages == {"fr.txt": "fr", "given-language": "nb", "rec-0000": "en"}
 
 
+def test_an_actor_encoder_loads_from_bytes_and_leaves_no_folder(
+    onnx_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from rag.distributed.ingest import encoder_from_files
+    from rag.embedding.onnx_runtime import ENCODER_FILES, OnnxQueryEncoder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    files = {name: (onnx_encoder_dir / name).read_bytes() for name in ENCODER_FILES}
+    encoder = encoder_from_files(files, threads=1)
+    assert list(tmp_path.iterdir()) == []  # every actor start used to leave ~90 MB here
+    texts = ["Seoul and Ottawa signed a memorandum.", "Rain."]
+    expected = OnnxQueryEncoder(onnx_encoder_dir).encode(texts)
+    assert np.allclose(encoder.encode(texts), expected, atol=1e-6)
+
+    del files["model.onnx"]
+    with pytest.raises(ModelError, match=r"lacks model\.onnx"):
+        encoder_from_files(files, threads=1)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind by a failed load either
+
+
+def _encoder_folders() -> set[str]:
+    import tempfile
+
+    return {p.name for p in Path(tempfile.gettempdir()).glob("rag-encoder-*")}
+
+
 def test_the_default_paths_never_import_ray() -> None:
     import subprocess
     import sys
@@ -204,7 +235,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def _settings(index_dir: Path, encoder_dir: Path) -> Settings:
-    shutil.copytree(encoder_dir, encoder_folder(index_dir))
+    link_encoder(encoder_dir, encoder_folder(index_dir))
     return Settings(index_dir=index_dir, embed_threads=1, commit_every_chunks=100)
 
 
@@ -250,7 +281,9 @@ def test_cluster_ingest_builds_the_local_index(
 ) -> None:
     local, local_failures = local_index
     settings = _settings(tmp_path / "index", onnx_encoder_dir)
+    folders_before = _encoder_folders()
     report = _cluster_ingest(settings, corpus)
+    assert _encoder_folders() <= folders_before  # the actors' encoder files are gone
     assert (report.added, report.failed) == (N_DOCS, 2)
     assert [str(f) for f in report.failures] == local_failures
     assert differences(local.index_dir, settings.index_dir, atol=1e-5) == []
