@@ -292,6 +292,31 @@ def get_chunks(conn: sqlite3.Connection, chunk_ids: Sequence[int]) -> dict[int, 
     }
 
 
+def best_sentence_scores(
+    conn: sqlite3.Connection, query: np.ndarray, chunk_ids: Sequence[int]
+) -> dict[int, float]:
+    """For each chunk, the largest inner product of ``query`` with one of its sentences' stored
+    vectors. Chunks without sentence vectors are left out."""
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(
+        "SELECT c.id, s.vector FROM chunks c JOIN sentences s ON s.doc_id = c.doc_id"
+        " AND s.ordinal >= c.sentence_start AND s.ordinal < c.sentence_end"
+        f" WHERE c.id IN ({marks}) AND s.vector IS NOT NULL",
+        [int(i) for i in chunk_ids],
+    ).fetchall()
+    if not rows:
+        return {}
+    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+    scores = vectors.reshape(len(rows), -1) @ np.asarray(query, dtype=np.float32).reshape(-1)
+    best: dict[int, float] = {}
+    for (chunk_id, _), score in zip(rows, scores.tolist(), strict=True):
+        if score > best.get(chunk_id, -np.inf):
+            best[chunk_id] = score
+    return best
+
+
 def get_sentences(
     conn: sqlite3.Connection, doc_id: str, start: int, end: int
 ) -> tuple[list[Sentence], np.ndarray | None]:

@@ -303,6 +303,10 @@ class Snapshot:
         scores, ids = self.vectors.search(query, k, allowed=allowed, nprobe=self.store.nprobe)
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
+    def best_sentence_scores(self, query: np.ndarray, chunk_ids: Sequence[int]) -> dict[int, float]:
+        """Each chunk's best inner product of ``query`` with one of its sentences' vectors."""
+        return catalog.best_sentence_scores(self.conn, query, chunk_ids)
+
     def search_lexical(
         self,
         terms: Sequence[str],

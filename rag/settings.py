@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
+DenseScoring = Literal["chunk", "sentence"]
 VectorIndexKind = Literal["auto", "flat", "ivf"]
 
 
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
         "answer model card).",
     )
     lexical_weight: float = Field(1.0, ge=0.0, description="RRF weight of the BM25 ranking.")
+    dense_scoring: DenseScoring = Field(
+        "sentence",
+        description="How the dense ranking orders FAISS's candidate chunks: by the chunk's own "
+        "vector (chunk) or by its best sentence's (sentence; chosen on validation articles: see "
+        "the answer model card).",
+    )
 
     # --- answering -----------------------------------------------------------------------------
     max_question_chars: int = Field(1000, ge=10)

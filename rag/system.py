@@ -245,6 +245,7 @@ class QASystem:
             rrf_k=s.rrf_k,
             dense_weight=s.dense_weight,
             lexical_weight=s.lexical_weight,
+            dense_scoring=s.dense_scoring,
         )
 
     def search(

@@ -50,7 +50,7 @@ from rag.answering.scorer import (
     answer_probabilities,
 )
 from rag.retrieval import retrieve
-from rag.settings import RetrievalMode, Settings
+from rag.settings import DenseScoring, RetrievalMode, Settings
 from rag.system import QASystem
 from rag.training.cross_encoder import CrossEncoderRecipe, TrainGroup, auc, export_onnx, train
 from rag.training.logistic import ThresholdPoint, fit_logistic, threshold_curve
@@ -110,10 +110,14 @@ def ensure_index(shared: Path, work: Path, log: Log) -> Path:
     return folder
 
 
-def open_system(index: Path, dense_weight: float | None = None) -> QASystem:
+def open_system(
+    index: Path, dense_weight: float | None = None, dense_scoring: DenseScoring | None = None
+) -> QASystem:
     settings = Settings(index_dir=index)
     if dense_weight is not None:
         settings = settings.model_copy(update={"dense_weight": dense_weight})
+    if dense_scoring is not None:
+        settings = settings.model_copy(update={"dense_scoring": dense_scoring})
     return QASystem.open(settings)
 
 
@@ -121,38 +125,57 @@ def open_system(index: Path, dense_weight: float | None = None) -> QASystem:
 DENSE_WEIGHTS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0, 1.5)
 
 
+#: How the dense ranking scores FAISS's candidates, tried on validation (see rag.retrieval).
+DENSE_SCORINGS: tuple[DenseScoring, ...] = ("chunk", "sentence")
+
+
 @dataclass(frozen=True)
 class FusionPoint:
     dense_weight: float
     hit_at_1: float
     hit_at_5: float
+    dense_scoring: DenseScoring = "chunk"
 
 
 def fusion_curve(
-    system: QASystem, questions: Sequence[TrainQuestion], weights: Sequence[float] = DENSE_WEIGHTS
+    system: QASystem,
+    questions: Sequence[TrainQuestion],
+    weights: Sequence[float] = DENSE_WEIGHTS,
+    scorings: Sequence[DenseScoring] = DENSE_SCORINGS,
 ) -> list[FusionPoint]:
-    """Gold paragraph in the top 1 / top 5 passages, per dense weight, for answerable questions."""
+    """Gold paragraph in the top 1 / top 5 passages, per dense scoring and weight, for
+    answerable questions."""
     asked = [q for q in questions if q.answerable]
     vectors = [system.encoder.encode_query(q.question) for q in asked]
     base = system.params(5, "hybrid")
     out: list[FusionPoint] = []
     with system.snapshot() as snap:
-        for w in weights:
-            params = replace(base, dense_weight=w)
-            h1 = h5 = 0
-            for q, v in zip(asked, vectors, strict=True):
-                ids = [p.doc_id for p in retrieve(snap, q.question, v, params)]
-                h1 += bool(ids) and ids[0] == q.gold_doc_id
-                h5 += q.gold_doc_id in ids
-            n = max(1, len(asked))
-            out.append(FusionPoint(w, h1 / n, h5 / n))
+        for scoring in scorings:
+            for w in weights:
+                params = replace(base, dense_weight=w, dense_scoring=scoring)
+                h1 = h5 = 0
+                for q, v in zip(asked, vectors, strict=True):
+                    ids = [p.doc_id for p in retrieve(snap, q.question, v, params)]
+                    h1 += bool(ids) and ids[0] == q.gold_doc_id
+                    h5 += q.gold_doc_id in ids
+                n = max(1, len(asked))
+                out.append(FusionPoint(w, h1 / n, h5 / n, scoring))
     return out
 
 
 def choose_fusion(curve: Sequence[FusionPoint]) -> FusionPoint:
     """The answerer re-reads every sentence of the top passages, so retrieval is chosen for
-    recall: the best hit@5, ties broken by hit@1."""
-    return max(curve, key=lambda p: (round(p.hit_at_5, 6), round(p.hit_at_1, 6), -p.dense_weight))
+    recall: the best hit@5, ties broken by hit@1, then by the smaller dense weight and the
+    cheaper chunk scoring."""
+    return max(
+        curve,
+        key=lambda p: (
+            round(p.hit_at_5, 6),
+            round(p.hit_at_1, 6),
+            -p.dense_weight,
+            p.dense_scoring == "chunk",
+        ),
+    )
 
 
 def iter_sets(
@@ -634,10 +657,10 @@ def run(
     fusion = fusion_curve(system, validation)
     fused = choose_fusion(fusion)
     log(
-        f"RRF dense weight {fused.dense_weight} (validation hit@5 {fused.hit_at_5:.3f}, "
-        f"hit@1 {fused.hit_at_1:.3f})"
+        f"RRF dense weight {fused.dense_weight}, dense scoring by {fused.dense_scoring} "
+        f"(validation hit@5 {fused.hit_at_5:.3f}, hit@1 {fused.hit_at_1:.3f})"
     )
-    system = open_system(index, fused.dense_weight)
+    system = open_system(index, fused.dense_weight, fused.dense_scoring)
     cross_dir = out / CROSS_DIR
     curve: list[dict[str, float]] = []
     if train_cross:
@@ -671,7 +694,8 @@ def run(
         else None
     )
 
-    rows = feature_rows(system, questions, split, work / f"rows-w{fused.dense_weight}.pkl", log)
+    rows_file = f"rows-w{fused.dense_weight}-{fused.dense_scoring}.pkl"
+    rows = feature_rows(system, questions, split, work / rows_file, log)
     fitted = fit_stages(rows, cross, log)
     log("the lexical-only variant (questions the embedding model cannot read) …")
     lexical_rows = feature_rows(system, questions, split, work / "rows-lexical.pkl", log, "lexical")
@@ -775,6 +799,7 @@ def write_model(
         "stages": stages_report(results),
         "chosen": {
             "dense_weight": fused.dense_weight,
+            "dense_scoring": fused.dense_scoring,
             "rerank_top": chosen.rerank_top,
             "answerability": spec["answerability"] is not None,
             "answerability_interactions": bool(
@@ -812,7 +837,8 @@ def model_card(report: dict[str, Any]) -> str:
         for r in report["stages"]
     )
     fusion = "\n".join(
-        f"| {f['dense_weight']} | {f['hit_at_1']:.3f} | {f['hit_at_5']:.3f} |"
+        f"| {f.get('dense_scoring', 'chunk')} | {f['dense_weight']} | {f['hit_at_1']:.3f} | "
+        f"{f['hit_at_5']:.3f} |"
         for f in report.get("fusion", [])
     )
     answerability = "\n".join(
@@ -893,11 +919,13 @@ articles: {", ".join(split["validation"])}. The article's evaluation set and `sq
 were never used to choose anything.
 
 **Retrieval fusion** (validation, answerable questions; gold paragraph in the top 1 / top 5):
-chosen dense weight **{chosen.get("dense_weight", "–")}** — the best hit@5, since the answerer
+chosen dense weight **{chosen.get("dense_weight", "–")}** and dense scoring
+**{chosen.get("dense_scoring", "chunk")}** (the order of FAISS's candidates: `chunk` by each
+chunk's own vector, `sentence` by its best sentence's) — the best hit@5, since the answerer
 re-reads every sentence of the top passages; ties broken by hit@1.
 
-| dense weight | hit@1 | hit@5 |
-|---|---|---|
+| dense scoring | dense weight | hit@1 | hit@5 |
+|---|---|---|---|
 {fusion}
 
 **Sentence scorer, validation** (top-1: the best sentence is a gold sentence, among answerable

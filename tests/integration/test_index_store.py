@@ -200,3 +200,35 @@ def test_orphan_vector_files_from_a_crash_are_cleaned(store: IndexStore) -> None
     names = sorted(p.name for p in vec_dir.iterdir())
     assert "00000099.faiss" not in names and not any(n.endswith(".tmp") for n in names)
     assert store.check_integrity() == []
+
+
+def test_best_sentence_scores_are_each_chunks_best_sentence(store: IndexStore) -> None:
+    sentences = ["One.", "Two.", "Three.", "Four."]
+    doc, _, sents = make_doc("multi", sentences)
+    # Two chunks of two sentences each, so "best" is a max over more than one vector.
+    chunks = [
+        Chunk(
+            doc_id="multi",
+            ordinal=i,
+            char_start=sents[2 * i].char_start,
+            char_end=sents[2 * i + 1].char_end,
+            text=doc.text[sents[2 * i].char_start : sents[2 * i + 1].char_end],
+            n_tokens=2,
+            sentence_start=2 * i,
+            sentence_end=2 * i + 2,
+        )
+        for i in range(2)
+    ]
+    sentence_vectors = vecs(4, 5)
+    with store.writer(policy="auto", ivf_threshold=DEFAULTS.ivf_threshold) as w:
+        w.upsert(doc, chunks, vecs(2, 4), sents, sentence_vectors)
+    put(store, "plain", ["Alpha beta."], seed=9)
+    query = vecs(1, 11)[0]
+    expected = (sentence_vectors @ query).reshape(2, 2).max(axis=1)
+    with store.snapshot() as snap:
+        ids = [cid for cid, _ in snap.search_dense(query, 10)]
+        multi = sorted(i for i in ids if snap.chunks([i])[i].doc_id == "multi")
+        best = snap.best_sentence_scores(query, ids)
+        assert [best[i] for i in multi] == pytest.approx(expected.tolist(), abs=1e-6)
+        assert len(best) == 3  # the one-sentence document's chunk too
+        assert snap.best_sentence_scores(query, []) == {}

@@ -142,6 +142,14 @@ def test_fusion_weight_is_chosen_for_recall_then_precision() -> None:
     assert choose_fusion(curve).dense_weight == 0.5
 
 
+def test_dense_scoring_is_chosen_like_the_weight_and_the_cheaper_one_wins_a_tie() -> None:
+    chunk = FusionPoint(0.3, hit_at_1=0.76, hit_at_5=0.95, dense_scoring="chunk")
+    better = FusionPoint(0.3, hit_at_1=0.79, hit_at_5=0.95, dense_scoring="sentence")
+    assert choose_fusion([chunk, better]) == better
+    same = FusionPoint(0.3, hit_at_1=0.76, hit_at_5=0.95, dense_scoring="sentence")
+    assert choose_fusion([same, chunk]) == chunk
+
+
 def test_bundled_model_and_settings_agree_with_the_training_report() -> None:
     folder = bundled_model_dir()
     report = json.loads((folder / "training-report.json").read_text(encoding="utf-8"))
@@ -150,6 +158,7 @@ def test_bundled_model_and_settings_agree_with_the_training_report() -> None:
     assert spec.threshold == chosen["threshold"]["threshold"]
     assert (spec.answerability is not None) == chosen["answerability"]
     assert Settings().dense_weight == chosen["dense_weight"]
+    assert Settings().dense_scoring == chosen.get("dense_scoring", "chunk")
     assert Settings().abstain_threshold is None  # the model's own threshold by default
 
 

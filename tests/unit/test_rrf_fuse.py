@@ -52,3 +52,23 @@ def test_a_larger_k_flattens_the_ranks() -> None:
 def test_every_input_id_appears_once() -> None:
     fused = rrf_fuse([(1, 0.1), (2, 0.1), (3, 0.1)], [(3, 1.0), (4, 1.0)], **W)
     assert sorted(f.chunk_id for f in fused) == [1, 2, 3, 4]
+
+
+class _Sentences:
+    """A snapshot that knows only each chunk's best sentence score."""
+
+    def __init__(self, best: dict[int, float]) -> None:
+        self.best = best
+
+    def best_sentence_scores(self, query: object, chunk_ids: list[int]) -> dict[int, float]:
+        return {c: self.best[c] for c in chunk_ids if c in self.best}
+
+
+def test_dense_candidates_are_reordered_by_their_best_sentence() -> None:
+    from rag.retrieval import by_best_sentence
+
+    dense = [(1, 0.70), (2, 0.65), (3, 0.60), (4, 0.55)]
+    snap = _Sentences({1: 0.40, 2: 0.81, 3: 0.62})  # chunk 4 has no sentence vectors
+    reordered = by_best_sentence(snap, None, dense)  # type: ignore[arg-type]
+    assert reordered == [(2, 0.65), (3, 0.60), (4, 0.55), (1, 0.70)]  # chunk cosines kept
+    assert by_best_sentence(snap, None, []) == []  # type: ignore[arg-type]
