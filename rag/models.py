@@ -88,7 +88,11 @@ class PassageDebug(BaseModel):
     """The raw scores behind a passage's rank: for diagnosis, not for readers."""
 
     fused_score: float = Field(0.0, description="Weighted reciprocal-rank-fusion score.")
-    dense: RetrieverHit | None = Field(None, description="Rank and cosine in the FAISS list.")
+    dense: RetrieverHit | None = Field(
+        None,
+        description="Rank in the dense list (FAISS's candidates, in the order dense_scoring "
+        "sets) and the chunk's own cosine.",
+    )
     lexical: RetrieverHit | None = Field(None, description="Rank and BM25 score in the FTS5 list.")
 
 
