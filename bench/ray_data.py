@@ -25,8 +25,7 @@ import numpy as np
 
 from bench.common import machine, write_result
 from index.records import Document
-from rag.distributed.ingest import encoder_from_files
-from rag.embedding.onnx_runtime import ENCODER_FILES
+from rag.embedding.onnx_runtime import ENCODER_FILES, OnnxQueryEncoder
 from rag.ingest import prepare
 from rag.loaders import iter_documents
 from rag.settings import Settings
@@ -42,7 +41,7 @@ class DataEmbedder:
     def __init__(self, files: list[Any]) -> None:
         import ray
 
-        self.encoder = encoder_from_files(ray.get(files[0]), threads=1)
+        self.encoder = OnnxQueryEncoder.from_files(ray.get(files[0]), threads=1)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         texts = [str(t) for t in batch["text"]]

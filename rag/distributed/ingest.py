@@ -21,8 +21,6 @@ import itertools
 import logging
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -150,31 +148,12 @@ def read_task(
     return read_unit(unit, _worker_counter(), options)
 
 
-def encoder_from_files(
-    files: dict[str, bytes], *, threads: int, providers: Sequence[str] | None = None
-) -> OnnxQueryEncoder:
-    """A warmed-up encoder made from the bytes of an exported encoder folder.
-
-    The files are written to a private temporary folder only for as long as loading takes; the
-    folder is removed before this returns, loaded or not (every actor start, restarts included,
-    would otherwise leave a model-sized folder behind in the node's temporary directory).
-    """
-    folder = Path(tempfile.mkdtemp(prefix="rag-encoder-"))
-    try:
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
-        encoder = OnnxQueryEncoder(folder, threads=threads, providers=providers)
-        encoder.warm_up()  # the session and tokenizer now live in memory
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return encoder
-
-
 class EmbedActor:
     """Ray actor body: one ONNX Runtime session over the index's exported encoder.
 
     The encoder files travel through the object store, so a node needs no access to the index
-    folder; each actor loads them with :func:`encoder_from_files`, which leaves nothing on disk.
+    folder; each actor loads them with :meth:`OnnxQueryEncoder.from_files`, which leaves nothing
+    on disk.
     """
 
     def __init__(
@@ -189,7 +168,9 @@ class EmbedActor:
         # ``files`` wraps the object ref of {name: bytes}: a ref nested in a list is not resolved
         # by Ray, the actor fetches it, and a restarted actor fetches it again.
         providers = ("CUDAExecutionProvider", "CPUExecutionProvider") if use_gpu else None
-        self.encoder = encoder_from_files(ray.get(files[0]), threads=threads, providers=providers)
+        self.encoder = OnnxQueryEncoder.from_files(
+            ray.get(files[0]), threads=threads, providers=providers
+        )
         self.crash_once_marker = crash_once_marker
 
     def embed(

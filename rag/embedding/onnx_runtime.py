@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -157,6 +159,27 @@ class OnnxQueryEncoder:
         self._session: onnxruntime.InferenceSession | None = None
         self._tokenizer: tokenizers.Tokenizer | None = None
         self._input_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_files(
+        cls,
+        files: dict[str, bytes],
+        *,
+        threads: int = 1,
+        providers: Sequence[str] | None = None,
+    ) -> OnnxQueryEncoder:
+        """A warmed-up encoder made from the bytes of an exported encoder folder (``{file name:
+        bytes}``, as shipped to a Ray actor). The files are written to a private temporary folder
+        only for as long as loading takes; it is removed before this returns, loaded or not."""
+        folder = Path(tempfile.mkdtemp(prefix="rag-encoder-"))
+        try:
+            for name, data in files.items():
+                (folder / name).write_bytes(data)
+            encoder = cls(folder, threads=threads, providers=providers)
+            encoder.warm_up()  # the session and tokenizer now live in memory
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return encoder
 
     @property
     def model_name(self) -> str:

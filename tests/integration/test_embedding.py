@@ -288,3 +288,24 @@ def test_export_rejects_unsupported_models_before_writing(tmp_path: Path) -> Non
     with pytest.raises(ModelError, match="Dense"):
         export_query_encoder(str(model), target)
     assert not target.exists()
+
+
+def test_an_encoder_loads_from_bytes_and_leaves_no_folder(
+    onnx_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from rag.embedding.onnx_runtime import ENCODER_FILES
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    files = {name: (onnx_encoder_dir / name).read_bytes() for name in ENCODER_FILES}
+    encoder = OnnxQueryEncoder.from_files(files, threads=1)
+    assert list(tmp_path.iterdir()) == []  # every actor start used to leave ~90 MB here
+    texts = ["Seoul and Ottawa signed a memorandum.", "Rain."]
+    expected = OnnxQueryEncoder(onnx_encoder_dir).encode(texts)
+    assert np.allclose(encoder.encode(texts), expected, atol=1e-6)
+
+    del files["model.onnx"]
+    with pytest.raises(ModelError, match=r"lacks model\.onnx"):
+        OnnxQueryEncoder.from_files(files, threads=1)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind by a failed load either

@@ -10,13 +10,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index.records import Document
 from rag.distributed.compare import differences, max_vector_difference, read_contents
 from rag.distributed.units import plan_units, read_unit
-from rag.errors import ModelError
 from rag.ingest import IngestReport
 from rag.loaders import LoadFailure, iter_documents
 from rag.settings import Settings
@@ -172,28 +170,6 @@ def test_worker_prepared_documents_build_the_local_index_without_ray(
     languages = {d: metadata[d].get("language") for d in ("fr.txt", "given-language")}
     languages["rec-0000"] = metadata["rec-0000"].get("language")
     assert languages == {"fr.txt": "fr", "given-language": "nb", "rec-0000": "en"}
-
-
-def test_an_actor_encoder_loads_from_bytes_and_leaves_no_folder(
-    onnx_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import tempfile
-
-    from rag.distributed.ingest import encoder_from_files
-    from rag.embedding.onnx_runtime import ENCODER_FILES, OnnxQueryEncoder
-
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    files = {name: (onnx_encoder_dir / name).read_bytes() for name in ENCODER_FILES}
-    encoder = encoder_from_files(files, threads=1)
-    assert list(tmp_path.iterdir()) == []  # every actor start used to leave ~90 MB here
-    texts = ["Seoul and Ottawa signed a memorandum.", "Rain."]
-    expected = OnnxQueryEncoder(onnx_encoder_dir).encode(texts)
-    assert np.allclose(encoder.encode(texts), expected, atol=1e-6)
-
-    del files["model.onnx"]
-    with pytest.raises(ModelError, match=r"lacks model\.onnx"):
-        encoder_from_files(files, threads=1)
-    assert list(tmp_path.iterdir()) == []  # nothing left behind by a failed load either
 
 
 def _encoder_folders() -> set[str]:
