@@ -14,23 +14,18 @@ weight, and for dense retrieval alone. Writes ``bench/results/long_documents.jso
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from bench.common import machine, write_result
-from rag.models import Document
 from rag.retrieval import retrieve
 from rag.settings import DenseScoring, Settings
 from rag.system import QASystem
 from rag.training.recipe import make_split
-from rag.training.squad import contains_answer, load_questions
+from rag.training.squad import in_long_documents, load_questions, long_documents
 
-Span = tuple[str, int, int]
 #: (dense scoring, FAISS depth, dense weight); a weight of None is dense retrieval alone.
 CONFIGS: tuple[tuple[DenseScoring, int, float | None], ...] = tuple(
     (scoring, depth, weight)
@@ -38,27 +33,6 @@ CONFIGS: tuple[tuple[DenseScoring, int, float | None], ...] = tuple(
     for depth in (40, 200)
     for weight in (0.3, 0.5, 1.0, None)
 )
-
-
-def long_documents(path: Path) -> tuple[list[Document], dict[str, Span]]:
-    """One document per article; where each paragraph landed in it."""
-    by_article: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                row = json.loads(line)
-                _, article, number = row["id"].split(":")
-                by_article[article].append((int(number), row))
-    documents: list[Document] = []
-    spans: dict[str, Span] = {}
-    for article, rows in sorted(by_article.items()):
-        doc_id, text = f"long:{article}", ""
-        for _, row in sorted(rows, key=lambda r: r[0]):
-            text += "\n\n" if text else ""
-            spans[row["id"]] = (doc_id, len(text), len(text) + len(row["text"]))
-            text += row["text"]
-        documents.append(Document(id=doc_id, title=rows[0][1]["title"], text=text))
-    return documents, spans
 
 
 def main() -> None:
@@ -70,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     squad = args.shared / "benchmarks" / "squad-train"
     documents, spans = long_documents(squad / "documents.jsonl")
-    questions = load_questions(squad / "questions.jsonl")
+    questions = in_long_documents(load_questions(squad / "questions.jsonl"), spans)
     split = make_split(questions)
     which = args.split or "validation"
     asked = [q for q in questions if q.answerable and split.of(q.article) == which]
@@ -85,7 +59,6 @@ def main() -> None:
             base = system.params(5, "hybrid")
             for q in asked:
                 vector = system.encoder.encode_query(q.question)
-                doc_id, start, end = spans[q.gold_doc_id]
                 for scoring, depth, weight in CONFIGS:
                     params = replace(
                         base,
@@ -94,13 +67,7 @@ def main() -> None:
                         dense_depth=depth,
                         dense_weight=1.0 if weight is None else weight,
                     )
-                    right = [
-                        p.doc_id == doc_id
-                        and p.char_start < end
-                        and p.char_end > start
-                        and contains_answer(p.text, q.answers)
-                        for p in retrieve(snap, q.question, vector, params)
-                    ]
+                    right = [q.found_in(p) for p in retrieve(snap, q.question, vector, params)]
                     hits[(scoring, depth, weight)][0] += bool(right) and right[0]
                     hits[(scoring, depth, weight)][1] += any(right)
             counts = snap.counts()

@@ -2,7 +2,8 @@
 
 Candidates are produced by the very pipeline that answers questions (hybrid retrieval of the top
 passages, then their sentences), so the models learn the distribution they will see. A sentence is
-a positive when it lies in the question's gold paragraph and contains a gold answer string;
+a positive when it lies in the question's gold paragraph (a paragraph of its own, or a stretch of
+one of :func:`long_documents`) and contains a gold answer string;
 sentences elsewhere that happen to contain the answer are left out (neither label is safe);
 every candidate of an unanswerable question is a negative.
 """
@@ -12,13 +13,15 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from index.records import ChunkFilter, Sentence
 from rag.answering.evidence import Candidate, gather_candidates
-from rag.models import Filters, Passage
+from rag.models import Document, Filters, Passage
 from rag.retrieval import retrieve
 from rag.settings import RetrievalMode
 from rag.system import QASystem
@@ -33,10 +36,24 @@ class TrainQuestion:
     answers: tuple[str, ...]
     answerable: bool
     gold_doc_id: str
+    #: Where the gold paragraph lies in ``gold_doc_id`` (characters); None: the whole document.
+    gold_span: tuple[int, int] | None = None
 
     @property
     def article(self) -> str:
         return article_of(self.gold_doc_id)
+
+    def holds(self, doc_id: str, start: int, end: int) -> bool:
+        """Whether characters ``start:end`` of ``doc_id`` overlap the gold paragraph."""
+        if doc_id != self.gold_doc_id:
+            return False
+        return self.gold_span is None or (start < self.gold_span[1] and end > self.gold_span[0])
+
+    def found_in(self, passage: Passage) -> bool:
+        """Whether a retrieved passage is the gold paragraph's and holds a gold answer."""
+        return self.holds(passage.doc_id, passage.char_start, passage.char_end) and (
+            contains_answer(passage.text, self.answers)
+        )
 
 
 #: How a question was put to the collection (see :func:`labelled_sets`, :func:`answer_removed`).
@@ -62,8 +79,14 @@ class LabelledSet:
         return any(label == 1 for label in self.labels)
 
 
+#: Document ids of :func:`long_documents`: ``long:<article>``.
+LONG_PREFIX = "long:"
+
+
 def article_of(doc_id: str) -> str:
-    """``squad:<article>:<paragraph>`` → ``<article>``."""
+    """``squad:<article>:<paragraph>`` or ``long:<article>`` → ``<article>``."""
+    if doc_id.startswith(LONG_PREFIX):
+        return doc_id[len(LONG_PREFIX) :]
     parts = doc_id.split(":")
     return parts[1] if len(parts) >= 3 else doc_id
 
@@ -84,6 +107,41 @@ def load_questions(path: Path) -> list[TrainQuestion]:
                     gold_doc_id=str(row["gold_doc_id"]),
                 )
             )
+    return out
+
+
+def long_documents(path: Path) -> tuple[list[Document], dict[str, tuple[str, int, int]]]:
+    """One document per article of ``documents.jsonl`` (its paragraphs joined in order by blank
+    lines), so that chunks cross paragraph boundaries as they do in a speech or a cable; and where
+    each paragraph landed: paragraph id → (document id, start, end)."""
+    by_article: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                _, article, number = row["id"].split(":")
+                by_article[article].append((int(number), row))
+    documents: list[Document] = []
+    spans: dict[str, tuple[str, int, int]] = {}
+    for article, rows in sorted(by_article.items()):
+        doc_id, text = f"{LONG_PREFIX}{article}", ""
+        for _, row in sorted(rows, key=lambda r: r[0]):
+            text += "\n\n" if text else ""
+            spans[row["id"]] = (doc_id, len(text), len(text) + len(row["text"]))
+            text += row["text"]
+        documents.append(Document(id=doc_id, title=rows[0][1]["title"], text=text))
+    return documents, spans
+
+
+def in_long_documents(
+    questions: Sequence[TrainQuestion], spans: dict[str, tuple[str, int, int]]
+) -> list[TrainQuestion]:
+    """The questions with their gold paragraph located in the documents of
+    :func:`long_documents`."""
+    out = []
+    for q in questions:
+        doc_id, start, end = spans[q.gold_doc_id]
+        out.append(replace(q, gold_doc_id=doc_id, gold_span=(start, end)))
     return out
 
 
@@ -112,8 +170,9 @@ def contains_answer(sentence: str, answers: Sequence[str]) -> bool:
 def label(question: TrainQuestion, candidate: Candidate) -> int:
     if not question.answerable:
         return 0
-    hit = contains_answer(candidate.sentence.text, question.answers)
-    if candidate.sentence.doc_id == question.gold_doc_id:
+    sentence = candidate.sentence
+    hit = contains_answer(sentence.text, question.answers)
+    if question.holds(sentence.doc_id, sentence.char_start, sentence.char_end):
         return 1 if hit else 0
     return -1 if hit else 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,7 +28,10 @@ from rag.training.squad import (
     LabelledSet,
     TrainQuestion,
     answer_removed,
+    article_of,
+    in_long_documents,
     label,
+    long_documents,
 )
 from tests.unit.answering_fakes import candidates_from
 
@@ -148,6 +152,49 @@ def test_dense_scoring_is_chosen_like_the_weight_and_the_cheaper_one_wins_a_tie(
     assert choose_fusion([chunk, better]) == better
     same = FusionPoint(0.3, hit_at_1=0.76, hit_at_5=0.95, dense_scoring="sentence")
     assert choose_fusion([same, chunk]) == chunk
+
+
+PARAGRAPHS = [
+    ("squad:Rivers:1", "Rivers", "The commission met again in 2019. It renewed the data rules."),
+    ("squad:Rivers:0", "Rivers", "The river treaty was signed in 2019. Both banks ratified it."),
+    ("squad:Deserts:0", "Deserts", "The survey crossed the dunes in 2019."),
+]
+
+
+def _long(tmp_path: Path) -> tuple[list[Any], dict[str, tuple[str, int, int]]]:
+    path = tmp_path / "documents.jsonl"
+    rows = [{"id": i, "title": t, "text": x} for i, t, x in PARAGRAPHS]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return long_documents(path)
+
+
+def test_long_documents_join_each_articles_paragraphs_in_order(tmp_path: Path) -> None:
+    documents, spans = _long(tmp_path)
+    assert [d.id for d in documents] == ["long:Deserts", "long:Rivers"]
+    rivers = documents[1]
+    assert rivers.text.startswith("The river treaty") and "\n\nThe commission" in rivers.text
+    for pid, _, text in PARAGRAPHS:
+        doc_id, start, end = spans[pid]
+        assert next(d for d in documents if d.id == doc_id).text[start:end] == text
+    assert article_of("long:Rivers") == article_of("squad:Rivers:0") == "Rivers"
+
+
+def test_in_a_long_document_only_the_gold_paragraphs_sentences_are_positive(
+    tmp_path: Path,
+) -> None:
+    documents, spans = _long(tmp_path)
+    (q,) = in_long_documents(
+        [TrainQuestion("q", "When was the treaty signed?", ("2019",), True, "squad:Rivers:0")],
+        spans,
+    )
+    assert (q.gold_doc_id, q.article) == ("long:Rivers", "Rivers")
+    cands = candidates_from("long:Rivers", documents[1].text)
+    # "2019" is in both paragraphs: the gold one's sentence is a positive, the other's unknown.
+    assert [label(q, c) for c in cands] == [1, 0, -1, 0]
+    passage = cands[0].passage
+    assert q.found_in(passage)
+    assert not q.found_in(passage.model_copy(update={"char_start": spans["squad:Rivers:1"][1]}))
+    assert not q.found_in(passage.model_copy(update={"doc_id": "long:Deserts"}))
 
 
 def test_bundled_model_and_settings_agree_with_the_training_report() -> None:
