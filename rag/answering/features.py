@@ -46,6 +46,7 @@ BASE_FEATURES = (
     "length",
     "passage_cosine",
     "best_passage_cosine",
+    "document_length",
 )
 CROSS_FEATURES = ("cross", "cross_gap", "cross_rank")
 #: What the answerability model reads: the sentence scorer's logit for its best candidate, that
@@ -144,6 +145,8 @@ def candidate_features(
         cols["position"][i] = 1.0 / (1.0 + c.sentence.ordinal)
         cols["length"][i] = math.log1p(len(c.sentence.text.split()))
         cols["passage_cosine"][i] = p.dense.score if p.dense else 0.0
+        # A paragraph of its own and a long speech need different evidence to be believed.
+        cols["document_length"][i] = math.log1p(len(c.document.text))
     cols["cosine"] = cos
     cols["best_cosine"][:] = float(cos.max())
     cols["cosine_gap"] = cos - cos.max()

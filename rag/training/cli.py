@@ -26,7 +26,8 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
         "train-answerer",
         help="rebuild the answer-sentence scorer from ../shared (slow; not run by tests)",
         description="Train the answer scorer on benchmarks/squad-train with a fixed seed: "
-        "the training index, the RRF dense weight, labelled candidates (as asked, article "
+        "the training indexes (the articles as paragraphs and as long documents), the RRF dense "
+        "weight, labelled candidates (as asked, article "
         "removed, answer removed), the cross-encoder, the sentence and answerability models "
         "(hybrid and lexical-only variants) and the abstention thresholds, all chosen on "
         "validation articles. Writes scorer.json, cross-encoder/ (when chosen), "

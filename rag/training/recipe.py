@@ -2,8 +2,11 @@
 
 Stages (each caches its output in ``--work``; rerun a stage by deleting its file):
 
-1. ``index``: the SQuAD training paragraphs (``benchmarks/squad-train``) ingested into an index,
-   exactly as a user's documents would be.
+1. ``index``: the SQuAD training articles (``benchmarks/squad-train``) in two shapes, each
+   ingested exactly as a user's documents would be: every paragraph a document (the retrieval
+   settings are chosen here), and every article one long document of its paragraphs in order
+   (:func:`rag.training.squad.long_documents`: chunks cross paragraph boundaries as in a speech
+   or a cable). Every model is fitted, and the threshold chosen, on the candidates of both.
 2. ``groups``: every question retrieved through the answering path's hybrid retrieval; its
    candidate sentences labelled (see :mod:`rag.training.squad`).
 3. ``cross``: the cross-encoder trained on the training articles, checked on validation articles
@@ -26,7 +29,7 @@ import pickle
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -49,6 +52,8 @@ from rag.answering.scorer import (
     LogisticModel,
     answer_probabilities,
 )
+from rag.loaders import LoadFailure
+from rag.models import Document
 from rag.retrieval import retrieve
 from rag.settings import DenseScoring, RetrievalMode, Settings
 from rag.system import QASystem
@@ -61,8 +66,10 @@ from rag.training.squad import (
     LabelledSet,
     TrainQuestion,
     answer_removed,
+    in_long_documents,
     labelled_sets,
     load_questions,
+    long_documents,
     split_articles,
 )
 
@@ -95,19 +102,46 @@ def make_split(questions: Sequence[TrainQuestion], seed: int = SPLIT_SEED) -> Sp
     return Split(frozenset(train_a), frozenset(held_sorted[:half]), frozenset(held_sorted[half:]))
 
 
-def ensure_index(shared: Path, work: Path, log: Log) -> Path:
-    from rag.loaders import iter_documents
+@dataclass(frozen=True)
+class TrainingIndex:
+    """One shape of the training collection: its index and its questions located in it."""
 
-    folder = work / "squad-train-index"
+    shape: str
+    folder: Path
+    questions: list[TrainQuestion]
+
+
+def ensure_index(folder: Path, documents: Iterable[Document | LoadFailure], log: Log) -> Path:
     if (folder / "manifest.json").is_file():
         return folder
     log(f"building the training index in {folder} …")
-    report = QASystem.build(
-        Settings(index_dir=folder),
-        iter_documents([shared / "benchmarks" / "squad-train" / "documents.jsonl"]),
-    )
-    log(f"indexed {report.documents} paragraphs")
+    report = QASystem.build(Settings(index_dir=folder), documents)
+    log(f"indexed {report.documents} documents, {report.chunks} chunks")
     return folder
+
+
+def training_indexes(
+    squad: Path, questions: Sequence[TrainQuestion], work: Path, log: Log
+) -> list[TrainingIndex]:
+    """The training articles in two shapes, each its own index (built once into ``work``): every
+    paragraph a document, as SQuAD (and ``squad-politics``) come, and every article one long
+    document, as speeches, articles and cables come."""
+    from rag.loaders import iter_documents
+
+    path = squad / "documents.jsonl"
+    documents, spans = long_documents(path)
+    return [
+        TrainingIndex(
+            "paragraphs",
+            ensure_index(work / "squad-train-index", iter_documents([path]), log),
+            list(questions),
+        ),
+        TrainingIndex(
+            "long",
+            ensure_index(work / "squad-long-index", documents, log),
+            in_long_documents(questions, spans),
+        ),
+    ]
 
 
 def open_system(
@@ -645,13 +679,15 @@ def run(
     log: Log = logger.info,
 ) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
-    questions = load_questions(shared / "benchmarks" / "squad-train" / "questions.jsonl")
+    squad = shared / "benchmarks" / "squad-train"
+    questions = load_questions(squad / "questions.jsonl")
     split = make_split(questions, recipe.seed + SPLIT_SEED - 13)
     log(
         f"articles: {len(split.train)} train, {len(split.calibration)} calibration, "
         f"{len(split.validation)} validation"
     )
-    index = ensure_index(shared, work, log)
+    shapes = training_indexes(squad, questions, work, log)
+    index = shapes[0].folder
     system = open_system(index)
     validation = [q for q in questions if split.of(q.article) == "validation"]
     fusion = fusion_curve(system, validation)
@@ -694,11 +730,11 @@ def run(
         else None
     )
 
-    rows_file = f"rows-w{fused.dense_weight}-{fused.dense_scoring}.pkl"
-    rows = feature_rows(system, questions, split, work / rows_file, log)
+    config = f"w{fused.dense_weight}-{fused.dense_scoring}"
+    rows, validation_by_shape = both_shapes(shapes, fused, split, work, config, None, log)
     fitted = fit_stages(rows, cross, log)
     log("the lexical-only variant (questions the embedding model cannot read) …")
-    lexical_rows = feature_rows(system, questions, split, work / "rows-lexical.pkl", log, "lexical")
+    lexical_rows, _ = both_shapes(shapes, fused, split, work, "lexical", "lexical", log)
     fitted.lexical = fit_stages(lexical_rows, None, log)
     if fitted.chosen.rerank_top == 0 and cross_dir.is_dir():
         # Not better than the features alone on validation: not shipped, kept for the record.
@@ -706,7 +742,50 @@ def run(
         shutil.rmtree(kept, ignore_errors=True)
         shutil.move(str(cross_dir), str(kept))
         log(f"the cross-encoder did not beat the features on validation; moved to {kept}")
-    return write_model(out, fitted, rows, split, recipe, curve, fusion, fused)
+    by_shape = {name: shape_summary(r, fitted) for name, r in validation_by_shape.items()}
+    return write_model(out, fitted, rows, split, recipe, curve, fusion, fused, by_shape)
+
+
+def both_shapes(
+    shapes: Sequence[TrainingIndex],
+    fused: FusionPoint,
+    split: Split,
+    work: Path,
+    config: str,
+    mode: RetrievalMode | None,
+    log: Log,
+) -> tuple[dict[str, Rows], dict[str, Rows]]:
+    """Feature rows of every question asked of each shape's index, joined per split; and each
+    shape's validation rows on their own."""
+    joined = {name: Rows([], [], [], [], [], []) for name in ("train", "calibration", "validation")}
+    validation: dict[str, Rows] = {}
+    for ti in shapes:
+        log(f"{ti.shape}:")
+        with open_system(ti.folder, fused.dense_weight, fused.dense_scoring) as system:
+            cache = work / f"rows-{ti.shape}-{config}.pkl"
+            rows = feature_rows(system, ti.questions, split, cache, log, mode)
+        for name, part in rows.items():
+            joined[name].extend(part)
+        validation[ti.shape] = rows["validation"]
+    return joined, validation
+
+
+def shape_summary(rows: Rows, fitted: Fitted) -> dict[str, Any]:
+    """At the chosen threshold, on one shape's validation rows: answerable questions answered with
+    a gold sentence and declined, and the share of each kind of unanswerable question declined."""
+    qr = question_rows(rows, fitted.first)
+    kept = question_probabilities(qr, fitted.answerability) >= fitted.point.threshold
+    answerable = qr.answerable & (qr.kind == ASKED)
+    declined = {
+        str(k): round(float((~kept)[~qr.answerable & (qr.kind == k)].mean()), 4)
+        for k in KINDS
+        if (~qr.answerable & (qr.kind == k)).any()
+    }
+    return {
+        "answered_right": round(float((kept & qr.best_right)[answerable].mean()), 4),
+        "answerable_declined": round(float((~kept)[answerable].mean()), 4),
+        "declined_by_kind": declined,
+    }
 
 
 def feature_rows(
@@ -778,6 +857,7 @@ def write_model(
     curve: list[dict[str, float]],
     fusion: Sequence[FusionPoint],
     fused: FusionPoint,
+    by_shape: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     spec = fitted.spec()
     chosen, point, results = fitted.chosen, fitted.point, fitted.results
@@ -808,6 +888,7 @@ def write_model(
             "threshold": asdict(point),
         },
         "threshold_curve": [asdict(p) for p in fitted.curve],
+        "by_shape": by_shape,
         "by_overlap": by_overlap(
             rows["validation"], fitted.first, fitted.answerability, point.threshold
         ),
@@ -836,6 +917,7 @@ def model_card(report: dict[str, Any]) -> str:
         f"| {r['rerank_top'] or 'features only'} | {r['top1']:.3f} | {r['auc']:.3f} |"
         for r in report["stages"]
     )
+    shapes = shapes_card(report.get("by_shape") or {}, kinds)
     fusion = "\n".join(
         f"| {f.get('dense_scoring', 'chunk')} | {f['dense_weight']} | {f['hit_at_1']:.3f} | "
         f"{f['hit_at_5']:.3f} |"
@@ -890,7 +972,8 @@ threshold below.
    passage, with ranks and gaps; the passage's fused, dense and lexical ranks; content-word overlap
    weighted by rarity among the candidates; overlap in the neighbouring sentences; coverage of the
    question's names; question dates/numbers missing from the evidence; expected answer type found
-   or missing; position; length). No word lists of places, people or topics.
+   or missing; position; length; the length of the sentence's document). No word lists of
+   places, people or topics.
 2. Answerability model (when chosen) — logistic regression over the best sentence's logit, its
    lead over the runner-up and its feature row; its probability is what the threshold is
    compared with.
@@ -901,14 +984,16 @@ threshold below.
 
 **Data.** `../shared/benchmarks/squad-train` (SQuAD 1.1/2.0 dev pages, Wikipedia, CC BY-SA 4.0;
 disjoint from `squad-politics`). Each question was run through the product's own hybrid
-retrieval (top 5 passages of an index of the 1,537 paragraphs); every sentence of those passages
-is a candidate. Positive: a sentence of the gold paragraph that contains a gold answer string;
-negative: every other candidate (same paragraph, same article, BM25 and dense neighbours) and
-every candidate of an unanswerable question; sentences of other paragraphs that contain the
-answer string are left out. Unanswerable questions come in three kinds: SQuAD 2.0's own
-(adversarial rewrites), each question asked of the collection **without its article** (the
-collection never covers the topic), and each answerable question with **its answer sentences
-removed** from the evidence (the topic is there, the answer is not).
+retrieval (top 5 passages) in each of two indexes of the same 34 articles: the 1,537 paragraphs
+each a document (as SQuAD comes), and each article one long document of its paragraphs in order
+(chunks cross paragraph boundaries, as in a speech or a cable); every sentence of those passages
+is a candidate, and every model is fitted on both. Positive: a sentence of the gold paragraph
+that contains a gold answer string; negative: every other candidate (same paragraph, same
+article, BM25 and dense neighbours) and every candidate of an unanswerable question; sentences
+of other paragraphs that contain the answer string are left out. Unanswerable questions come in
+three kinds: SQuAD 2.0's own (adversarial rewrites), each question asked of the collection
+**without its article** (the collection never covers the topic), and each answerable question
+with **its answer sentences removed** from the evidence (the topic is there, the answer is not).
 
 **Splits (whole articles).** train {len(split["train"])} articles ({q["train"]} question
 variants) — the sentence scorer, the answerability model and the cross-encoder; calibration
@@ -918,7 +1003,8 @@ answerability model with the training articles; validation {len(split["validatio
 articles: {", ".join(split["validation"])}. The article's evaluation set and `squad-politics`
 were never used to choose anything.
 
-**Retrieval fusion** (validation, answerable questions; gold paragraph in the top 1 / top 5):
+**Retrieval fusion** (validation, answerable questions, the paragraph index; gold paragraph in
+the top 1 / top 5):
 chosen dense weight **{chosen.get("dense_weight", "–")}** and dense scoring
 **{chosen.get("dense_scoring", "chunk")}** (the order of FAISS's candidates: `chunk` by each
 chunk's own vector, `sentence` by its best sentence's) — the best hit@5, since the answerer
@@ -955,7 +1041,7 @@ threshold **{point["threshold"]}** — the rule: decline as many unanswerable qu
 while declining at most 10% of answerable ones. At it, on validation:
 {point["answered_correct"]:.3f} of answerable questions answered with a gold sentence,
 {point["answerable_declined"]:.3f} of answerable declined; declined: {declined}.
-
+{shapes}
 {lexical}
 {overlap}
 Abstention on validation, by threshold:
@@ -971,6 +1057,25 @@ sentence is missing, are declined far more reliably. Paraphrases that share few 
 answer lean on the bi-encoder's cosine alone: the lowest overlap quartile above is where the
 scorer is weakest. English only: the bi-encoder and the cross-encoder
 are English models.
+"""
+
+
+def shapes_card(by_shape: dict[str, dict[str, Any]], kinds: Sequence[str]) -> str:
+    """The chosen model's validation figures on each shape of the collection, at its threshold."""
+    if not by_shape:
+        return ""
+    rows = "\n".join(
+        f"| {shape} | {s['answered_right']:.3f} | {s['answerable_declined']:.3f} | "
+        + " | ".join(f"{s['declined_by_kind'].get(k, 0.0):.3f}" for k in kinds)
+        + " |"
+        for shape, s in by_shape.items()
+    )
+    return f"""
+The same, on each shape of the validation collection:
+
+| shape | answered right | answerable declined | {" | ".join(KIND_NAMES[k] for k in kinds)} |
+|---|---|---|{"---|" * len(kinds)}
+{rows}
 """
 
 

@@ -154,6 +154,28 @@ def test_dense_scoring_is_chosen_like_the_weight_and_the_cheaper_one_wins_a_tie(
     assert choose_fusion([same, chunk]) == chunk
 
 
+def test_the_model_card_shows_each_shape_of_the_validation_collection() -> None:
+    from rag.training.recipe import shapes_card
+
+    by_shape = {
+        "paragraphs": {
+            "answered_right": 0.714,
+            "answerable_declined": 0.106,
+            "declined_by_kind": {"asked": 0.103, "article_removed": 0.925},
+        },
+        "long": {
+            "answered_right": 0.711,
+            "answerable_declined": 0.094,
+            "declined_by_kind": {"asked": 0.116, "article_removed": 0.921},
+        },
+    }
+    card = shapes_card(by_shape, ["asked", "article_removed"])
+    assert "| shape | answered right | answerable declined | SQuAD 2.0 unanswerable |" in card
+    assert "| paragraphs | 0.714 | 0.106 | 0.103 | 0.925 |" in card
+    assert "| long | 0.711 | 0.094 | 0.116 | 0.921 |" in card
+    assert shapes_card({}, ["asked"]) == ""
+
+
 PARAGRAPHS = [
     ("squad:Rivers:1", "Rivers", "The commission met again in 2019. It renewed the data rules."),
     ("squad:Rivers:0", "Rivers", "The river treaty was signed in 2019. Both banks ratified it."),

@@ -54,6 +54,15 @@ def test_features_flag_question_specifics_missing_from_the_evidence() -> None:
     assert np.all(col(feats.matrix, "cosine") == 0.0)  # no vectors: no similarity
 
 
+def test_each_candidate_knows_how_long_its_document_is() -> None:
+    note = "The corridor closed in July 2023."
+    cands = candidates_from("ungd:1", SPEECH) + candidates_from("note:1", note, rank=2)
+    feats = candidate_features(analyse_question("When did the corridor close?"), None, cands)
+    length = col(feats.matrix, "document_length")
+    assert length[:4] == pytest.approx([np.log1p(len(SPEECH))] * 4)
+    assert length[4] == pytest.approx(np.log1p(len(note))) and length[4] < length[0]
+
+
 def test_features_of_no_candidates() -> None:
     feats = candidate_features(analyse_question("Why?"), None, [])
     assert feats.matrix.shape == (0, len(BASE_FEATURES)) and feats.typed == []
