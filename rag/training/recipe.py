@@ -52,7 +52,7 @@ from rag.answering.scorer import (
     LogisticModel,
     answer_probabilities,
 )
-from rag.loaders import LoadFailure
+from rag.loaders import LoadFailure, iter_documents
 from rag.models import Document
 from rag.retrieval import retrieve
 from rag.settings import DenseScoring, RetrievalMode, Settings
@@ -126,8 +126,6 @@ def training_indexes(
     """The training articles in two shapes, each its own index (built once into ``work``): every
     paragraph a document, as SQuAD (and ``squad-politics``) come, and every article one long
     document, as speeches, articles and cables come."""
-    from rag.loaders import iter_documents
-
     path = squad / "documents.jsonl"
     documents, spans = long_documents(path)
     return [
