@@ -686,9 +686,9 @@ def run(
     )
     shapes = training_indexes(squad, questions, work, log)
     index = shapes[0].folder
-    system = open_system(index)
     validation = [q for q in questions if split.of(q.article) == "validation"]
-    fusion = fusion_curve(system, validation)
+    with open_system(index) as system:
+        fusion = fusion_curve(system, validation)
     fused = choose_fusion(fusion)
     log(
         f"RRF dense weight {fused.dense_weight}, dense scoring by {fused.dense_scoring} "
