@@ -740,7 +740,10 @@ def run(
         shutil.rmtree(kept, ignore_errors=True)
         shutil.move(str(cross_dir), str(kept))
         log(f"the cross-encoder did not beat the features on validation; moved to {kept}")
-    by_shape = {name: shape_summary(r, fitted) for name, r in validation_by_shape.items()}
+    by_shape = {
+        name: decision_summary(r, fitted.first, fitted.answerability, fitted.point.threshold)
+        for name, r in validation_by_shape.items()
+    }
     return write_model(out, fitted, rows, split, recipe, curve, fusion, fused, by_shape)
 
 
@@ -768,11 +771,14 @@ def both_shapes(
     return joined, validation
 
 
-def shape_summary(rows: Rows, fitted: Fitted) -> dict[str, Any]:
-    """At the chosen threshold, on one shape's validation rows: answerable questions answered with
-    a gold sentence and declined, and the share of each kind of unanswerable question declined."""
-    qr = question_rows(rows, fitted.first)
-    kept = question_probabilities(qr, fitted.answerability) >= fitted.point.threshold
+def decision_summary(
+    rows: Rows, first: LogisticModel, answerability: LogisticModel | None, threshold: float
+) -> dict[str, Any]:
+    """At ``threshold``, on one set of rows (e.g. one shape's validation rows): answerable
+    questions answered with a gold sentence and declined, and the share of each kind of
+    unanswerable question declined."""
+    qr = question_rows(rows, first)
+    kept = question_probabilities(qr, answerability) >= threshold
     answerable = qr.answerable & (qr.kind == ASKED)
     declined = {
         str(k): round(float((~kept)[~qr.answerable & (qr.kind == k)].mean()), 4)
