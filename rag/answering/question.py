@@ -45,6 +45,7 @@ _TYPE_RULES: list[tuple[str, AnswerType]] = [
     ),
 ]
 _COMPILED = [(re.compile(p, re.I), kind) for p, kind in _TYPE_RULES]
+_WH_RE = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 _ATTRIBUTION_RE = re.compile(
     r"\b(who (said|stated|says|claimed|warned|noted|described|called|argued|declared|remarked)|"
     r"according to (whom|which|what)|who is quoted|whose (words|statement|estimate|estimates)|"
@@ -67,10 +68,19 @@ class QuestionAnalysis:
     numbers: tuple[str, ...]
 
 
+def main_clause(question: str) -> str:
+    """The question up to its second wh-word: what it asks for, without the subordinate or
+    relative clause that may follow ("What did the town give up *when* it joined the league?"
+    asks for a thing, not a date; "Which painter, *who* lived in the port, …" for a person)."""
+    words = list(_WH_RE.finditer(question))
+    return question[: words[1].start()] if len(words) > 1 else question
+
+
 def analyse_question(question: str) -> QuestionAnalysis:
     answer_type: AnswerType = "other"
+    asked = main_clause(question)
     for pattern, kind in _COMPILED:
-        if pattern.search(question):
+        if pattern.search(asked):
             answer_type = kind
             break
     asks_attribution = bool(_ATTRIBUTION_RE.search(question))

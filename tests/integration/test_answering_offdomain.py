@@ -55,6 +55,13 @@ def test_number_question(system: QASystem) -> None:
     assert answer.citations[0].date == "2023-09-19"  # the document's own fields, on the citation
 
 
+def test_a_when_clause_does_not_make_a_what_question_ask_for_a_date(system: QASystem) -> None:
+    answer = system.ask("What did the corridor carry when it was open?")
+    assert not answer.abstained, answer.warnings
+    assert answer.citations[0].doc_id == "ungd:tur" and "33 million" in answer.answer
+    assert answer.short_answer != "July 2023"  # the sentence's date answers no question here
+
+
 def test_off_topic_question_abstains(system: QASystem) -> None:
     answer = system.ask("What is the recipe for a Victoria sponge cake?")
     assert answer.abstained

@@ -17,6 +17,13 @@ from rag.answering.question import analyse_question
         ("Who painted the mural?", "agent"),
         ("Why was the festival cancelled?", "reason"),
         ("What colour is the tram?", "other"),
+        # the type comes from the main clause, not from a subordinate or relative one
+        ("What did the village give up when it joined the league?", "other"),
+        ("What did the baker who won the prize bake?", "other"),
+        ("Where did the caravan stop when the road flooded?", "place"),
+        ("What is the name of the potter who glazed the urn?", "person"),
+        ("When and where did the choir first sing?", "date"),
+        ("What is the monetary value of the harvest?", "number"),
     ],
 )
 def test_expected_answer_types(question: str, kind: str) -> None:
