@@ -71,7 +71,8 @@ class QuestionAnalysis:
 def main_clause(question: str) -> str:
     """The question up to its second wh-word: what it asks for, without the subordinate or
     relative clause that may follow ("What did the town give up *when* it joined the league?"
-    asks for a thing, not a date; "Which painter, *who* lived in the port, …" for a person)."""
+    asks for a thing, not a date; "What is the name of the potter *who* glazed the urn?" for a
+    name, not for whoever acted)."""
     words = list(_WH_RE.finditer(question))
     return question[: words[1].start()] if len(words) > 1 else question
 
