@@ -21,6 +21,7 @@ from rag.answering.citations import make_citation
 from rag.answering.evidence import Candidate
 from rag.answering.question import QuestionAnalysis, analyse_question
 from rag.answering.scorer import AnswerScorer
+from rag.answering.spans import nearest_to_question
 from rag.models import AnswerDraft, AnswerSentence, Citation, Passage
 
 NO_ANSWER = "The documents do not answer this question."
@@ -162,7 +163,7 @@ def compose(
     if q.asks_attribution:
         short = _speaker(best.candidate)
     if short is None and best.typed and q.answer_type != "reason":
-        short = best.typed[0]
+        short = nearest_to_question(best.candidate.sentence.text, best.typed, q)[0]
     text = " ".join(f"{s.text} [{s.markers[0]}]" for s in sentences)
     return AnswerDraft(
         answer=text,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import regex
 
 from rag.answering.question import AnswerType, QuestionAnalysis
-from rag.text_features import NUMBER_RE, content_stems, dates, entities
+from rag.text_features import NUMBER_RE, WORD_RE, content_stems, dates, entities, stem
 
 # Head nouns that make a capitalised span an institution.
 ORG_WORDS = frozenset(
@@ -41,12 +41,19 @@ def is_org(span: str) -> bool:
 
 
 def is_person(span: str) -> bool:
+    """A capitalised name of two or more words; an initial counts as a word ("George C.
+    Marshall"), but initials alone ("J. K.") are no name."""
     toks = span.split()
     if not toks or is_org(span):
         return False
-    return len(toks) >= 2 and all(
-        regex.match(r"^\p{Lu}[\p{Ll}\p{M}'’\-]+\.?$", t) or t.lower() in {"de", "van", "von", "al"}
-        for t in toks
+    words = [t for t in toks if regex.match(r"^\p{Lu}[\p{Ll}\p{M}'’\-]+\.?$", t)]
+    return (
+        len(toks) >= 2
+        and bool(words)
+        and all(
+            t in words or regex.match(r"^\p{Lu}\.$", t) or t.lower() in {"de", "van", "von", "al"}
+            for t in toks
+        )
     )
 
 
@@ -95,3 +102,28 @@ def typed_spans(sentence: str, q: QuestionAnalysis, kind: AnswerType | None = No
     if kind == "agent":
         return [e for e in ents if is_person(e) or is_org(e)]
     return []
+
+
+def nearest_to_question(sentence: str, spans: list[str], q: QuestionAnalysis) -> list[str]:
+    """``spans`` ordered by their distance (characters) from the nearest word of the sentence
+    that the question also holds, a span's own words not counting; ties, and sentences that
+    repeat no word of the question, keep the sentence's order. In "A memo on talks between the
+    Transport Ministry and the port was sent to the Fisheries Agency", "Which agency was the memo
+    sent to?" is nearest to "Fisheries Agency" (by "sent")."""
+    if len(spans) < 2:
+        return list(spans)
+    anchors = [
+        (m.start(), m.end()) for m in WORD_RE.finditer(sentence) if stem(str(m.group(0))) in q.stems
+    ]
+
+    def distance(span: str) -> int:
+        start = sentence.find(span)
+        end = start + len(span)
+        gaps = [
+            start - b if b <= start else a - end
+            for a, b in anchors
+            if b <= start or a >= end  # words inside the span are the span's own
+        ]
+        return min(gaps, default=len(sentence))
+
+    return sorted(spans, key=distance)

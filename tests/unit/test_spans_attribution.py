@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.answering.attribution import attribute, speaker_in
 from rag.answering.question import analyse_question
-from rag.answering.spans import is_org, is_person, typed_spans
+from rag.answering.spans import is_org, is_person, nearest_to_question, typed_spans
 
 
 def test_question_types() -> None:
@@ -32,6 +32,41 @@ def test_people_and_organisations() -> None:
     assert is_org("OSCE")
     q = analyse_question("Who chaired the summit?")
     assert typed_spans("The summit was chaired by António Guterres.", q) == ["António Guterres"]
+
+
+def test_initials_belong_to_a_name_but_are_no_name_alone() -> None:
+    assert is_person("Marta K. Olsson")
+    assert is_person("General Tomas R. Vik")
+    assert not is_person("J. K.")
+    q = analyse_question("Who chaired the river commission in 1951?")
+    sentence = (
+        "The Harbour Office moved in 1951, when Marta K. Olsson chaired the river commission."
+    )
+    assert typed_spans(sentence, q) == ["Harbour Office", "Marta K. Olsson"]
+
+
+def test_the_span_nearest_the_questions_words_comes_first() -> None:
+    q = analyse_question("Who chaired the river commission in 1951?")
+    sentence = (
+        "The Harbour Office moved in 1951, when Marta K. Olsson chaired the river commission."
+    )
+    spans = typed_spans(sentence, q)
+    assert nearest_to_question(sentence, spans, q)[0] == "Marta K. Olsson"
+    q = analyse_question("Which agency was the memo sent to?")
+    sentence = (
+        "A memo on talks between the Transport Ministry and the port was sent to the "
+        "Fisheries Agency last week."
+    )
+    spans = typed_spans(sentence, q)
+    assert spans == ["Transport Ministry", "Fisheries Agency"]
+    assert nearest_to_question(sentence, spans, q)[0] == "Fisheries Agency"
+    # no word of the question in the sentence: the sentence's order stands
+    q = analyse_question("Which agency was it?")
+    sentence = "The Transport Ministry and the Fisheries Agency met."
+    assert nearest_to_question(sentence, typed_spans(sentence, q), q) == [
+        "Transport Ministry",
+        "Fisheries Agency",
+    ]
 
 
 def test_question_names_are_not_answers() -> None:
