@@ -39,7 +39,7 @@ from rag.loaders import LoadFailure, iter_documents
 from rag.retrieval import retrieve
 from rag.settings import DenseScoring, Settings
 from rag.system import QASystem
-from rag.training.recipe import Rows, collect_rows, decision_summary, iter_all_kinds, make_split
+from rag.training.recipe import Split, decision_summary, make_split, rows_by_split
 from rag.training.squad import TrainQuestion, in_long_documents, load_questions, long_documents
 
 #: (dense scoring, FAISS depth, dense weight); a weight of None is dense retrieval alone.
@@ -82,12 +82,12 @@ def retrieval_hits(system: QASystem, asked: Sequence[TrainQuestion]) -> list[dic
     ]
 
 
-def answerer_figures(system: QASystem, questions: Sequence[TrainQuestion]) -> dict[str, Any]:
+def answerer_figures(
+    system: QASystem, questions: Sequence[TrainQuestion], split: Split, which: str
+) -> dict[str, Any]:
     """The bundled scorer at its threshold, as the recipe's per-shape validation table measures
     it (questions as asked, with their answer sentences removed, and without their article)."""
-    rows = Rows([], [], [], [], [], [])
-    for ls in iter_all_kinds(system, questions, lambda _: None, None):
-        rows.extend(collect_rows([ls]))
+    rows = rows_by_split(system, questions, split, lambda _: None)[which]
     spec = ScorerSpec.read(bundled_model_dir())
     summary = decision_summary(rows, spec.first, spec.answerability, spec.threshold)
     return {"threshold": spec.threshold, **summary}
@@ -128,7 +128,7 @@ def main() -> None:
         with QASystem.open(settings) as system:
             rows = retrieval_hits(system, asked)
             if args.answerer:
-                result["answerer"] = answerer_figures(system, in_split)
+                result["answerer"] = answerer_figures(system, in_split, split, which)
             counts = system.stats().counts
     finally:
         if args.work is None:

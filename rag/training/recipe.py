@@ -694,14 +694,14 @@ def run(
         f"RRF dense weight {fused.dense_weight}, dense scoring by {fused.dense_scoring} "
         f"(validation hit@5 {fused.hit_at_5:.3f}, hit@1 {fused.hit_at_1:.3f})"
     )
-    system = open_system(index, fused.dense_weight, fused.dense_scoring)
     cross_dir = out / CROSS_DIR
     curve: list[dict[str, float]] = []
     if train_cross:
         groups_path = work / "groups.jsonl"
         if not groups_path.is_file():
             log("retrieving candidates for every question …")
-            write_groups(system, questions, split, groups_path, log)
+            with open_system(index, fused.dense_weight, fused.dense_scoring) as system:
+                write_groups(system, questions, split, groups_path, log)
         train_groups = read_groups(groups_path, "train")
         val_groups = read_groups(groups_path, "validation")
         val_sample = random.Random(recipe.seed).sample(val_groups, min(120, len(val_groups)))
@@ -812,13 +812,26 @@ def feature_rows(
         f"computing features ({mode or 'hybrid'} retrieval) for every question, as asked and as "
         "unanswerable variants …"
     )
-    rows = {name: Rows([], [], [], [], [], []) for name in ("train", "calibration", "validation")}
-    for ls in iter_all_kinds(system, questions, log, mode):
-        rows[split.of(ls.question.article)].extend(collect_rows([ls]))
+    rows = rows_by_split(system, questions, split, log, mode)
     tmp = cache.with_suffix(".tmp")
     with tmp.open("wb") as handle:
         pickle.dump({"features": BASE_FEATURES, "rows": rows}, handle)
     tmp.replace(cache)
+    return rows
+
+
+def rows_by_split(
+    system: QASystem,
+    questions: Sequence[TrainQuestion],
+    split: Split,
+    log: Log,
+    mode: RetrievalMode | None = None,
+) -> dict[str, Rows]:
+    """Feature rows of every question of every kind (as asked, answer removed, article
+    removed), grouped by the split its article belongs to."""
+    rows = {name: Rows([], [], [], [], [], []) for name in ("train", "calibration", "validation")}
+    for ls in iter_all_kinds(system, questions, log, mode):
+        rows[split.of(ls.question.article)].extend(collect_rows([ls]))
     return rows
 
 
