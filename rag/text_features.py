@@ -55,7 +55,9 @@ NUMBER_RE = regex.compile(
 WORD_RE = regex.compile(r"\p{L}[\p{L}\p{M}'’]*\p{L}|\p{L}|\d[\d,.]*\d|\d")
 _CAP = r"(?:\p{Lu}[\p{Ll}\p{M}'’]+(?:-\p{Lu}?[\p{Ll}\p{M}]+)*|\p{Lu}{2,}|\p{Lu}\.)"
 _PARTICLE = r"(?:of|the|for|de|du|da|di|del|della|des|la|le|von|van|der|den|al|el|bin|ibn)"
-CAPITALISED_RE = regex.compile(rf"(?<![\p{{L}}\p{{M}}]){_CAP}(?:[\s\-](?:{_PARTICLE}\s)?{_CAP})*")
+# Particles of two words join too: "Union of the Comoros", "Ursula von der Leyen".
+_PARTICLES = rf"(?:(?:of\sthe|de\sla|van\sder|van\sden|von\sder)\s|{_PARTICLE}\s)"
+CAPITALISED_RE = regex.compile(rf"(?<![\p{{L}}\p{{M}}]){_CAP}(?:[\s\-]{_PARTICLES}?{_CAP})*")
 _SENTENCE_OPENERS = frozenset([".", "?", "!", "\n", "“", '"', "‘", "'", "(", ":", ";"])
 
 

@@ -21,6 +21,16 @@ ORG_WORDS = frozenset(
     federation bureau service services group company corporation university college school
     church network foundation society league board authority""".split()
 )
+# Head nouns that make a capitalised span a place or a building, never a person ("New War
+# Building", "Red Square"); common surnames (Hall, House, Rivers) are left out.
+PLACE_WORDS = frozenset(
+    """building buildings street avenue boulevard road square palace castle airport station
+    bridge river sea ocean gulf strait canal island islands peninsula mountains province region
+    district county prefecture republic kingdom emirates territory territories desert valley
+    centre center tower cathedral stadium embassy consulate""".split()
+)
+# Lower-case particles inside a person's name ("Ursula von der Leyen", "Charles de Gaulle").
+_NAME_PARTICLES = frozenset("de da di du del della des la le van von der den al el bin ibn".split())
 _LOCATIVE_RE = regex.compile(
     r"\b(?:in|at|from|near|to|into|across|throughout|within|outside|inside|towards?|between|"
     r"around|off|of)\s+(?:the\s+)?$",
@@ -42,18 +52,16 @@ def is_org(span: str) -> bool:
 
 def is_person(span: str) -> bool:
     """A capitalised name of two or more words; an initial counts as a word ("George C.
-    Marshall"), but initials alone ("J. K.") are no name."""
+    Marshall"), but initials alone ("J. K.") are no name, nor is a span whose head noun names a
+    place or a building ("New War Building")."""
     toks = span.split()
-    if not toks or is_org(span):
+    if not toks or is_org(span) or toks[-1].lower().strip(".,") in PLACE_WORDS:
         return False
     words = [t for t in toks if regex.match(r"^\p{Lu}[\p{Ll}\p{M}'’\-]+\.?$", t)]
     return (
         len(toks) >= 2
         and bool(words)
-        and all(
-            t in words or regex.match(r"^\p{Lu}\.$", t) or t.lower() in {"de", "van", "von", "al"}
-            for t in toks
-        )
+        and all(t in words or regex.match(r"^\p{Lu}\.$", t) or t in _NAME_PARTICLES for t in toks)
     )
 
 

@@ -97,3 +97,21 @@ def test_a_bare_quotation_takes_its_neighbours_speaker() -> None:
     before = "“We will not retreat,” said Prime Minister Mark Carney."
     assert attribute("“Nor will we forget.”", before, None) == "Prime Minister Mark Carney"
     assert attribute("Nothing more was said.", before, None) is None
+
+
+def test_a_building_or_a_place_is_no_person() -> None:
+    assert not is_person("New War Building")
+    assert not is_person("Liberty Square")
+    assert is_person("Stuart Hall")  # a surname that is also a building's head noun stays a name
+    q = analyse_question("Who chaired the talks?")
+    sentence = "The talks at the New War Building were chaired by Anna Berg."
+    assert typed_spans(sentence, q) == ["Anna Berg"]
+
+
+def test_names_with_particles_of_two_words() -> None:
+    assert is_person("Ursula von der Leyen")
+    assert is_person("Charles de la Fuente")
+    assert not is_person("King of the Netherlands")
+    q = analyse_question("Which organisation did the envoy speak for?")
+    sentence = "The envoy spoke for the Union of the Comoros at the morning session."
+    assert typed_spans(sentence, q) == ["Union of the Comoros"]

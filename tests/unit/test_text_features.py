@@ -53,3 +53,8 @@ def test_dates_and_numbers() -> None:
     assert "19th century" in dates("in the 19th century")
     assert "$4.5 billion" in numbers("a package of $4.5 billion")
     assert "twelve" in numbers("twelve envoys")
+
+
+def test_two_word_particles_join_a_name_but_for_the_does_not() -> None:
+    text = "Ursula von der Leyen met the Union of the Comoros. Sweden for the Nordic group voted."
+    assert entities(text) == ["Ursula von der Leyen", "Union of the Comoros", "Sweden", "Nordic"]
