@@ -36,8 +36,10 @@ QUESTIONS = [
 #: Good documents in the shared corpus of the Ray tests, and how many of them are text files
 #: (``make_corpus`` puts a sixth in ``notes/``): enough for several work units, shard ranges and
 #: commits, few enough to embed quickly several times over.
-N_DOCS = 150
+N_DOCS = 60
 N_NOTES = N_DOCS // 6
+#: The byte ranges JSONL shards are cut into: three per shard at this size.
+RANGE_BYTES = 4 * 1024
 
 
 def _sentence(rng: random.Random) -> str:
@@ -212,7 +214,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def _settings(index_dir: Path, encoder_dir: Path) -> Settings:
     link_encoder(encoder_dir, encoder_folder(index_dir))
-    return Settings(index_dir=index_dir, embed_threads=1, commit_every_chunks=100)
+    return Settings(index_dir=index_dir, embed_threads=1, commit_every_chunks=25)
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +231,7 @@ def _cluster_ingest(settings: Settings, corpus: list[Path], **overrides: object)
     from rag.distributed.ingest import ClusterOptions, build_index_on_cluster
 
     options = ClusterOptions.from_settings(
-        settings, actors=2, range_bytes=16 * 1024, files_per_unit=8, **overrides
+        settings, actors=2, range_bytes=RANGE_BYTES, files_per_unit=4, **overrides
     )
     return build_index_on_cluster(settings, corpus, options)
 
@@ -337,7 +339,7 @@ def test_a_killed_driver_leaves_a_consistent_index_and_a_rerun_finishes_it(
     local, _ = local_index
     settings = _settings(tmp_path / "index", onnx_encoder_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "RAY_ADDRESS"))}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", RAG_COMMIT_EVERY_CHUNKS="40")
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", RAG_COMMIT_EVERY_CHUNKS="10")
     cmd = [sys.executable, "-m", "rag.cli", "ingest", *map(str, corpus)]
     cmd += ["--index", str(settings.index_dir), "--ray", "local", "--ray-actors", "1", "-q"]
     driver = subprocess.Popen(
