@@ -1,7 +1,8 @@
 """Typed spans inside a sentence: the date, number, person, organisation or place it names.
 
 Shapes only, no gazetteers: a person is a capitalised multi-word name (a title or an abbreviated
-one counts as a word: "President Lula", "Dr. Greta Holm"), an organisation a capitalised span
+one counts as a word: "President Lula", "Dr. Greta Holm") whose head noun is no place or
+building ("New War Building" is none), an organisation a capitalised span
 containing an institutional head noun or an acronym, a place a capitalised span after a locative
 preposition ("in Seoul", "from Ottawa").
 """
