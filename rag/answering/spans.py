@@ -30,7 +30,10 @@ PLACE_WORDS = frozenset(
     district county prefecture republic kingdom emirates territory territories desert valley
     centre center tower cathedral stadium embassy consulate""".split()
 )
-# Lower-case particles inside a person's name ("Ursula von der Leyen", "Charles de Gaulle").
+# A word of a name ("Holm", "Dr."), an initial ("C."), and the lower-case particles inside a
+# person's name ("Ursula von der Leyen", "Charles de Gaulle").
+_NAME_WORD_RE = regex.compile(r"^\p{Lu}[\p{Ll}\p{M}'’\-]+\.?$")
+_INITIAL_RE = regex.compile(r"^\p{Lu}\.$")
 _NAME_PARTICLES = frozenset("de da di du del della des la le van von der den al el bin ibn".split())
 _LOCATIVE_RE = regex.compile(
     r"\b(?:in|at|from|near|to|into|across|throughout|within|outside|inside|towards?|between|"
@@ -56,13 +59,10 @@ def is_person(span: str) -> bool:
     Marshall"), but initials alone ("J. K.") are no name, nor is a span whose head noun names a
     place or a building ("New War Building")."""
     toks = span.split()
-    if not toks or is_org(span) or toks[-1].lower().strip(".,") in PLACE_WORDS:
+    if len(toks) < 2 or is_org(span) or toks[-1].lower().strip(".,") in PLACE_WORDS:
         return False
-    words = [t for t in toks if regex.match(r"^\p{Lu}[\p{Ll}\p{M}'’\-]+\.?$", t)]
-    return (
-        len(toks) >= 2
-        and bool(words)
-        and all(t in words or regex.match(r"^\p{Lu}\.$", t) or t in _NAME_PARTICLES for t in toks)
+    return any(_NAME_WORD_RE.match(t) for t in toks) and all(
+        _NAME_WORD_RE.match(t) or _INITIAL_RE.match(t) or t in _NAME_PARTICLES for t in toks
     )
 
 
