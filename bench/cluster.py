@@ -152,12 +152,12 @@ def main() -> None:
         print("local", result["local"], flush=True)
 
         t0 = time.perf_counter()
-        connect(ClusterOptions(address="local", actors=2))  # 3 logical CPUs
+        connect(ClusterOptions.from_settings(Settings(ray_address="local")))  # 3 logical CPUs
         result["ray_start_s"] = round(time.perf_counter() - t0, 2)
         try:
             for actors, cpus in ((1, 2.0), (2, 1.0)):
                 settings = fresh(root, f"ray{actors}", encoder)
-                options = ClusterOptions(actors=actors, actor_cpus=cpus)
+                options = ClusterOptions.from_settings(settings, actors=actors, actor_cpus=cpus)
                 t0 = time.perf_counter()
                 report = build_index_on_cluster(settings, [corpus], options)
                 row = summary(report, time.perf_counter() - t0)

@@ -79,7 +79,7 @@ def main() -> None:
             "ray": ray.__version__,
             "load_avg_start": os.getloadavg(),
         }
-        connect(ClusterOptions(address="local", actors=2))
+        connect(ClusterOptions.from_settings(Settings(ray_address="local")))
         try:
             files_ref = ray.put({name: (folder / name).read_bytes() for name in ENCODER_FILES})
 

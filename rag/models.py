@@ -212,7 +212,7 @@ class AnswerDraft(BaseModel):
         default_factory=list, description="Citations with their document's date and metadata."
     )
     confidence: float = Field(0.0, description="Support score of the best evidence, 0..1.")
-    answerer: AnswererName = Field("extractive", description="Who answered.")
+    answerer: AnswererName = Field(description="Who answered.")
     warnings: list[str] = Field(default_factory=list, description="Abstention reasons, fallbacks.")
 
     def with_warning(self, warning: str) -> AnswerDraft:
@@ -269,8 +269,8 @@ class Answer(BaseModel):
         default_factory=list, description="Retrieved passages (the closest ones when abstaining)."
     )
     confidence: float = Field(0.0, description="Support score of the best evidence, 0..1.")
-    answerer: AnswererName = Field("extractive", description="Who answered.")
-    mode: RetrievalModeName = Field("hybrid", description="Retrieval mode.")
+    answerer: AnswererName = Field(description="Who answered.")
+    mode: RetrievalModeName = Field(description="Retrieval mode.")
     warnings: list[str] = Field(default_factory=list, description="Abstention reasons, fallbacks.")
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds per stage: encode, retrieve, answer."

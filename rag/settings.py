@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(1, ge=0, le=8, description="Sentences shared by chunks.")
     embed_batch_size: int = Field(32, ge=1, le=1024)
     embed_threads: int = Field(0, ge=0, le=256, description="ONNX Runtime threads; 0 = all cores.")
+    query_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="ONNX Runtime threads of the encoder of an opened index (one question at a "
+        "time; documents added to an opened index use it too).",
+    )
     commit_every_chunks: int = Field(
         2048, ge=1, description="Ingest commits durably after about this many new chunks."
     )

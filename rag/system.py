@@ -114,7 +114,9 @@ class QASystem:
         store = IndexStore.open(settings.index_dir, nprobe=settings.ivf_nprobe)
         try:
             if encoder is None:
-                encoder = OnnxQueryEncoder(encoder_folder(settings.index_dir))
+                encoder = OnnxQueryEncoder(
+                    encoder_folder(settings.index_dir), threads=settings.query_threads
+                )
             return cls(store, encoder, settings)
         except BaseException:
             store.close()
@@ -306,7 +308,9 @@ class QASystem:
                 draft = self.answerer.answer(text, query_vector, candidates, passages)
                 verify_citations(draft, {c.document.id: c.document for c in candidates})
             else:
-                draft = abstention(0.0, "nothing relevant was retrieved")
+                draft = abstention(
+                    0.0, "nothing relevant was retrieved", answerer=self.answerer.name
+                )
         t3 = time.perf_counter()
         warnings = []
         if fallback:

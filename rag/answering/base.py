@@ -10,7 +10,7 @@ from rag.answering.evidence import Candidate
 from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
 from rag.answering.scorer import AnswerScorer
 from rag.errors import ConfigurationError
-from rag.models import AnswerDraft, Passage
+from rag.models import AnswerDraft, AnswererName, Passage
 from rag.settings import Settings
 
 
@@ -20,7 +20,7 @@ class Answerer(Protocol):
     (:meth:`rag.system.QASystem.ask`) verifies the citations and builds the
     :class:`~rag.models.Answer` once, with the passages, retrieval mode, warnings and timings."""
 
-    name: str
+    name: AnswererName
 
     def answer(
         self,

@@ -22,7 +22,7 @@ from rag.answering.evidence import Candidate
 from rag.answering.question import QuestionAnalysis, analyse_question
 from rag.answering.scorer import AnswerScorer
 from rag.answering.spans import nearest_to_question
-from rag.models import AnswerDraft, AnswerSentence, Citation, Passage
+from rag.models import AnswerDraft, AnswererName, AnswerSentence, Citation, Passage
 
 NO_ANSWER = "The documents do not answer this question."
 
@@ -32,8 +32,8 @@ class AnswerPolicy:
     """How the answer is assembled from scored sentences."""
 
     abstain_threshold: float | None  # None: the one chosen on validation for the model variant
-    max_sentences: int = 3
-    extra_sentence_ratio: float = 0.8
+    max_sentences: int
+    extra_sentence_ratio: float
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Scored:
 class ExtractiveAnswerer:
     """Answers with 1-3 verbatim sentences, each cited, plus a short typed span when one fits."""
 
-    name = "extractive"
+    name: AnswererName = "extractive"
 
     def __init__(self, scorer: AnswerScorer, policy: AnswerPolicy) -> None:
         self.scorer = scorer
@@ -86,13 +86,14 @@ class ExtractiveAnswerer:
         p = self.policy
         scored, p_answer, threshold = self.score(q, query_vector, candidates)
         if not scored:
-            return abstention(0.0, "no passages were retrieved")
+            return abstention(0.0, "no passages were retrieved", answerer=self.name)
         best = scored[0]
         if p_answer < threshold:
             return abstention(
                 p_answer,
                 f"weak support (probability that the best sentence answers {p_answer:.2f} "
                 f"< threshold {threshold:.2f})",
+                answerer=self.name,
             )
         chosen = [best, *context_sentences(best, scored)]
         speaker = _speaker(best.candidate) if q.answer_type == "agent" else None
@@ -172,14 +173,16 @@ def compose(
         sentences=sentences,
         citations=citations,
         confidence=round(float(min(1.0, confidence)), 4),
+        answerer="extractive",
     )
 
 
-def abstention(confidence: float, reason: str) -> AnswerDraft:
+def abstention(confidence: float, reason: str, *, answerer: AnswererName) -> AnswerDraft:
     """A draft that declines to answer, saying why (the answer keeps the closest passages)."""
     return AnswerDraft(
         answer=NO_ANSWER,
         abstained=True,
+        answerer=answerer,
         confidence=round(float(min(1.0, confidence)), 4),
         warnings=[f"abstained: {reason}"],
     )

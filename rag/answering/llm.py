@@ -17,7 +17,7 @@ import numpy as np
 from rag.answering.citations import passage_citation
 from rag.answering.evidence import Candidate
 from rag.answering.extractive import NO_ANSWER, ExtractiveAnswerer, abstention
-from rag.models import AnswerDraft, AnswerSentence, Citation, Passage
+from rag.models import AnswerDraft, AnswererName, AnswerSentence, Citation, Passage
 from rag.sentences import split_sentences
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str
 class LLMAnswerer:
     """Generates an answer with a chat model; the extractive answerer is its safety net."""
 
-    name = "llm"
+    name: AnswererName = "llm"
 
     def __init__(
         self,
@@ -90,7 +90,7 @@ class LLMAnswerer:
                 f"language model unavailable ({type(exc).__name__}); extractive answer given"
             )
         if text.strip().upper().startswith("NO_ANSWER") or not text.strip():
-            return abstention(0.0, "the language model found no answer")
+            return abstention(0.0, "the language model found no answer", answerer=self.name)
         return parse_generated(text, passages)
 
 
@@ -116,7 +116,7 @@ def parse_generated(text: str, passages: list[Passage]) -> AnswerDraft:
             continue
         sentences.append(AnswerSentence(text=clean, markers=valid, flagged=not valid))
     if not sentences:
-        return abstention(0.0, "the language model gave no usable text")
+        return abstention(0.0, "the language model gave no usable text", answerer="llm")
     if any(s.flagged for s in sentences):
         warnings.append("some sentences carry no valid citation and are flagged")
     rendered = " ".join(

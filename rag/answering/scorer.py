@@ -182,7 +182,7 @@ def answer_probabilities(model: LogisticModel | None, rows: np.ndarray) -> np.nd
 class CrossEncoder:
     """The (question, sentence) cross-encoder in ONNX Runtime; loads on first use."""
 
-    def __init__(self, folder: Path, *, threads: int = 1) -> None:
+    def __init__(self, folder: Path, *, threads: int) -> None:
         self.folder = folder
         self.threads = threads
         self._lock = threading.Lock()
@@ -257,7 +257,7 @@ class AnswerScorer:
 
     @classmethod
     def load(
-        cls, folder: Path | None = None, *, rerank_top: int | None = None, threads: int = 1
+        cls, folder: Path | None = None, *, rerank_top: int | None = None, threads: int
     ) -> AnswerScorer:
         folder = folder or bundled_model_dir()
         spec = ScorerSpec.read(folder)

@@ -70,15 +70,16 @@ _INSTALL_HINT = "install the optional extra: pip install -e '.[ray]'"
 class ClusterOptions(BaseModel):
     """How a cluster ingest uses Ray. Built from :class:`Settings` by :meth:`from_settings`."""
 
+    # The four knobs that Settings holds (ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus)
+    # have their defaults there only; the rest are the cluster run's own.
     address: str = Field(
-        "local",
         description="'local' starts a private local cluster; 'auto' joins a running one; "
         "or host:port / ray://host:port of a head node.",
     )
-    actors: int = Field(2, ge=1, description="Embedding actors, each with one ONNX session.")
-    actor_cpus: float = Field(1.0, gt=0, description="CPUs reserved per actor (= ONNX threads).")
+    actors: int = Field(ge=1, description="Embedding actors, each with one ONNX session.")
+    actor_cpus: float = Field(gt=0, description="CPUs reserved per actor (= ONNX threads).")
     actor_gpus: float | None = Field(
-        None, ge=0, description="GPUs per actor; None: 1 when the cluster has GPUs, else 0."
+        ge=0, description="GPUs per actor; None: 1 when the cluster has GPUs, else 0."
     )
     local_cpus: int | None = Field(
         2, ge=1, description="CPUs of a cluster started with address 'local' (None: all)."

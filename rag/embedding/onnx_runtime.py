@@ -141,7 +141,7 @@ class OnnxQueryEncoder:
     """
 
     def __init__(
-        self, folder: Path, *, threads: int = 1, providers: Sequence[str] | None = None
+        self, folder: Path, *, threads: int, providers: Sequence[str] | None = None
     ) -> None:
         self.folder = Path(folder)
         missing = [name for name in ENCODER_FILES if not (self.folder / name).is_file()]
@@ -165,7 +165,7 @@ class OnnxQueryEncoder:
         cls,
         files: dict[str, bytes],
         *,
-        threads: int = 1,
+        threads: int,
         providers: Sequence[str] | None = None,
     ) -> OnnxQueryEncoder:
         """A warmed-up encoder made from the bytes of an exported encoder folder (``{file name:
@@ -245,7 +245,7 @@ class OnnxQueryEncoder:
                 f"cannot load query encoder {path}: {exc}", hint=_REBUILD_HINT
             ) from exc
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int) -> np.ndarray:
         """Embed ``texts`` into float32 L2-normalised rows, shape ``(len(texts), dimension)``.
 
         Texts run longest first in batches of at most ``batch_size`` that also end where a text
@@ -272,7 +272,7 @@ class OnnxQueryEncoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """Embed one text; shape ``(dimension,)``."""
-        vectors: np.ndarray = self.encode([text])
+        vectors: np.ndarray = self.encode([text], batch_size=1)
         return vectors[0]
 
     def _encode_batch(self, encodings: list[tokenizers.Encoding]) -> np.ndarray:

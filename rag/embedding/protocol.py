@@ -18,7 +18,7 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int) -> np.ndarray:
         """Shape ``(len(texts), dimension)``; empty input gives shape ``(0, dimension)``."""
         ...
 

@@ -94,7 +94,7 @@ class SentenceTransformerEmbedder:
                 hint=f"check RAG_MODEL_PATH or {INSTALL_HINT}",
             ) from exc
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int) -> np.ndarray:
         """Embed ``texts`` into float32 L2-normalised rows, shape ``(len(texts), dimension)``."""
         if isinstance(texts, str):
             raise TypeError("encode takes a sequence of strings; use encode_query for one")
@@ -115,5 +115,5 @@ class SentenceTransformerEmbedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """Embed one text; shape ``(dimension,)``."""
-        vectors: np.ndarray = self.encode([text])
+        vectors: np.ndarray = self.encode([text], batch_size=1)
         return vectors[0]

@@ -222,6 +222,7 @@ def test_llm_failure_falls_back_to_extractive(system: QASystem) -> None:
 def test_llm_no_answer_abstains(system: QASystem) -> None:
     answer = _llm(system, _reply("NO_ANSWER")).ask("How many legs does a spider have?")
     assert answer.abstained and answer.citations == []
+    assert answer.answerer == "llm"  # the model declined, not the extractive answerer
 
 
 def test_llm_mode_needs_an_endpoint() -> None:

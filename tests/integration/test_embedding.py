@@ -56,7 +56,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def onnx_encoder(onnx_encoder_dir: Path) -> OnnxQueryEncoder:
-    encoder = OnnxQueryEncoder(onnx_encoder_dir)
+    encoder = OnnxQueryEncoder(onnx_encoder_dir, threads=1)
     encoder.warm_up()
     return encoder
 
@@ -89,14 +89,14 @@ def test_st_vectors_are_normalised_float32_rows(st_embedder: SentenceTransformer
     query = st_embedder.encode_query("Japan and Sweden")
     assert query.shape == (DIM,)
     np.testing.assert_allclose(query, vectors[0], atol=1e-5)
-    empty = st_embedder.encode([])
+    empty = st_embedder.encode([], batch_size=32)
     assert empty.shape == (0, DIM)
     assert empty.dtype == np.float32
 
 
 def test_st_embedder_rejects_a_bare_string(st_embedder: SentenceTransformerEmbedder) -> None:
     with pytest.raises(TypeError):
-        st_embedder.encode("not a list")
+        st_embedder.encode("not a list", batch_size=32)
 
 
 def test_st_embedder_missing_model_folder(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_onnx_query_vector_matches_sentence_transformers(
 def test_onnx_batches_match_sentence_transformers(
     st_embedder: SentenceTransformerEmbedder, onnx_encoder: OnnxQueryEncoder
 ) -> None:
-    expected = st_embedder.encode(QUERIES)
+    expected = st_embedder.encode(QUERIES, batch_size=32)
     actual = onnx_encoder.encode(QUERIES, batch_size=3)
     assert actual.shape == (len(QUERIES), DIM)
     assert actual.dtype == np.float32
@@ -151,25 +151,26 @@ def test_truncation_cuts_both_encoders_at_the_same_place(
 ) -> None:
     # Text beyond 256 wordpieces is ignored, so a different tail gives the same vector.
     texts = [_LONG_BASE + " Sweden", _LONG_BASE + " an entirely different ending about Kenya"]
-    onnx = onnx_encoder.encode(texts)
-    st = st_embedder.encode(texts)
+    onnx = onnx_encoder.encode(texts, batch_size=32)
+    st = st_embedder.encode(texts, batch_size=32)
     assert float(onnx[0] @ onnx[1]) >= 0.99999
     assert float(st[0] @ onnx[1]) >= 0.9999
 
 
 def test_onnx_empty_input_and_bare_string(onnx_encoder: OnnxQueryEncoder) -> None:
-    empty = onnx_encoder.encode([])
+    empty = onnx_encoder.encode([], batch_size=32)
     assert empty.shape == (0, DIM)
     assert empty.dtype == np.float32
     with pytest.raises(TypeError):
-        onnx_encoder.encode("not a list")
+        onnx_encoder.encode("not a list", batch_size=32)
 
 
 _NO_TORCH_SCRIPT = """
 import json, sys
 from pathlib import Path
 from rag.embedding.onnx_runtime import OnnxQueryEncoder
-vector = OnnxQueryEncoder(Path(sys.argv[1])).encode_query("What did Japan and Sweden agree on?")
+encoder = OnnxQueryEncoder(Path(sys.argv[1]), threads=1)
+vector = encoder.encode_query("What did Japan and Sweden agree on?")
 heavy = sorted(
     name for name in sys.modules
     if name.split(".")[0] in {"torch", "transformers", "sentence_transformers"}
@@ -197,7 +198,7 @@ def test_query_encoding_never_imports_torch(onnx_encoder_dir: Path) -> None:
 
 def test_missing_encoder_folder_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as info:
-        OnnxQueryEncoder(tmp_path / "encoder")
+        OnnxQueryEncoder(tmp_path / "encoder", threads=1)
     assert "rag ingest" in str(info.value)
 
 
@@ -207,10 +208,10 @@ def test_incomplete_or_corrupt_encoder_folder(onnx_encoder_dir: Path, tmp_path: 
     (folder / "model.onnx").symlink_to(onnx_encoder_dir / "model.onnx")
     shutil.copy(onnx_encoder_dir / "tokenizer.json", folder)
     with pytest.raises(ModelError, match=r"encoder\.json"):
-        OnnxQueryEncoder(folder)
+        OnnxQueryEncoder(folder, threads=1)
     (folder / "encoder.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ModelError) as info:
-        OnnxQueryEncoder(folder)
+        OnnxQueryEncoder(folder, threads=1)
     assert "rag ingest" in str(info.value)
 
 
@@ -302,8 +303,8 @@ def test_an_encoder_loads_from_bytes_and_leaves_no_folder(
     encoder = OnnxQueryEncoder.from_files(files, threads=1)
     assert list(tmp_path.iterdir()) == []  # every actor start used to leave ~90 MB here
     texts = ["Seoul and Ottawa signed a memorandum.", "Rain."]
-    expected = OnnxQueryEncoder(onnx_encoder_dir).encode(texts)
-    assert np.allclose(encoder.encode(texts), expected, atol=1e-6)
+    expected = OnnxQueryEncoder(onnx_encoder_dir, threads=1).encode(texts, batch_size=32)
+    assert np.allclose(encoder.encode(texts, batch_size=32), expected, atol=1e-6)
 
     del files["model.onnx"]
     with pytest.raises(ModelError, match=r"lacks model\.onnx"):

@@ -198,7 +198,8 @@ def cluster() -> Iterator[None]:
     ray = pytest.importorskip("ray", reason="the optional extra `ray` is not installed")
     from rag.distributed.ingest import ClusterOptions, connect
 
-    _, started = connect(ClusterOptions(address="local", actors=2, local_object_store_mb=200))
+    local = Settings(ray_address="local", ray_actors=2)
+    _, started = connect(ClusterOptions.from_settings(local, local_object_store_mb=200))
     assert started and ray.is_initialized()
     assert ray.cluster_resources()["CPU"] == 3  # 2 actors + read tasks, on a private cluster
     try:

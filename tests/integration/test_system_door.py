@@ -28,7 +28,7 @@ class HashEncoder:
     model_name = "hash-test"
     dimension = DIM
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int) -> np.ndarray:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):
@@ -37,7 +37,7 @@ class HashEncoder:
         return out / np.where(norms == 0, 1.0, norms)
 
     def encode_query(self, text: str) -> np.ndarray:
-        vectors: np.ndarray = self.encode([text])
+        vectors: np.ndarray = self.encode([text], batch_size=1)
         return vectors[0]
 
 

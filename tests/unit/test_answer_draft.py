@@ -79,7 +79,7 @@ def test_an_abstention_draft_keeps_its_reason_first_and_the_closest_passages() -
 
 
 def test_drafts_are_frozen_and_a_warning_makes_a_new_one() -> None:
-    draft = abstention(0.2, "nothing fits")
+    draft = abstention(0.2, "nothing fits", answerer="extractive")
     with pytest.raises(ValueError, match="frozen"):
         draft.answer = "something"  # type: ignore[misc]
     noted = draft.with_warning("fallback used")
@@ -143,7 +143,10 @@ def test_verify_citations_checks_a_draft_too() -> None:
     [first, *_] = candidates_from("harbour:quay", HARBOUR)
     good = make_citation(1, first.document, 0, 10)
     draft = AnswerDraft(
-        answer="x [1]", sentences=[AnswerSentence(text="x", markers=[1, 2])], citations=[good]
+        answer="x [1]",
+        sentences=[AnswerSentence(text="x", markers=[1, 2])],
+        citations=[good],
+        answerer="llm",
     )
     with pytest.raises(CitationError, match="markers"):
         verify_citations(draft, {"harbour:quay": first.document})

@@ -89,7 +89,7 @@ def test_the_answerability_model_decides_whether_to_answer(tmp_path: Path) -> No
         -20.0,
     )
     write_spec(tmp_path, lead_only)
-    scorer = AnswerScorer.load(tmp_path)
+    scorer = AnswerScorer.load(tmp_path, threads=1)
     cands = candidates_from("river", REPORT)
     clear = scorer.score(analyse_question("When did the river treaty talks end?"), None, cands)
     assert clear.candidates[0].sentence.text.startswith("The talks on the river treaty")
@@ -101,7 +101,7 @@ def test_the_answerability_model_decides_whether_to_answer(tmp_path: Path) -> No
 
 def test_without_an_answerability_model_the_best_probability_decides(tmp_path: Path) -> None:
     write_spec(tmp_path, None)
-    scorer = AnswerScorer.load(tmp_path)
+    scorer = AnswerScorer.load(tmp_path, threads=1)
     q = analyse_question("When did the talks on the river treaty end?")
     result = scorer.score(q, None, candidates_from("river", REPORT))
     assert result.answer_probability == pytest.approx(float(result.probabilities[0]))
@@ -111,7 +111,7 @@ def test_without_an_answerability_model_the_best_probability_decides(tmp_path: P
 def test_an_answerability_model_for_other_features_is_refused(tmp_path: Path) -> None:
     write_spec(tmp_path, constant_model(("best_logit", "something_else"), {}))
     with pytest.raises(ModelError, match="train-answerer"):
-        AnswerScorer.load(tmp_path)
+        AnswerScorer.load(tmp_path, threads=1)
 
 
 def test_answer_removed_takes_the_answer_out_of_the_evidence_and_its_context() -> None:
@@ -242,7 +242,7 @@ def test_a_question_without_a_vector_is_scored_by_the_lexical_variant(tmp_path: 
         "lexical": {"first": lexical.to_dict(), "second": None, "threshold": 0.2, "rerank_top": 0},
     }
     (tmp_path / "scorer.json").write_text(json.dumps(spec), encoding="utf-8")
-    scorer = AnswerScorer.load(tmp_path)
+    scorer = AnswerScorer.load(tmp_path, threads=1)
     cands = candidates_from("river", REPORT)
     q = analyse_question("When did the river treaty talks end?")
     without = scorer.score(q, None, cands)
@@ -258,14 +258,15 @@ def test_a_question_without_a_vector_is_scored_by_the_lexical_variant(tmp_path: 
 
 
 def test_the_policy_threshold_overrides_the_models_only_when_given() -> None:
-    from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
+    from rag.answering.base import answer_policy
+    from rag.answering.extractive import ExtractiveAnswerer
     from tests.unit.test_scoring import FixedScorer
 
     cands = candidates_from("river", REPORT)
     probs = {"The talks on the riv": 0.4}  # keyed by the first 20 characters
-    model_threshold = ExtractiveAnswerer(FixedScorer(probs), AnswerPolicy(abstain_threshold=None))
+    model_threshold = ExtractiveAnswerer(FixedScorer(probs), answer_policy(Settings()))
     assert model_threshold.answer("When did the talks end?", None, cands, []).abstained  # 0.5
-    lenient = ExtractiveAnswerer(FixedScorer(probs), AnswerPolicy(abstain_threshold=0.3))
+    lenient = ExtractiveAnswerer(FixedScorer(probs), answer_policy(Settings(abstain_threshold=0.3)))
     assert not lenient.answer("When did the talks end?", None, cands, []).abstained
 
 

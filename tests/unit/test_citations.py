@@ -21,6 +21,7 @@ def answer_with(citation_start: int, citation_end: int, *, markers: list[int] | 
         abstained=False,
         confidence=0.9,
         answerer="extractive",
+        mode="hybrid",
     )
 
 

@@ -112,6 +112,8 @@ def _answer(
         sentences=sentences,
         citations=cites,
         passages=passages or [],
+        answerer="extractive",
+        mode="hybrid",
     )
 
 
@@ -329,6 +331,8 @@ def _squad_answer(short: str | None, sentence: str, *, abstained: bool = False) 
         abstained=abstained,
         sentences=[] if abstained else [AnswerSentence(text=sentence, markers=[1])],
         passages=[_passage(1, *SENT_2, doc_id="other"), _passage(2, *SENT_1)],
+        answerer="extractive",
+        mode="hybrid",
     )
 
 

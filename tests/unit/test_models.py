@@ -86,6 +86,8 @@ def test_format_answer_lists_sources_with_quotes() -> None:
         answer="Apples ripen in autumn. [1]",
         short_answer="autumn",
         citations=[citation],
+        answerer="extractive",
+        mode="hybrid",
     )
     text = format_answer(answer)
     assert "Short answer: autumn" in text
@@ -99,6 +101,8 @@ def test_format_answer_of_an_abstention_shows_closest_passages() -> None:
         answer="The documents do not answer this question.",
         abstained=True,
         passages=[passage()],
+        answerer="extractive",
+        mode="hybrid",
     )
     text = format_answer(answer)
     assert "Closest passages:" in text and "Orchard notes" in text

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.answering.base import answer_policy
 from rag.answering.evidence import Candidate
-from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
+from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import BASE_FEATURES, candidate_features, cross_features
 from rag.answering.question import QuestionAnalysis, analyse_question
 from rag.answering.scorer import AnswerScorer, LogisticModel, ScoredCandidates, ScorerSpec
 from rag.errors import ModelError
+from rag.settings import Settings
 from rag.training.logistic import fit_logistic, threshold_curve
 from rag.training.recipe import choose_threshold
 from tests.unit.answering_fakes import candidates_from, unit_vectors
@@ -134,7 +136,8 @@ class FixedScorer(AnswerScorer):
 
 
 def answerer(probabilities: dict[str, float]) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(FixedScorer(probabilities), AnswerPolicy(abstain_threshold=0.5))
+    policy = answer_policy(Settings(abstain_threshold=0.5))
+    return ExtractiveAnswerer(FixedScorer(probabilities), policy)
 
 
 def test_who_question_names_the_speaker_of_the_chosen_sentence() -> None:

@@ -97,3 +97,71 @@ def test_model_copy_overrides_one_field() -> None:
     s = Settings(index_dir=Path("x"))
     t = s.model_copy(update={"top_k": 3})
     assert t.top_k == 3 and s.top_k == 5 and t.index_dir == s.index_dir
+
+
+# --- every default lives once, in Settings ------------------------------------------------------
+#: The groups a Settings field's name is prefixed with; a lower layer names the same knob without
+#: its group (``answer_max_sentences`` → ``max_sentences``, ``ray_actors`` → ``actors``).
+_GROUPS = ("answer_", "chunk_", "embed_", "ivf_", "ray_", "rerank_", "retrieval_")
+
+
+def _knob_names() -> set[str]:
+    names = set(Settings.model_fields)
+    return names | {n[len(g) :] for n in names for g in _GROUPS if n.startswith(g)}
+
+
+def _literal_default(node: object) -> bool:
+    """A default that sets a value: not None, not an empty collection, not a required Field."""
+    import ast
+
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Field":
+        if not node.args:
+            return False
+        node = node.args[0]
+    if isinstance(node, ast.Constant):
+        return node.value is not None and node.value is not Ellipsis
+    return not (isinstance(node, (ast.Tuple, ast.List)) and not node.elts)
+
+
+def _defaults_of_knobs(path: Path) -> list[str]:
+    import ast
+
+    knobs = _knob_names()
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            positional = [*a.posonlyargs, *a.args]
+            with_default = positional[len(positional) - len(a.defaults) :]
+            pairs = [*zip(with_default, a.defaults, strict=True)]
+            pairs += [(k, d) for k, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d]
+            found += [
+                f"{path}:{node.lineno} {node.name}({arg.arg}=…)"
+                for arg, d in pairs
+                if arg.arg in knobs and _literal_default(d)
+            ]
+        elif isinstance(node, ast.ClassDef):
+            found += [
+                f"{path}:{st.lineno} {node.name}.{st.target.id} = …"
+                for st in node.body
+                if isinstance(st, ast.AnnAssign)
+                and isinstance(st.target, ast.Name)
+                and st.value is not None
+                and st.target.id in knobs
+                and _literal_default(st.value)
+            ]
+    return found
+
+
+def test_lower_layers_keep_no_default_of_their_own_for_a_setting() -> None:
+    """A knob that Settings holds has its default there only: the storage engine and the library
+    take it as an argument (the training recipe, an edge of its own, is not a lower layer)."""
+    root = Path(__file__).resolve().parents[2]
+    files = [
+        p
+        for layer in ("index", "rag")
+        for p in sorted((root / layer).rglob("*.py"))
+        if p.name != "settings.py" and "training" not in p.parts
+    ]
+    found = [line for p in files for line in _defaults_of_knobs(p)]
+    assert found == [], "\n".join(found)
