@@ -103,11 +103,13 @@ class Settings(BaseSettings):
         "default: the threshold chosen on the scorer's validation split for each model variant "
         "(hybrid 0.065, lexical-only 0.04; its model card).",
     )
-    extra_sentence_ratio: float = Field(
-        0.8,
+    extra_sentence_ratio: float | None = Field(
+        None,
         gt=0.0,
         le=1.0,
-        description="Further answer sentences need at least this share of the best probability.",
+        description="Further answer sentences need at least this share of the best sentence's "
+        "probability; default: the share chosen on the scorer's validation split for each model "
+        "variant (its model card).",
     )
     rerank_top: int | None = Field(
         None,

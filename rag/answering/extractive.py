@@ -2,7 +2,8 @@
 
 No language model writes anything: a learned scorer (:mod:`rag.answering.scorer`) gives each
 candidate sentence a calibrated probability that it answers the question. The answer is the best
-sentence, plus up to ``max_sentences - 1`` others nearly as likely, plus the neighbour a sentence
+sentence, plus up to ``max_sentences - 1`` others nearly as likely (a share of its probability
+chosen on validation data, see the model card), plus the neighbour a sentence
 needs to be understood (the antecedent of a leading "This …", the list it announces); or an
 abstention when the probability that the best sentence answers is below the threshold (chosen on
 validation data for each model variant unless ``abstain_threshold`` overrides it,
@@ -33,7 +34,7 @@ class AnswerPolicy:
 
     abstain_threshold: float | None  # None: the one chosen on validation for the model variant
     max_sentences: int
-    extra_sentence_ratio: float
+    extra_sentence_ratio: float | None  # None: the one chosen on validation for the variant
 
 
 @dataclass(frozen=True)
@@ -57,19 +58,22 @@ class ExtractiveAnswerer:
 
     def score(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
-    ) -> tuple[list[Scored], float, float]:
+    ) -> tuple[list[Scored], float, float, float]:
         """The candidates, most likely first; the probability that the best one answers; the
-        threshold it is held to (the policy's, else the model's for this kind of question)."""
+        threshold it is held to and the share of its probability a further sentence needs (the
+        policy's, else the model's for this kind of question)."""
         result = self.scorer.score(q, query_vector, candidates)
         scored = [
             Scored(c, float(p), t)
             for c, p, t in zip(result.candidates, result.probabilities, result.typed, strict=True)
         ]
         threshold = self.policy.abstain_threshold
+        ratio = self.policy.extra_sentence_ratio
         return (
             scored,
             result.answer_probability,
             (result.threshold if threshold is None else threshold),
+            (result.extra_sentence_ratio if ratio is None else ratio),
         )
 
     def answer(
@@ -84,7 +88,7 @@ class ExtractiveAnswerer:
         candidates carry theirs.) The system completes the draft into an answer."""
         q = analyse_question(question)
         p = self.policy
-        scored, p_answer, threshold = self.score(q, query_vector, candidates)
+        scored, p_answer, threshold, ratio = self.score(q, query_vector, candidates)
         if not scored:
             return abstention(0.0, "no passages were retrieved", answerer=self.name)
         best = scored[0]
@@ -100,7 +104,7 @@ class ExtractiveAnswerer:
         for s in scored[1:]:
             if len(chosen) >= p.max_sentences:
                 break
-            if s in chosen or s.score < p.extra_sentence_ratio * best.score:
+            if s in chosen or s.score < ratio * best.score:
                 continue
             if q.answer_type == "agent" and _speaker(s.candidate) != speaker:
                 continue  # one who-question, one speaker: never join two people's words

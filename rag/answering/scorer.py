@@ -121,13 +121,15 @@ class LogisticModel:
 
 @dataclass(frozen=True)
 class ScorerSpec:
-    """What ``scorer.json`` holds: the stages and the threshold chosen on validation data, and the
+    """What ``scorer.json`` holds: the stages, the threshold and the ratio a further answer
+    sentence's probability must reach of the best one's, both chosen on validation data, and the
     same fitted for questions without a query vector (``lexical``)."""
 
     first: LogisticModel
     second: LogisticModel | None
     threshold: float
     rerank_top: int
+    extra_sentence_ratio: float
     answerability: LogisticModel | None = None
     lexical: ScorerSpec | None = None
 
@@ -144,6 +146,7 @@ class ScorerSpec:
             second,
             float(raw["threshold"]),
             int(raw["rerank_top"]),
+            float(raw["extra_sentence_ratio"]),
             answerability,
             lexical,
         )
@@ -234,6 +237,7 @@ class ScoredCandidates:
     typed: list[list[str]]
     answer_probability: float
     threshold: float  # the threshold chosen on validation for the variant that scored them
+    extra_sentence_ratio: float  # the same variant's ratio for further answer sentences
 
 
 class AnswerScorer:
@@ -293,6 +297,7 @@ class AnswerScorer:
                 [feats.typed[i] for i in order],
                 p_answer,
                 spec.threshold,
+                spec.extra_sentence_ratio,
             )
         top = order[: self.rerank_top]
         cross = self.cross.score(q.text, [candidates[i].sentence.text for i in top])
@@ -305,6 +310,7 @@ class AnswerScorer:
             [feats.typed[i] for i in chosen],
             float(final[reorder][0]),
             spec.threshold,
+            spec.extra_sentence_ratio,
         )
 
 

@@ -59,6 +59,7 @@ from rag.settings import DenseScoring, RetrievalMode, Settings
 from rag.system import QASystem
 from rag.training.cross_encoder import CrossEncoderRecipe, TrainGroup, auc, export_onnx, train
 from rag.training.logistic import ThresholdPoint, fit_logistic, threshold_curve
+from rag.training.sentence_choice import RatioCurve, answered_sets, ratio_card, ratio_curve
 from rag.training.squad import (
     ASKED,
     KINDS,
@@ -469,6 +470,8 @@ class Fitted:
     curve: list[ThresholdPoint] = field(default_factory=list)
     # The same stages fitted on lexical retrieval without a query vector.
     lexical: Fitted | None = None
+    # Further answer sentences by ratio, on validation (rag.training.sentence_choice).
+    sentences: RatioCurve | None = None
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -481,6 +484,7 @@ class Fitted:
             "answerability": self.answerability.to_dict() if self.answerability else None,
             "threshold": self.point.threshold,
             "rerank_top": self.chosen.rerank_top,
+            "extra_sentence_ratio": self.sentences.chosen().ratio if self.sentences else None,
         }
 
 
@@ -731,9 +735,16 @@ def run(
     config = f"w{fused.dense_weight}-{fused.dense_scoring}"
     rows, validation_by_shape = both_shapes(shapes, fused, split, work, config, None, log)
     fitted = fit_stages(rows, cross, log)
+    max_sentences = Settings().answer_max_sentences
+    fitted.sentences = sentence_ratio_curve(validation_by_shape, fitted, max_sentences, log)
     log("the lexical-only variant (questions the embedding model cannot read) …")
-    lexical_rows, _ = both_shapes(shapes, fused, split, work, "lexical", "lexical", log)
+    lexical_rows, lexical_validation = both_shapes(
+        shapes, fused, split, work, "lexical", "lexical", log
+    )
     fitted.lexical = fit_stages(lexical_rows, None, log)
+    fitted.lexical.sentences = sentence_ratio_curve(
+        lexical_validation, fitted.lexical, max_sentences, log
+    )
     if fitted.chosen.rerank_top == 0 and cross_dir.is_dir():
         # Not better than the features alone on validation: not shipped, kept for the record.
         kept = work / "cross-encoder-not-chosen"
@@ -745,6 +756,26 @@ def run(
         for name, r in validation_by_shape.items()
     }
     return write_model(out, fitted, rows, split, recipe, curve, fusion, fused, by_shape)
+
+
+def sentence_ratio_curve(
+    validation: dict[str, Rows], fitted: Fitted, max_sentences: int, log: Log
+) -> RatioCurve:
+    """Further answer sentences by ratio over every shape's validation questions, as asked, that
+    ``fitted`` answers at its threshold."""
+    answered = []
+    for rows in validation.values():
+        asked = rows.only([ASKED])
+        answered += answered_sets(
+            asked.features, asked.labels, fitted.first, fitted.answerability, fitted.point.threshold
+        )
+    curve = ratio_curve(answered, max_sentences)
+    chosen = curve.chosen()
+    log(
+        f"further answer sentences: ratio {chosen.ratio} (validation F1 {chosen.f1:.4f}, "
+        f"{chosen.sentences:.2f} sentences, gold cited {chosen.found:.3f})"
+    )
+    return curve
 
 
 def both_shapes(
@@ -861,6 +892,7 @@ def lexical_summary(fitted: Fitted) -> dict[str, Any]:
         "chosen": {
             "answerability": fitted.answerability is not None,
             "threshold": asdict(fitted.point),
+            "extra_sentence_ratio": fitted.sentences.chosen().ratio if fitted.sentences else None,
         },
     }
 
@@ -910,6 +942,7 @@ def write_model(
             rows["validation"], fitted.first, fitted.answerability, point.threshold
         ),
         "lexical": lexical_summary(fitted.lexical) if fitted.lexical else None,
+        "further_sentences": fitted.sentences.report() if fitted.sentences else None,
     }
     (out / "training-report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     (out / "MODEL_CARD.md").write_text(model_card(report), encoding="utf-8")
@@ -976,6 +1009,7 @@ def model_card(report: dict[str, Any]) -> str:
     )
     lexical = lexical_card(report.get("lexical"), kinds)
     overlap = overlap_card(report.get("by_overlap") or [])
+    further = ratio_card(report.get("further_sentences"))
     return f"""# Answer-sentence scorer — model card
 
 **What it does.** Gives each candidate sentence of the retrieved passages a probability that it
@@ -1060,7 +1094,7 @@ while declining at most 10% of answerable ones. At it, on validation:
 {point["answerable_declined"]:.3f} of answerable declined; declined: {declined}.
 {shapes}
 {lexical}
-{overlap}
+{overlap}{further}
 Abstention on validation, by threshold:
 
 | threshold | answered right | answerable declined | {kind_heads} |
@@ -1134,13 +1168,19 @@ def lexical_card(lexical: dict[str, Any] | None, kinds: Sequence[str]) -> str:
         if lexical["chosen"]["answerability"]
         else "the best sentence's probability"
     )
+    chosen_ratio = lexical["chosen"].get("extra_sentence_ratio")
+    ratio = (
+        f" Further answer sentences: ratio **{chosen_ratio}** (chosen as below)."
+        if chosen_ratio is not None
+        else ""
+    )
     return f"""**Lexical-only variant.** A question the embedding model cannot read (another
 language than English, or `mode=lexical`) is retrieved by BM25 alone and has no similarity
 features, so the same stages are fitted a second time on candidates retrieved that way, and used
 for such questions. On validation: top-1 {top["top1"]:.3f}, AUC {top["auc"]:.3f}; {options}. Chosen:
 {decided}, threshold **{point["threshold"]}** — {point["answered_correct"]:.3f} of answerable
 questions answered with a gold sentence, {point["answerable_declined"]:.3f} declined; declined:
-{declined}.
+{declined}.{ratio}
 """
 
 

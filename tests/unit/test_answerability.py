@@ -75,6 +75,7 @@ def write_spec(folder: Path, answerability: LogisticModel | None) -> None:
         "answerability": answerability.to_dict() if answerability else None,
         "threshold": 0.5,
         "rerank_top": 0,
+        "extra_sentence_ratio": 0.8,
     }
     (folder / "scorer.json").write_text(json.dumps(spec), encoding="utf-8")
 
@@ -229,6 +230,8 @@ def test_bundled_model_and_settings_agree_with_the_training_report() -> None:
     assert Settings().dense_weight == chosen["dense_weight"]
     assert Settings().dense_scoring == chosen.get("dense_scoring", "chunk")
     assert Settings().abstain_threshold is None  # the model's own threshold by default
+    assert spec.extra_sentence_ratio == report["further_sentences"]["chosen"]["ratio"]
+    assert Settings().extra_sentence_ratio is None  # and its own ratio
 
 
 def test_a_question_without_a_vector_is_scored_by_the_lexical_variant(tmp_path: Path) -> None:
@@ -239,21 +242,29 @@ def test_a_question_without_a_vector_is_scored_by_the_lexical_variant(tmp_path: 
         "second": None,
         "threshold": 0.3,
         "rerank_top": 0,
-        "lexical": {"first": lexical.to_dict(), "second": None, "threshold": 0.2, "rerank_top": 0},
+        "extra_sentence_ratio": 0.7,
+        "lexical": {
+            "first": lexical.to_dict(),
+            "second": None,
+            "threshold": 0.2,
+            "rerank_top": 0,
+            "extra_sentence_ratio": 0.9,
+        },
     }
     (tmp_path / "scorer.json").write_text(json.dumps(spec), encoding="utf-8")
     scorer = AnswerScorer.load(tmp_path, threads=1)
     cands = candidates_from("river", REPORT)
     q = analyse_question("When did the river treaty talks end?")
     without = scorer.score(q, None, cands)
-    assert without.threshold == 0.2  # the lexical variant's own threshold
+    assert without.threshold == 0.2  # the lexical variant's own threshold and ratio
+    assert without.extra_sentence_ratio == 0.9
     assert without.candidates[0].sentence.ordinal == 1  # chosen by word overlap
     query = np.zeros(384, dtype=np.float32)
     for c in cands:
         object.__setattr__(c, "vector", np.eye(384, dtype=np.float32)[c.sentence.ordinal])
     query[3] = 1.0  # most similar to the last sentence
     with_vector = scorer.score(q, query, cands)
-    assert with_vector.threshold == 0.3
+    assert (with_vector.threshold, with_vector.extra_sentence_ratio) == (0.3, 0.7)
     assert with_vector.candidates[0].sentence.ordinal == 3  # chosen by similarity
 
 

@@ -111,8 +111,9 @@ def test_threshold_rule_declines_at_most_a_tenth_of_answerable_questions() -> No
 class FixedScorer(AnswerScorer):
     """Stand-in for the trained model: a probability per sentence, chosen by the test."""
 
-    def __init__(self, probabilities: dict[str, float]) -> None:
+    def __init__(self, probabilities: dict[str, float], extra_sentence_ratio: float = 0.8) -> None:
         self.probabilities = probabilities
+        self.extra_sentence_ratio = extra_sentence_ratio  # the stand-in model's own
         self.rerank_top = 0
         self.cross = None
 
@@ -132,6 +133,7 @@ class FixedScorer(AnswerScorer):
             [feats.typed[i] for i in order],
             float(p.max()) if len(p) else 0.0,
             self.threshold,
+            self.extra_sentence_ratio,
         )
 
 
@@ -160,6 +162,17 @@ def test_two_sentences_when_both_are_likely_and_the_short_answer_is_pinned() -> 
     assert answer.answer.endswith("[2]") and answer.confidence == pytest.approx(0.9)
     for c in answer.citations:
         assert SPEECH[c.char_start : c.char_end] == c.quote
+
+
+def test_the_models_ratio_decides_further_sentences_unless_the_policy_sets_one() -> None:
+    cands = candidates_from("ungd:1", SPEECH)
+    probs = {"The grain corridor c": 0.9, "The General Assembly": 0.6}
+    question = "When did the corridor close?"
+    scorer = FixedScorer(probs, extra_sentence_ratio=0.7)  # 0.6 < 0.7 × 0.9: one sentence
+    model = ExtractiveAnswerer(scorer, answer_policy(Settings(abstain_threshold=0.5)))
+    assert len(model.answer(question, None, cands, []).citations) == 1
+    policy = answer_policy(Settings(abstain_threshold=0.5, extra_sentence_ratio=0.6))
+    assert len(ExtractiveAnswerer(scorer, policy).answer(question, None, cands, []).citations) == 2
 
 
 def test_abstains_below_the_threshold_and_says_why() -> None:
