@@ -77,9 +77,14 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     dense_depth: int = Field(40, ge=1, le=1000, description="Candidates from FAISS before fusion.")
     lexical_depth: int = Field(40, ge=1, le=1000, description="Candidates from FTS5 before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    rrf_k: int = Field(
+        10,
+        ge=1,
+        description="Reciprocal rank fusion constant (chosen on validation articles: see the "
+        "answer model card).",
+    )
     dense_weight: float = Field(
-        0.3,
+        0.5,
         ge=0.0,
         description="RRF weight of the dense ranking (chosen on validation articles: see the "
         "answer model card).",

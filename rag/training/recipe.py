@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import pickle
 import random
 import shutil
@@ -143,14 +144,17 @@ def training_indexes(
     ]
 
 
-def open_system(
-    index: Path, dense_weight: float | None = None, dense_scoring: DenseScoring | None = None
-) -> QASystem:
+def open_system(index: Path, fused: FusionPoint | None = None) -> QASystem:
+    """The index with the product's settings, or with the fusion ``fused`` chose."""
     settings = Settings(index_dir=index)
-    if dense_weight is not None:
-        settings = settings.model_copy(update={"dense_weight": dense_weight})
-    if dense_scoring is not None:
-        settings = settings.model_copy(update={"dense_scoring": dense_scoring})
+    if fused is not None:
+        settings = settings.model_copy(
+            update={
+                "dense_weight": fused.dense_weight,
+                "dense_scoring": fused.dense_scoring,
+                "rrf_k": fused.rrf_k,
+            }
+        )
     return QASystem.open(settings)
 
 
@@ -161,13 +165,17 @@ DENSE_WEIGHTS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0, 1.5)
 #: How the dense ranking scores FAISS's candidates, tried on validation (see rag.retrieval).
 DENSE_SCORINGS: tuple[DenseScoring, ...] = ("chunk", "sentence")
 
+#: RRF constants tried on validation: small ones weigh a list's top ranks more against its tail.
+RRF_KS = (10, 20, 40, 60, 100)
+
 
 @dataclass(frozen=True)
 class FusionPoint:
     dense_weight: float
     hit_at_1: float
     hit_at_5: float
-    dense_scoring: DenseScoring = "chunk"
+    dense_scoring: DenseScoring
+    rrf_k: int
 
 
 def fusion_curve(
@@ -175,38 +183,45 @@ def fusion_curve(
     questions: Sequence[TrainQuestion],
     weights: Sequence[float] = DENSE_WEIGHTS,
     scorings: Sequence[DenseScoring] = DENSE_SCORINGS,
+    rrf_ks: Sequence[int] = RRF_KS,
 ) -> list[FusionPoint]:
-    """Gold paragraph in the top 1 / top 5 passages, per dense scoring and weight, for
-    answerable questions."""
+    """Gold paragraph in the top 1 / top 5 passages, per RRF constant, dense scoring and weight,
+    for answerable questions."""
     asked = [q for q in questions if q.answerable]
     vectors = [system.encoder.encode_query(q.question) for q in asked]
     base = system.params(5, "hybrid")
     out: list[FusionPoint] = []
     with system.snapshot() as snap:
-        for scoring in scorings:
-            for w in weights:
-                params = replace(base, dense_weight=w, dense_scoring=scoring)
-                h1 = h5 = 0
-                for q, v in zip(asked, vectors, strict=True):
-                    ids = [p.doc_id for p in retrieve(snap, q.question, v, params)]
-                    h1 += bool(ids) and ids[0] == q.gold_doc_id
-                    h5 += q.gold_doc_id in ids
-                n = max(1, len(asked))
-                out.append(FusionPoint(w, h1 / n, h5 / n, scoring))
+        for k in rrf_ks:
+            for scoring in scorings:
+                for w in weights:
+                    params = replace(base, dense_weight=w, dense_scoring=scoring, rrf_k=k)
+                    h1 = h5 = 0
+                    for q, v in zip(asked, vectors, strict=True):
+                        ids = [p.doc_id for p in retrieve(snap, q.question, v, params)]
+                        h1 += bool(ids) and ids[0] == q.gold_doc_id
+                        h5 += q.gold_doc_id in ids
+                    n = max(1, len(asked))
+                    out.append(FusionPoint(w, h1 / n, h5 / n, scoring, k))
     return out
 
 
-def choose_fusion(curve: Sequence[FusionPoint]) -> FusionPoint:
+def choose_fusion(curve: Sequence[FusionPoint], questions: int) -> FusionPoint:
     """The answerer re-reads every sentence of the top passages, so retrieval is chosen for
-    recall: the best hit@5, ties broken by hit@1, then by the smaller dense weight and the
-    cheaper chunk scoring."""
+    recall: among the points whose hit@5 is within one standard error of the best (over
+    ``questions`` questions; closer than that is noise), the best hit@1; ties broken by the
+    smaller dense weight, the cheaper chunk scoring and the larger RRF constant."""
+    best = max(p.hit_at_5 for p in curve)
+    tolerance = math.sqrt(best * (1 - best) / max(questions, 1))
+    near = [p for p in curve if p.hit_at_5 >= best - tolerance - 1e-9]
     return max(
-        curve,
+        near,
         key=lambda p: (
-            round(p.hit_at_5, 6),
             round(p.hit_at_1, 6),
+            round(p.hit_at_5, 6),
             -p.dense_weight,
             p.dense_scoring == "chunk",
+            p.rrf_k,
         ),
     )
 
@@ -693,9 +708,10 @@ def run(
     validation = [q for q in questions if split.of(q.article) == "validation"]
     with open_system(index) as system:
         fusion = fusion_curve(system, validation)
-    fused = choose_fusion(fusion)
+    fused = choose_fusion(fusion, sum(q.answerable for q in validation))
     log(
-        f"RRF dense weight {fused.dense_weight}, dense scoring by {fused.dense_scoring} "
+        f"RRF dense weight {fused.dense_weight}, dense scoring by {fused.dense_scoring}, "
+        f"k {fused.rrf_k} "
         f"(validation hit@5 {fused.hit_at_5:.3f}, hit@1 {fused.hit_at_1:.3f})"
     )
     cross_dir = out / CROSS_DIR
@@ -704,7 +720,7 @@ def run(
         groups_path = work / "groups.jsonl"
         if not groups_path.is_file():
             log("retrieving candidates for every question …")
-            with open_system(index, fused.dense_weight, fused.dense_scoring) as system:
+            with open_system(index, fused) as system:
                 write_groups(system, questions, split, groups_path, log)
         train_groups = read_groups(groups_path, "train")
         val_groups = read_groups(groups_path, "validation")
@@ -732,7 +748,7 @@ def run(
         else None
     )
 
-    config = f"w{fused.dense_weight}-{fused.dense_scoring}"
+    config = f"w{fused.dense_weight}-{fused.dense_scoring}-k{fused.rrf_k}"
     rows, validation_by_shape = both_shapes(shapes, fused, split, work, config, None, log)
     fitted = fit_stages(rows, cross, log)
     max_sentences = Settings().answer_max_sentences
@@ -793,7 +809,7 @@ def both_shapes(
     validation: dict[str, Rows] = {}
     for ti in shapes:
         log(f"{ti.shape}:")
-        with open_system(ti.folder, fused.dense_weight, fused.dense_scoring) as system:
+        with open_system(ti.folder, fused) as system:
             cache = work / f"rows-{ti.shape}-{config}.pkl"
             rows = feature_rows(system, ti.questions, split, cache, log, mode)
         for name, part in rows.items():
@@ -929,6 +945,7 @@ def write_model(
         "chosen": {
             "dense_weight": fused.dense_weight,
             "dense_scoring": fused.dense_scoring,
+            "rrf_k": fused.rrf_k,
             "rerank_top": chosen.rerank_top,
             "answerability": spec["answerability"] is not None,
             "answerability_interactions": bool(
@@ -968,11 +985,7 @@ def model_card(report: dict[str, Any]) -> str:
         for r in report["stages"]
     )
     shapes = shapes_card(report.get("by_shape") or {}, kinds)
-    fusion = "\n".join(
-        f"| {f.get('dense_scoring', 'chunk')} | {f['dense_weight']} | {f['hit_at_1']:.3f} | "
-        f"{f['hit_at_5']:.3f} |"
-        for f in report.get("fusion", [])
-    )
+    fusion, by_k = fusion_card(report.get("fusion", []), chosen)
     answerability = "\n".join(
         f"| {a['name']} | "
         + " | ".join(f"{a['auc_by_kind'].get(k, 0.0):.3f}" for k in kinds)
@@ -1056,14 +1069,21 @@ were never used to choose anything.
 
 **Retrieval fusion** (validation, answerable questions, the paragraph index; gold paragraph in
 the top 1 / top 5):
-chosen dense weight **{chosen.get("dense_weight", "–")}** and dense scoring
+chosen dense weight **{chosen.get("dense_weight", "–")}**, dense scoring
 **{chosen.get("dense_scoring", "chunk")}** (the order of FAISS's candidates: `chunk` by each
-chunk's own vector, `sentence` by its best sentence's) — the best hit@5, since the answerer
-re-reads every sentence of the top passages; ties broken by hit@1.
+chunk's own vector, `sentence` by its best sentence's) and RRF constant
+**{chosen.get("rrf_k", 60)}** — the best hit@5, since the answerer re-reads every sentence of
+the top passages; ties broken by hit@1. At the chosen constant:
 
 | dense scoring | dense weight | hit@1 | hit@5 |
 |---|---|---|---|
 {fusion}
+
+The best of each RRF constant (over both scorings and every weight):
+
+| RRF constant | dense scoring | dense weight | hit@1 | hit@5 |
+|---|---|---|---|---|
+{by_k}
 
 **Sentence scorer, validation** (top-1: the best sentence is a gold sentence, among answerable
 questions whose gold sentence was retrieved; AUC: best probability, answerable vs SQuAD
@@ -1109,6 +1129,29 @@ answer lean on the bi-encoder's cosine alone: the lowest overlap quartile above 
 scorer is weakest. English only: the bi-encoder and the cross-encoder
 are English models.
 """
+
+
+def fusion_card(fusion: Sequence[dict[str, Any]], chosen: dict[str, Any]) -> tuple[str, str]:
+    """The fusion curve at the chosen RRF constant, and the best point of each constant."""
+    k = chosen.get("rrf_k", 60)
+
+    def row(f: dict[str, Any]) -> str:
+        return (
+            f"| {f.get('dense_scoring', 'chunk')} | {f['dense_weight']} | {f['hit_at_1']:.3f} | "
+            f"{f['hit_at_5']:.3f} |"
+        )
+
+    at_k = "\n".join(row(f) for f in fusion if f.get("rrf_k", 60) == k)
+    best: dict[int, dict[str, Any]] = {}
+    for f in fusion:
+        key = f.get("rrf_k", 60)
+        if key not in best or (f["hit_at_5"], f["hit_at_1"]) > (
+            best[key]["hit_at_5"],
+            best[key]["hit_at_1"],
+        ):
+            best[key] = f
+    by_k = "\n".join(f"| {key} {row(f)}" for key, f in sorted(best.items()))
+    return at_k, by_k
 
 
 def shapes_card(by_shape: dict[str, dict[str, Any]], kinds: Sequence[str]) -> str:

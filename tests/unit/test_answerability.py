@@ -20,7 +20,7 @@ from rag.answering.features import (
 from rag.answering.question import analyse_question
 from rag.answering.scorer import AnswerScorer, LogisticModel, ScorerSpec, bundled_model_dir
 from rag.errors import ModelError
-from rag.settings import Settings
+from rag.settings import DenseScoring, Settings
 from rag.training.logistic import threshold_curve
 from rag.training.recipe import FusionPoint, choose_fusion
 from rag.training.squad import (
@@ -138,21 +138,51 @@ def test_threshold_curve_reports_each_kind_of_unanswerable_question() -> None:
     assert point.unanswerable_declined == pytest.approx(2 / 3)
 
 
+def _point(
+    w: float, h1: float, h5: float, scoring: DenseScoring = "chunk", k: int = 60
+) -> FusionPoint:
+    return FusionPoint(w, hit_at_1=h1, hit_at_5=h5, dense_scoring=scoring, rrf_k=k)
+
+
 def test_fusion_weight_is_chosen_for_recall_then_precision() -> None:
-    curve = [
-        FusionPoint(0.1, hit_at_1=0.80, hit_at_5=0.93),
-        FusionPoint(0.3, hit_at_1=0.76, hit_at_5=0.95),
-        FusionPoint(0.5, hit_at_1=0.78, hit_at_5=0.95),
-    ]
-    assert choose_fusion(curve).dense_weight == 0.5
+    curve = [_point(0.1, 0.80, 0.93), _point(0.3, 0.76, 0.95), _point(0.5, 0.78, 0.95)]
+    assert choose_fusion(curve, questions=100_000).dense_weight == 0.5
+
+
+def test_recall_within_one_standard_error_of_the_best_is_a_tie_for_precision() -> None:
+    best_recall = _point(1.0, 0.76, 0.959)
+    sharper = _point(0.5, 0.79, 0.956)  # 0.3 points less: noise over 1,460 questions
+    assert choose_fusion([best_recall, sharper], questions=1460) == sharper
+    assert choose_fusion([best_recall, sharper], questions=100_000) == best_recall
 
 
 def test_dense_scoring_is_chosen_like_the_weight_and_the_cheaper_one_wins_a_tie() -> None:
-    chunk = FusionPoint(0.3, hit_at_1=0.76, hit_at_5=0.95, dense_scoring="chunk")
-    better = FusionPoint(0.3, hit_at_1=0.79, hit_at_5=0.95, dense_scoring="sentence")
-    assert choose_fusion([chunk, better]) == better
-    same = FusionPoint(0.3, hit_at_1=0.76, hit_at_5=0.95, dense_scoring="sentence")
-    assert choose_fusion([same, chunk]) == chunk
+    chunk = _point(0.3, 0.76, 0.95, "chunk")
+    better = _point(0.3, 0.79, 0.95, "sentence")
+    assert choose_fusion([chunk, better], questions=1000) == better
+    same = _point(0.3, 0.76, 0.95, "sentence")
+    assert choose_fusion([same, chunk], questions=1000) == chunk
+
+
+def test_the_rrf_constant_is_chosen_like_the_weight_and_the_larger_wins_a_tie() -> None:
+    steep = _point(1.0, 0.79, 0.96, "sentence", k=10)
+    assert choose_fusion([_point(0.3, 0.76, 0.95, "sentence"), steep], questions=1000) == steep
+    flat = _point(1.0, 0.79, 0.96, "sentence", k=60)
+    assert choose_fusion([steep, flat], questions=1000) == flat
+
+
+def test_the_model_card_shows_the_curve_at_the_chosen_constant_and_the_best_of_each() -> None:
+    from dataclasses import asdict
+
+    from rag.training.recipe import fusion_card
+
+    curve = [asdict(p) for p in (_point(0.3, 0.79, 0.95, k=60), _point(1.0, 0.76, 0.96, k=10))]
+    at_k, by_k = fusion_card(curve, {"rrf_k": 10})
+    assert at_k == "| chunk | 1.0 | 0.760 | 0.960 |"
+    assert by_k.splitlines() == [
+        "| 10 | chunk | 1.0 | 0.760 | 0.960 |",
+        "| 60 | chunk | 0.3 | 0.790 | 0.950 |",
+    ]
 
 
 def test_the_model_card_shows_each_shape_of_the_validation_collection() -> None:
@@ -229,6 +259,7 @@ def test_bundled_model_and_settings_agree_with_the_training_report() -> None:
     assert (spec.answerability is not None) == chosen["answerability"]
     assert Settings().dense_weight == chosen["dense_weight"]
     assert Settings().dense_scoring == chosen.get("dense_scoring", "chunk")
+    assert Settings().rrf_k == chosen.get("rrf_k", 60)
     assert Settings().abstain_threshold is None  # the model's own threshold by default
     assert spec.extra_sentence_ratio == report["further_sentences"]["chosen"]["ratio"]
     assert Settings().extra_sentence_ratio is None  # and its own ratio

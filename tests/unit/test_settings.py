@@ -23,7 +23,7 @@ def test_documented_defaults() -> None:
     s = Settings(index_dir=Path("x"))
     assert (s.chunk_tokens, s.top_k, s.retrieval_mode) == (200, 5, "hybrid")
     assert (s.ivf_threshold, s.ivf_nprobe, s.vector_index) == (50_000, 256, "auto")
-    assert (s.rrf_k, s.dense_weight, s.lexical_weight) == (60, 0.3, 1.0)
+    assert (s.rrf_k, s.dense_weight, s.lexical_weight) == (10, 0.5, 1.0)
     assert s.max_upload_bytes == 20 * 1024 * 1024
 
 
