@@ -1072,8 +1072,9 @@ the top 1 / top 5):
 chosen dense weight **{chosen.get("dense_weight", "–")}**, dense scoring
 **{chosen.get("dense_scoring", "chunk")}** (the order of FAISS's candidates: `chunk` by each
 chunk's own vector, `sentence` by its best sentence's) and RRF constant
-**{chosen.get("rrf_k", 60)}** — the best hit@5, since the answerer re-reads every sentence of
-the top passages; ties broken by hit@1. At the chosen constant:
+**{chosen.get("rrf_k", 60)}** — chosen for recall, since the answerer re-reads every sentence
+of the top passages: among the points whose hit@5 lies within one standard error of the best,
+the best hit@1. At the chosen constant:
 
 | dense scoring | dense weight | hit@1 | hit@5 |
 |---|---|---|---|
