@@ -177,7 +177,7 @@ def compose(
         sentences=sentences,
         citations=citations,
         confidence=round(float(min(1.0, confidence)), 4),
-        answerer="extractive",
+        answerer=ExtractiveAnswerer.name,
     )
 
 

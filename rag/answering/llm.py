@@ -116,7 +116,7 @@ def parse_generated(text: str, passages: list[Passage]) -> AnswerDraft:
             continue
         sentences.append(AnswerSentence(text=clean, markers=valid, flagged=not valid))
     if not sentences:
-        return abstention(0.0, "the language model gave no usable text", answerer="llm")
+        return abstention(0.0, "the language model gave no usable text", answerer=LLMAnswerer.name)
     if any(s.flagged for s in sentences):
         warnings.append("some sentences carry no valid citation and are flagged")
     rendered = " ".join(

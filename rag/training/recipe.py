@@ -782,9 +782,11 @@ def sentence_ratio_curve(
     answered = []
     for rows in validation.values():
         asked = rows.only([ASKED])
-        answered += answered_sets(
-            asked.features, asked.labels, fitted.first, fitted.answerability, fitted.point.threshold
+        probabilities = question_probabilities(
+            question_rows(asked, fitted.first), fitted.answerability
         )
+        kept = probabilities >= fitted.point.threshold
+        answered += answered_sets(asked.features, asked.labels, kept.tolist(), fitted.first)
     curve = ratio_curve(answered, max_sentences)
     chosen = curve.chosen()
     log(
@@ -1134,7 +1136,9 @@ are English models.
 
 def fusion_card(fusion: Sequence[dict[str, Any]], chosen: dict[str, Any]) -> tuple[str, str]:
     """The fusion curve at the chosen RRF constant, and the best point of each constant."""
-    k = chosen.get("rrf_k", 60)
+
+    def k_of(f: dict[str, Any]) -> int:
+        return int(f.get("rrf_k", 60))  # reports from before the constant was compared: 60
 
     def row(f: dict[str, Any]) -> str:
         return (
@@ -1142,16 +1146,14 @@ def fusion_card(fusion: Sequence[dict[str, Any]], chosen: dict[str, Any]) -> tup
             f"{f['hit_at_5']:.3f} |"
         )
 
-    at_k = "\n".join(row(f) for f in fusion if f.get("rrf_k", 60) == k)
-    best: dict[int, dict[str, Any]] = {}
-    for f in fusion:
-        key = f.get("rrf_k", 60)
-        if key not in best or (f["hit_at_5"], f["hit_at_1"]) > (
-            best[key]["hit_at_5"],
-            best[key]["hit_at_1"],
-        ):
-            best[key] = f
-    by_k = "\n".join(f"| {key} {row(f)}" for key, f in sorted(best.items()))
+    at_k = "\n".join(row(f) for f in fusion if k_of(f) == k_of(chosen))
+    by_k = "\n".join(
+        f"| {k} "
+        + row(
+            max((f for f in fusion if k_of(f) == k), key=lambda f: (f["hit_at_5"], f["hit_at_1"]))
+        )
+        for k in sorted({k_of(f) for f in fusion})
+    )
     return at_k, by_k
 
 

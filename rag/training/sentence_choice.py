@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answering.features import answerability_features
-from rag.answering.scorer import LogisticModel, answer_probabilities, sigmoid
+from rag.answering.scorer import LogisticModel
 
 #: The ratios compared: 0.30, 0.35, …, 1.00 (1.00: the best sentence alone, unless another ties).
 RATIOS = tuple(round(0.3 + 0.05 * i, 2) for i in range(15))
@@ -50,22 +49,16 @@ def cited(probabilities: np.ndarray, ratio: float, max_sentences: int) -> np.nda
 def answered_sets(
     features: Sequence[np.ndarray],
     labels: Sequence[np.ndarray],
+    answered: Sequence[bool],
     first: LogisticModel,
-    answerability: LogisticModel | None,
-    threshold: float,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(probabilities, labels) of each question that is answered at ``threshold`` and has a gold
+    """(stage 1's probabilities, labels) of each question that is ``answered`` and has a gold
     sentence among its candidates (labels: 1 gold, 0 not, -1 unknown)."""
-    out: list[tuple[np.ndarray, np.ndarray]] = []
-    for f, y in zip(features, labels, strict=True):
-        if len(y) == 0 or not (y == 1).any():
-            continue
-        logits = first.logits(f)
-        row = answerability_features(logits, f)[None, :]
-        if float(answer_probabilities(answerability, row)[0]) < threshold:
-            continue
-        out.append((sigmoid(logits), y))
-    return out
+    return [
+        (first.predict(f), y)
+        for f, y, kept in zip(features, labels, answered, strict=True)
+        if kept and (y == 1).any()
+    ]
 
 
 def ratio_point(

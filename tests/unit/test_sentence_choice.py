@@ -65,10 +65,9 @@ def test_the_best_f1_is_chosen_and_a_tie_goes_to_fewer_sentences() -> None:
 
 def test_only_answered_questions_with_a_gold_candidate_count() -> None:
     first = LogisticModel(("x",), np.zeros(1), np.ones(1), np.array([1.0]), 0.0)
-    # Without an answerability model the best sentence's probability decides.
     features = [np.array([[3.0], [1.0]]), np.array([[-3.0], [-4.0]]), np.array([[3.0], [2.0]])]
     labels = [np.array([1, 0]), np.array([1, 0]), np.array([0, 0])]
-    kept = answered_sets(features, labels, first, None, threshold=0.5)
+    kept = answered_sets(features, labels, [True, False, True], first)
     assert len(kept) == 1  # the second is declined, the third has no gold sentence
     p, y = kept[0]
     assert p[0] == pytest.approx(1 / (1 + np.exp(-3.0))) and y.tolist() == [1, 0]
