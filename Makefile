@@ -44,9 +44,10 @@ lint: setup
 
 ## test: set up (including headless Chromium and Ray for the browser and cluster tests), lint, run every test layer
 ## (one pytest-xdist worker per core; a test file's tests stay together on one worker, so module fixtures
-## such as the Ray cluster and the served index are made once)
+## such as the Ray cluster and the served index are made once; files go out in tests/conftest.py's order,
+## the Ray file first, unit files last)
 test: setup setup-ray browser lint
-	$(BIN)/pytest -q -n auto --dist loadfile
+	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 ## check: the unit layer only (tests/unit/, under 30 s) — the edit loop
 check: setup

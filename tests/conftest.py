@@ -22,15 +22,31 @@ TESTS = Path(__file__).resolve().parent
 LAYERS = ("unit", "integration", "e2e")
 
 
+def _layer(item: pytest.Item) -> str | None:
+    try:
+        layer = item.path.resolve().relative_to(TESTS).parts[0]
+    except ValueError:
+        return None
+    return layer if layer in LAYERS else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test with its layer, from the folder it lives in."""
+    """Mark every test with its layer, from the folder it lives in, and order the files for
+    `make test`'s workers (which take whole files, in this order, with --no-loadscope-reorder):
+    the files that start a Ray cluster first, then e2e, integration, unit. The longest file starts
+    at once and the many short unit files fill the end, instead of the Ray file starting last
+    and running alone."""
     for item in items:
-        try:
-            layer = item.path.resolve().relative_to(TESTS).parts[0]
-        except ValueError:
-            continue
-        if layer in LAYERS:
+        layer = _layer(item)
+        if layer is not None:
             item.add_marker(getattr(pytest.mark, layer))
+    cluster_files = {item.path for item in items if item.get_closest_marker("ray")}
+    rank = {layer: i for i, layer in enumerate(("e2e", "integration", "unit"))}
+
+    def order(item: pytest.Item) -> tuple[bool, int]:
+        return item.path not in cluster_files, rank.get(_layer(item) or "", len(rank))
+
+    items.sort(key=order)  # stable: tests keep their order within a file
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +58,20 @@ def st_embedder() -> Iterator[SentenceTransformerEmbedder]:
 
 
 @pytest.fixture(scope="session")
-def onnx_encoder_dir(
-    st_embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A query encoder exported once per test session from the real model."""
-    folder = tmp_path_factory.mktemp("index") / "encoder"
-    export_query_encoder(str(st_embedder.model_path), folder)
+def onnx_encoder_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A query encoder exported once per test run from the real model. Under pytest-xdist the
+    first worker that needs it exports it into the run's folder while the others wait on a lock,
+    then use it: no worker but the one running the embedding tests imports torch."""
+    import fcntl
+
+    run_dir = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        run_dir = run_dir.parent  # /tmp/pytest-of-USER/pytest-N, shared by the run's workers
+    folder = run_dir / "session-encoder"
+    with open(run_dir / "session-encoder.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not folder.is_dir():  # an export appears whole (staged, then renamed) or not at all
+            export_query_encoder(str(SentenceTransformerEmbedder().model_path), folder)
     return folder
 
 
