@@ -37,6 +37,12 @@ class AnswerPolicy:
     extra_sentence_ratio: float | None  # None: the one chosen on validation for the variant
 
 
+def reaches(probability: float, best: float, ratio: float) -> bool:
+    """Whether a further sentence is likely enough to be cited beside the best one: its
+    probability reaches ``ratio`` of the best's (the rule the recipe chooses ``ratio`` for)."""
+    return probability >= ratio * best
+
+
 @dataclass(frozen=True)
 class Scored:
     candidate: Candidate
@@ -104,7 +110,7 @@ class ExtractiveAnswerer:
         for s in scored[1:]:
             if len(chosen) >= p.max_sentences:
                 break
-            if s in chosen or s.score < ratio * best.score:
+            if s in chosen or not reaches(s.score, best.score, ratio):
                 continue
             if q.answer_type == "agent" and _speaker(s.candidate) != speaker:
                 continue  # one who-question, one speaker: never join two people's words

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.answering.extractive import reaches
 from rag.answering.scorer import LogisticModel
 
 #: The ratios compared: 0.30, 0.35, …, 1.00 (1.00: the best sentence alone, unless another ties).
@@ -42,7 +43,7 @@ def cited(probabilities: np.ndarray, ratio: float, max_sentences: int) -> np.nda
     ``ratio`` of the best's, ``max_sentences`` in all."""
     order = np.argsort(-probabilities, kind="stable")
     best = probabilities[order[0]]
-    extra = [int(j) for j in order[1:max_sentences] if probabilities[j] >= ratio * best]
+    extra = [int(j) for j in order[1:max_sentences] if reaches(probabilities[j], best, ratio)]
     return np.asarray([int(order[0]), *extra], dtype=np.int64)
 
 
