@@ -58,14 +58,14 @@ def st_embedder() -> Iterator[SentenceTransformerEmbedder]:
 
 
 @pytest.fixture(scope="session")
-def onnx_encoder_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+def onnx_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A query encoder exported once per test run from the real model. Under pytest-xdist the
     first worker that needs it exports it into the run's folder while the others wait on a lock,
     then use it: no worker but the one running the embedding tests imports torch."""
     import fcntl
 
     run_dir = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # set in xdist's workers; works without xdist too
         run_dir = run_dir.parent  # /tmp/pytest-of-USER/pytest-N, shared by the run's workers
     folder = run_dir / "session-encoder"
     with open(run_dir / "session-encoder.lock", "w") as lock:

@@ -192,20 +192,29 @@ def test_the_default_paths_never_import_ray() -> None:
 
 
 # --- real Ray -------------------------------------------------------------------------------------
+#: Ray kills a worker process idle for 1 s and starts another for the next task (about 1.5 CPU-s
+#: each). This module runs seven ingests on one cluster, pausing between them, so its clusters
+#: (and the killed driver's, which inherits the environment) keep idle workers: 13 s less alone.
+KEEP_IDLE_WORKERS = {"RAY_idle_worker_killing_time_threshold_ms": "600000"}
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
     """One private local Ray cluster for this module (3 logical CPUs: 2 actors + reads)."""
     ray = pytest.importorskip("ray", reason="the optional extra `ray` is not installed")
     from rag.distributed.ingest import ClusterOptions, connect
 
-    local = Settings(ray_address="local", ray_actors=2)
-    _, started = connect(ClusterOptions.from_settings(local, local_object_store_mb=200))
-    assert started and ray.is_initialized()
-    assert ray.cluster_resources()["CPU"] == 3  # 2 actors + read tasks, on a private cluster
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in KEEP_IDLE_WORKERS.items():
+            patch.setenv(name, value)
+        local = Settings(ray_address="local", ray_actors=2)
+        _, started = connect(ClusterOptions.from_settings(local, local_object_store_mb=200))
+        assert started and ray.is_initialized()
+        assert ray.cluster_resources()["CPU"] == 3  # 2 actors + read tasks, on a private cluster
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
 @pytest.fixture(scope="module")
