@@ -31,6 +31,14 @@ class IncompatibleIndexError(RagError):
 class CorruptIndexError(RagError):
     """The index folder is damaged beyond what crash recovery can repair."""
 
+    #: What to do, when the raiser gives no more precise hint.
+    DEFAULT_HINT = (
+        "restore the index folder from a backup, or re-ingest the documents into a new index"
+    )
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or self.DEFAULT_HINT)
+
 
 class IndexPathError(RagError):
     """The index folder path cannot hold an index: it is a file, lies under a file, or is on a

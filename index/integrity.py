@@ -18,7 +18,7 @@ from index.errors import CorruptIndexError
 
 CHECKSUM_KEY = "vector_checksum"
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_HINT = "restore the index folder from a backup, or re-ingest the documents into a new index"
+_HINT = CorruptIndexError.DEFAULT_HINT
 _BLOCK = 1024 * 1024
 
 

@@ -1,7 +1,8 @@
 """Questions in bulk: read a file of questions (one a line, or JSONL records) and answer each.
 
 A ``.jsonl`` file holds records ``{"question", "id"?, "k"?, "filters"?, "mode"?}`` (a bare JSON
-string is a question too); any other file holds one question per non-blank line. A question
+string is a question too); any other file holds one question per non-blank line. Standard input
+is read as JSONL when its first non-blank line is a JSON object. A question
 that cannot be answered (empty, too long, a bad filter) yields an error record for its line and
 the batch goes on.
 """
@@ -19,7 +20,7 @@ from rag.errors import InvalidQuestionError
 from rag.jsonlimits import loads_limited
 from rag.models import Answer
 
-__all__ = ["BatchItem", "answer_batch", "read_questions"]
+__all__ = ["BatchItem", "answer_batch", "looks_like_jsonl", "parse_questions", "read_questions"]
 
 
 @dataclass
@@ -60,9 +61,24 @@ def _item_from_record(line: int, record: Any) -> BatchItem:
 
 def read_questions(path: Path) -> list[BatchItem]:
     """The questions of ``path`` (JSONL records for ``.jsonl``, else one per non-blank line)."""
-    text = path.read_text(encoding="utf-8-sig")
+    return parse_questions(path.read_text(encoding="utf-8-sig"), path.suffix.lower() == ".jsonl")
+
+
+def looks_like_jsonl(text: str) -> bool:
+    """Whether ``text`` (a batch without a file name, e.g. standard input) is JSONL: its first
+    non-blank line is a JSON object."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if not first.startswith("{"):
+        return False
+    try:
+        return isinstance(loads_limited(first), dict)
+    except (ValueError, RagError):
+        return False
+
+
+def parse_questions(text: str, jsonl: bool) -> list[BatchItem]:
+    """The questions of ``text``: JSONL records when ``jsonl``, else one per non-blank line."""
     items: list[BatchItem] = []
-    jsonl = path.suffix.lower() == ".jsonl"
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue

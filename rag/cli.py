@@ -19,7 +19,7 @@ import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -106,6 +106,17 @@ def settings_error(exc: ValidationError, overrides: dict[str, Any]) -> SettingsE
     )
 
 
+def _passages(value: str) -> int:
+    """``--k``: a whole number of passages, 1 to 50 (argparse makes a bad one a usage error)."""
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 1 <= k <= 50:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 50, not {k}")
+    return k
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--index",
@@ -127,7 +138,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise LoaderError(", ".join(missing), "no such file or folder")
+        raise LoaderError(
+            ", ".join(missing),
+            "no such file or folder",
+            hint="give files or folders that exist; nothing was ingested",
+        )
 
     def on_export() -> None:
         print("Exporting the embedding model to ONNX for this index (once) …", file=sys.stderr)
@@ -276,23 +291,28 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def ask_batch(args: argparse.Namespace, settings: Settings) -> int:
     """``rag ask --file``: one answer per question, as JSONL (--json) or text; progress on
     stderr. Exit 1 when some questions could not be asked."""
-    from rag.batch import answer_batch, batch_record, read_questions
+    from rag.batch import (
+        answer_batch,
+        batch_record,
+        looks_like_jsonl,
+        parse_questions,
+        read_questions,
+    )
+    from rag.loaders.reading import os_reason
     from rag.system import QASystem
 
-    path = Path(args.file)
-    if args.file == "-":
-        import tempfile
-
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tmp:
-            tmp.write(sys.stdin.read())
-        path = Path(tmp.name)
+    hint = 'one question a line, or .jsonl records {"question", ...}; - reads standard input'
     try:
-        items = read_questions(path)
-    except UnicodeDecodeError as exc:
-        raise LoaderError(args.file, "not UTF-8 text") from exc
-    finally:
         if args.file == "-":
-            path.unlink(missing_ok=True)
+            text = sys.stdin.read()
+            items, name = parse_questions(text, looks_like_jsonl(text)), "standard input"
+        else:
+            path = Path(args.file)
+            items, name = read_questions(path), path.name
+    except UnicodeDecodeError as exc:
+        raise LoaderError(args.file, "not UTF-8 text", hint=hint) from exc
+    except OSError as exc:
+        raise LoaderError(args.file, os_reason(exc), hint=hint) from exc
     filters = parse_filters(args.filter or [])
     defaults = {"k": args.k, "filters": filters, "mode": args.mode}
     system = QASystem.open(settings)
@@ -315,7 +335,7 @@ def ask_batch(args: argparse.Namespace, settings: Settings) -> int:
     if show:
         print(file=sys.stderr)
     print(
-        f"{len(items) - failed} answered, {failed} could not be asked ({path.name})",
+        f"{len(items) - failed} answered, {failed} could not be asked ({name})",
         file=sys.stderr,
     )
     return EXIT_PARTIAL if failed else EXIT_OK
@@ -335,22 +355,33 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{d.id}\t{d.n_chunks} chunks\t{d.n_chars} chars\t{d.title[:60]}")
             return EXIT_OK
         if not args.ids:
-            raise InvalidQuestionError(f"`rag documents {args.action}` needs document ids")
+            raise InvalidQuestionError(
+                f"`rag documents {args.action}` needs document ids",
+                hint="`rag documents list` shows them",
+            )
         if args.action == "show":
             found = system.get_documents(args.ids)
             for doc_id in args.ids:
+                if found[doc_id] is None:
+                    raise DocumentNotFoundError(
+                        f"no document {doc_id!r} in the index",
+                        hint="`rag documents list` shows the ids",
+                    )
+            for doc_id in args.ids:
                 doc = found[doc_id]
-                if doc is None:
-                    raise DocumentNotFoundError(f"no document {doc_id!r} in the index")
-                print(
-                    doc.model_dump_json(indent=2)
+                assert doc is not None
+                print(  # --json: one document a line (JSONL), however many ids
+                    doc.model_dump_json()
                     if args.json
                     else f"# {doc.title}\nid: {doc.id}\nsource: {doc.source}\n"
                     f"date: {doc.date or '-'}\n\n{doc.text}"
                 )
             return EXIT_OK
         missing = system.delete_documents(args.ids)
-        for doc_id in args.ids:
+        if args.json:
+            deleted = [d for d in args.ids if d not in missing]
+            print(json.dumps({"deleted": deleted, "not_found": missing}, ensure_ascii=False))
+        for doc_id in args.ids if not args.json else []:
             print(f"{'not found' if doc_id in missing else 'deleted'}: {doc_id}")
         return EXIT_PARTIAL if missing else EXIT_OK
     finally:
@@ -392,8 +423,17 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- parser and dispatch --------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with the command's failure shape: one ``error:`` line, a ``hint:`` line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {_one_line(message)}", file=sys.stderr)
+        print(f"hint: see `{self.prog} --help`", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rag", description="Question answering over foreign-policy documents, with citations."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -426,7 +466,7 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question", nargs="?", help="the question; - reads it from standard input")
     _common(p)
-    p.add_argument("--k", type=int, help="passages to retrieve (1-50, default 5)")
+    p.add_argument("--k", type=_passages, help="passages to retrieve (1-50, default 5)")
     p.add_argument(
         "--filter",
         action="append",

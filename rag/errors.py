@@ -8,8 +8,8 @@ from index.errors import RagError
 class LoaderError(RagError):
     """A file could not be turned into documents (unreadable, empty, binary, encrypted, corrupt)."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}", hint=hint)
         self.path = path
         self.reason = reason
 

@@ -25,7 +25,8 @@ def coerce_filters(filters: Filters | Mapping[str, Any] | None) -> Filters | Non
         if key == "metadata":
             continue
         if key in ("doc_id", "doc_ids"):
-            fields["doc_ids"] = [value] if isinstance(value, str) else list(value)
+            # A list as given; anything else but a string is left for validation to refuse.
+            fields["doc_ids"] = [value] if isinstance(value, str) else value
         elif key in BUILTIN_FILTER_KEYS:
             fields[key] = value
         else:

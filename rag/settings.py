@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
 DenseScoring = Literal["chunk", "sentence"]
 VectorIndexKind = Literal["auto", "flat", "ivf"]
 

@@ -40,7 +40,7 @@ from rag.language import detect_language
 from rag.loaders import LoadFailure
 from rag.models import Answer, Filters, IndexStats, Passage
 from rag.retrieval import RetrievalParams, retrieve
-from rag.settings import RetrievalMode, Settings
+from rag.settings import RETRIEVAL_MODES, RetrievalMode, Settings
 from rag.tokens import TiktokenCounter, TokenCounter
 
 logger = logging.getLogger(__name__)
@@ -238,7 +238,13 @@ class QASystem:
         s = self.settings
         k = s.top_k if k is None else k
         if not 1 <= k <= 50:
-            raise InvalidQuestionError(f"k must be between 1 and 50, not {k}")
+            raise InvalidQuestionError(
+                f"k must be between 1 and 50, not {k}", hint="ask for 1 to 50 passages"
+            )
+        if mode is not None and mode not in RETRIEVAL_MODES:
+            raise InvalidQuestionError(
+                f"unknown retrieval mode {mode!r}", hint=f"use one of {', '.join(RETRIEVAL_MODES)}"
+            )
         return RetrievalParams(
             k=k,
             mode=mode or s.retrieval_mode,

@@ -75,6 +75,9 @@ def test_documents_and_stats(index: Path) -> None:
     assert "Sweden" in shown.stdout
     missing = rag("documents", "show", "nope", "--index", index)
     assert missing.returncode == 4 and "no document" in missing.stderr
+    assert "hint: `rag documents list` shows the ids" in missing.stderr
+    both = rag("documents", "show", "article.txt", "article.txt", "--index", index, "--json")
+    assert [json.loads(line)["id"] for line in both.stdout.splitlines()] == ["article.txt"] * 2
     stats = json.loads(rag("stats", "--index", index, "--check", "--json").stdout)
     assert stats["documents"] == 1 and stats["problems"] == []
     assert stats["chunks"] == stats["vectors"] == stats["fts_rows"]
@@ -83,8 +86,9 @@ def test_documents_and_stats(index: Path) -> None:
 def test_delete_then_answer_is_gone(tmp_path: Path) -> None:
     idx = tmp_path / "index"
     assert rag("ingest", ARTICLE, "--index", idx, "-q").returncode == 0
-    deleted = rag("documents", "delete", ARTICLE.name, "--index", idx)
-    assert deleted.returncode == 0 and "deleted" in deleted.stdout
+    deleted = rag("documents", "delete", ARTICLE.name, "nope", "--index", idx, "--json")
+    assert deleted.returncode == 1  # one id was not found
+    assert json.loads(deleted.stdout) == {"deleted": [ARTICLE.name], "not_found": ["nope"]}
     after = json.loads(rag("ask", "When did Sweden join NATO?", "--index", idx, "--json").stdout)
     assert after["abstained"] is True and after["passages"] == []
 

@@ -68,6 +68,8 @@ def test_batch_of_questions_as_jsonl(article_index: Settings, tmp_path: Path) ->
                 json.dumps("Who commented on Japan?"),
                 json.dumps({"id": "d", "question": QUESTION, "filters": {"contry": "ALB"}}),
                 json.dumps({"id": "e", "question": QUESTION, "k": 2}),
+                json.dumps({"id": "f", "question": QUESTION, "mode": "DENSE"}),
+                json.dumps({"id": "g", "question": QUESTION, "filters": {"doc_id": 5}}),
             ]
         ),
         encoding="utf-8",
@@ -75,16 +77,28 @@ def test_batch_of_questions_as_jsonl(article_index: Settings, tmp_path: Path) ->
     done = rag(
         "ask", "--file", questions, "--json", "--index", article_index.index_dir, "--progress"
     )
-    assert done.returncode == 1, done.stderr  # two questions could not be asked
+    assert done.returncode == 1, done.stderr  # four questions could not be asked
     records = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [r["line"] for r in records] == [1, 2, 4, 5, 6]
+    assert [r["line"] for r in records] == [1, 2, 4, 5, 6, 7, 8]
     assert records[0]["id"] == "a" and records[0]["question"] == QUESTION
     assert "citations" in records[0] and "answer_plain" in records[0]
     assert "empty" in records[1]["error"]
     assert records[2]["question"] == "Who commented on Japan?" and "answer" in records[2]
     assert "contry" in records[3]["error"] and "known keys" in records[3]["error"]
     assert len(records[4]["passages"]) <= 2
-    assert "answered 5/5" in done.stderr and "3 answered, 2 could not be asked" in done.stderr
+    assert "retrieval mode 'DENSE'" in records[5]["error"]  # not a crash of the whole batch
+    assert "doc_ids" in records[6]["error"]
+    assert "answered 7/7" in done.stderr and "3 answered, 4 could not be asked" in done.stderr
+    assert "(q.jsonl)" in done.stderr
+
+
+def test_batch_from_standard_input_is_jsonl_when_its_records_are(article_index: Settings) -> None:
+    lines = json.dumps({"id": "a", "question": QUESTION}) + "\n" + json.dumps({"question": ""})
+    done = rag("ask", "--file", "-", "--json", "--index", article_index.index_dir, stdin=lines)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert records[0]["id"] == "a" and records[0]["question"] == QUESTION, records
+    assert "empty" in records[1]["error"]  # the record's empty question, not its JSON text
+    assert done.returncode == 1 and "(standard input)" in done.stderr
 
 
 def test_batch_of_plain_lines_prints_text(article_index: Settings, tmp_path: Path) -> None:

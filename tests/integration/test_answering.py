@@ -158,6 +158,9 @@ def test_bad_questions_are_refused(system: QASystem) -> None:
         system.ask("why " * 1000)
     with pytest.raises(InvalidQuestionError, match="k must"):
         system.ask(NATO_QUESTION, k=0)
+    with pytest.raises(InvalidQuestionError, match="retrieval mode 'DENSE'") as caught:
+        system.ask(NATO_QUESTION, mode="DENSE")  # type: ignore[arg-type]
+    assert caught.value.hint == "use one of hybrid, dense, lexical"
 
 
 # --- the optional language-model answerer ------------------------------------------------------

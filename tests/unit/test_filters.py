@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from index.errors import InvalidFilterError
 from rag.cli import parse_filters, parse_scalar
+from rag.filters import coerce_filters
 from rag.models import Filters
 
 
@@ -16,6 +17,17 @@ def test_filters_become_a_chunk_filter() -> None:
     assert c.doc_ids == frozenset({"a", "b"})
     assert (c.source, c.date_from, c.date_to) == ("news", "2020", None)
     assert c.metadata == {"lang": "fr"}
+
+
+@pytest.mark.parametrize("value", [5, {"a": 1}, [1]])
+def test_a_doc_id_that_is_not_text_is_a_filter_error(value: object) -> None:
+    with pytest.raises(InvalidFilterError, match="doc_ids"):
+        coerce_filters({"doc_id": value})
+
+
+def test_doc_ids_are_taken_as_a_string_or_a_list() -> None:
+    assert coerce_filters({"doc_id": "a"}) == Filters(doc_ids=["a"])
+    assert coerce_filters({"doc_ids": ["a", "b"]}) == Filters(doc_ids=["a", "b"])
 
 
 def test_no_doc_ids_means_no_restriction() -> None:
