@@ -14,7 +14,9 @@ Which line breaks are soft (become one space):
 * A blank line, a Markdown heading, a list item (``-``, ``*``, ``•``, ``1.``, ``a)``, and ``o``
   after a line ending in ``:`` or ``;``), a block
   quote, a table row or a code fence is always a boundary, and so is every line inside a fenced
-  code block.
+  code block. The one exception, in every text, wrapped or not: blank lines that fall inside a
+  sentence (the line before ends in a letter, a digit or a comma, the line after starts in lower
+  case, neither is structural), as transcripts of speeches have them, become one space.
 * Otherwise the break after line *a* is soft when the next line starts in lower case, when *a*
   ends with a hyphen, when *a* is nearly full (:data:`FULL_LINE` of the wrap width:
   proportional fonts make PDF line lengths uneven), or when the first word of the next line
@@ -145,6 +147,41 @@ def _join_hyphenated(a: str, b: str, vocabulary: _Vocabulary) -> str | None:
     return a + b if keep else a[:-1] + b
 
 
+def _join_split_sentences(lines: list[str]) -> list[str]:
+    """``lines`` with every blank-line break that falls inside a sentence joined by a space: the
+    line before it ends in a letter, a digit or a comma, and the line after it starts in lower
+    case (transcripts break "freedoms that are" / "" / "enshrined in our Charter."). Structural
+    lines (lists, headings, quotes, tables, fences) and fenced code keep their breaks."""
+    out: list[str] = []
+    blanks: list[str] = []
+    in_fence = False
+    for line in lines:
+        if _FENCE_RE.match(line):
+            in_fence = not in_fence
+        if not line.strip():
+            blanks.append(line)
+            continue
+        head = out[-1].rstrip() if out else ""
+        first = line.lstrip()
+        if (
+            blanks
+            and not in_fence
+            and head
+            and (head[-1].isalnum() or head[-1] == ",")
+            and first[:1].islower()
+            and not first.startswith("o ")
+            and not _is_structural(line)
+            and not _is_structural(out[-1])
+        ):
+            out[-1] = f"{head} {first}"
+        else:
+            out.extend(blanks)
+            out.append(line)
+        blanks = []
+    out.extend(blanks)
+    return out
+
+
 def reflow(text: str, *, width: int | None = None) -> str:
     """``text`` with the soft line breaks of hard-wrapped paragraphs joined (see the module).
 
@@ -154,7 +191,8 @@ def reflow(text: str, *, width: int | None = None) -> str:
     """
     if "\n" not in text:
         return text
-    lines = text.split("\n")
+    lines = _join_split_sentences(text.split("\n"))
+    text = "\n".join(lines)
     width = wrap_width(lines) if width is None else width
     if not 0 < width <= MAX_WRAP_WIDTH:
         return text  # not hard-wrapped

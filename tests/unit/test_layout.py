@@ -47,3 +47,25 @@ def test_wrap_width_of_uniform_lines() -> None:
 
 def test_empty_text() -> None:
     assert reflow("") == ""
+
+
+def test_blank_lines_inside_a_sentence_are_joined_in_any_text() -> None:
+    """A transcript breaks sentences with blank lines; its long lines are not hard-wrapped."""
+    text = (
+        "Mr. President,\n\nOur delegation speaks for the farmers of the river delta, who "
+        "have waited many years for the water agreement that was\n\npromised to them "
+        "in 2019, and for the roads that were never\n\n\nbuilt.\n\nThank you."
+    )
+    out = reflow(text)
+    assert "agreement that was promised to them" in out
+    assert "were never built." in out
+    assert "Mr. President,\n\nOur delegation" in out  # the next line starts a sentence
+    assert out.endswith("built.\n\nThank you.")
+
+
+def test_structure_and_code_keep_blank_lines_before_lower_case() -> None:
+    text = (
+        "6. Questions of procedure\n\na. clearance of the minutes\n\n"
+        "```\nvalue = compute\n\nresult = value\n```\n"
+    )
+    assert reflow(text) == text
