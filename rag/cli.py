@@ -216,10 +216,15 @@ def parse_filters(items: Sequence[str]) -> Any:
         if not sep or not key:
             raise InvalidFilterError(
                 f"filter {item!r} is not KEY=VALUE",
-                hint="e.g. --filter source=UNGDC --filter date_from=2022 --filter country=SWE",
+                hint="e.g. --filter date_from=2022 --filter country=SWE --filter doc_id=ID",
             )
         if key == "doc_id":
             doc_ids.append(value)
+        elif key in fields or key in metadata:
+            raise InvalidFilterError(
+                f"filter key {key!r} is given twice",
+                hint="give each key once; only doc_id repeats (documents with any of the ids)",
+            )
         elif key in FILTER_FIELDS:
             fields[key] = value
         else:

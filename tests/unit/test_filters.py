@@ -73,6 +73,14 @@ def test_parse_filters_splits_fields_metadata_and_repeated_ids() -> None:
     assert f.metadata == {"year": 1999}
 
 
+@pytest.mark.parametrize("key", ["country", "date_from"])
+def test_parse_filters_refuses_a_key_given_twice(key: str) -> None:
+    """Only doc_id repeats; a second value for another key would silently replace the first."""
+    with pytest.raises(InvalidFilterError, match=f"'{key}' is given twice") as caught:
+        parse_filters([f"{key}=2001", "doc_id=x", f"{key}=2002"])
+    assert caught.value.hint and "only doc_id repeats" in caught.value.hint
+
+
 @pytest.mark.parametrize("item", ["novalue", "=x"])
 def test_parse_filters_needs_key_equals_value(item: str) -> None:
     with pytest.raises(InvalidFilterError):
