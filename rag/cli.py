@@ -589,6 +589,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Libraries' own chatter: faiss logs each CPU-specific build it tries (not found is normal);
+    # pypdf warns about damage that the loader reports itself as a failed file.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         settings = _settings(args)
         handler: Handler = args.handler

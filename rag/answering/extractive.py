@@ -101,8 +101,8 @@ class ExtractiveAnswerer:
         if p_answer < threshold:
             return abstention(
                 p_answer,
-                f"weak support (probability that the best sentence answers {p_answer:.2f} "
-                f"< threshold {threshold:.2f})",
+                f"weak support (probability that the best sentence answers {p_answer:.3f} "
+                f"< threshold {threshold:.3f})",
                 answerer=self.name,
             )
         chosen = [best, *context_sentences(best, scored)]

@@ -179,7 +179,7 @@ def test_abstains_below_the_threshold_and_says_why() -> None:
     cands = candidates_from("ungd:1", SPEECH)
     answer = answerer({"The grain corridor c": 0.3}).answer("How much wheat?", None, cands, [])
     assert answer.abstained and answer.citations == []
-    assert "0.30 < threshold 0.50" in answer.warnings[0]
+    assert "0.300 < threshold 0.500" in answer.warnings[0]
 
 
 def test_a_leading_pronoun_brings_its_antecedent() -> None:
