@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from eval.dataset import EvalSetError
 from rag.cli import parse_scalar
-from rag.settings import Settings
+from rag.settings import MAX_K, Settings
 
 if TYPE_CHECKING:
     from eval.harness import EvalConfig, OverrideValue
@@ -115,8 +115,8 @@ def parse_configs(text: str, k: int) -> list[EvalConfig]:
                 config_k = int(k_text)
             except ValueError as exc:
                 raise EvalSetError(f"--configs item {item!r}: K must be an integer") from exc
-        if not 1 <= config_k <= 50:
-            raise EvalSetError(f"--configs item {item!r}: K must be between 1 and 50")
+        if not 1 <= config_k <= MAX_K:
+            raise EvalSetError(f"--configs item {item!r}: K must be between 1 and {MAX_K}")
         configs.append(EvalConfig(name=item, mode=mode, k=config_k))
     if not configs:
         raise EvalSetError("--configs names no configuration", hint="e.g. --configs hybrid")

@@ -30,7 +30,7 @@ from eval.metrics import (
 )
 from index.errors import RagError
 from rag.models import Answer
-from rag.settings import RetrievalMode, Settings
+from rag.settings import MAX_K, RetrievalMode, Settings
 from rag.system import QASystem
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class EvalConfig(BaseModel):
 
     name: str = Field(..., min_length=1)
     mode: RetrievalMode = "hybrid"
-    k: int = Field(default=5, ge=1, le=50)
+    k: int = Field(default=5, ge=1, le=MAX_K)
     overrides: dict[str, OverrideValue] = Field(
         default_factory=dict, description="Settings fields to change, e.g. abstain_threshold."
     )

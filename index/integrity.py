@@ -18,7 +18,6 @@ from index.errors import CorruptIndexError
 
 CHECKSUM_KEY = "vector_checksum"
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_HINT = CorruptIndexError.DEFAULT_HINT
 _BLOCK = 1024 * 1024
 
 
@@ -51,13 +50,12 @@ def verify_vector_file(path: Path, expected: str | None) -> None:
     if actual != expected:
         raise CorruptIndexError(
             f"vector file {path} is damaged: its checksum does not match the one recorded when "
-            "it was written",
-            hint=_HINT,
+            "it was written"
         )
 
 
 def corrupt_catalog(path: Path, reason: object) -> CorruptIndexError:
-    return CorruptIndexError(f"the index catalog {path} is damaged: {reason}", hint=_HINT)
+    return CorruptIndexError(f"the index catalog {path} is damaged: {reason}")
 
 
 def check_catalog_file(path: Path) -> None:

@@ -40,7 +40,7 @@ from rag.errors import (
     ServeAddressError,
     SettingsError,
 )
-from rag.settings import Settings
+from rag.settings import MAX_K, RETRIEVAL_MODES, Settings
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1  # ingest finished but some inputs failed
@@ -112,8 +112,8 @@ def _passages(value: str) -> int:
         k = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if not 1 <= k <= 50:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 50, not {k}")
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_K}, not {k}")
     return k
 
 
@@ -471,14 +471,14 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question", nargs="?", help="the question; - reads it from standard input")
     _common(p)
-    p.add_argument("--k", type=_passages, help="passages to retrieve (1-50, default 5)")
+    p.add_argument("--k", type=_passages, help=f"passages to retrieve (1-{MAX_K}, default 5)")
     p.add_argument(
         "--filter",
         action="append",
         metavar="KEY=VALUE",
         help="doc_id, source, date_from, date_to, or any metadata key; repeatable",
     )
-    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="retrieval mode")
+    p.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode")
     p.add_argument(
         "--json",
         action="store_true",

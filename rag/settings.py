@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
+#: The most passages one question may ask for (CLI, HTTP, Python API and evaluation alike).
+MAX_K = 50
 DenseScoring = Literal["chunk", "sentence"]
 VectorIndexKind = Literal["auto", "flat", "ivf"]
 
@@ -75,7 +77,7 @@ class Settings(BaseSettings):
 
     # --- retrieval -----------------------------------------------------------------------------
     retrieval_mode: RetrievalMode = "hybrid"
-    top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    top_k: int = Field(5, ge=1, le=MAX_K, description="Passages returned per question.")
     dense_depth: int = Field(40, ge=1, le=1000, description="Candidates from FAISS before fusion.")
     lexical_depth: int = Field(40, ge=1, le=1000, description="Candidates from FTS5 before fusion.")
     rrf_k: int = Field(

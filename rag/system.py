@@ -40,7 +40,7 @@ from rag.language import detect_language
 from rag.loaders import LoadFailure
 from rag.models import Answer, Filters, IndexStats, Passage
 from rag.retrieval import RetrievalParams, retrieve
-from rag.settings import RETRIEVAL_MODES, RetrievalMode, Settings
+from rag.settings import MAX_K, RETRIEVAL_MODES, RetrievalMode, Settings
 from rag.tokens import TiktokenCounter, TokenCounter
 
 logger = logging.getLogger(__name__)
@@ -237,9 +237,9 @@ class QASystem:
     def params(self, k: int | None, mode: RetrievalMode | None) -> RetrievalParams:
         s = self.settings
         k = s.top_k if k is None else k
-        if not 1 <= k <= 50:
+        if not 1 <= k <= MAX_K:
             raise InvalidQuestionError(
-                f"k must be between 1 and 50, not {k}", hint="ask for 1 to 50 passages"
+                f"k must be between 1 and {MAX_K}, not {k}", hint=f"ask for 1 to {MAX_K} passages"
             )
         if mode is not None and mode not in RETRIEVAL_MODES:
             raise InvalidQuestionError(

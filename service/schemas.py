@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator
 
 from rag.models import DocumentInfo, Filters
-from rag.settings import RetrievalMode
+from rag.settings import MAX_K, RetrievalMode
 
 #: Metadata filter keys the index accepts (see ``index.catalog``).
 METADATA_KEY_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
@@ -81,7 +81,10 @@ class AskRequest(BaseModel):
         json_schema_extra={"pattern": NOT_BLANK_PATTERN},
     )
     k: int | None = Field(
-        None, ge=1, le=50, description="Passages to retrieve, 1-50 (default: the server's top_k)."
+        None,
+        ge=1,
+        le=MAX_K,
+        description=f"Passages to retrieve, 1-{MAX_K} (default: the server's top_k).",
     )
     filters: RequestFilters | None = Field(
         None, description="Restrict retrieval to some documents."
