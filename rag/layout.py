@@ -22,11 +22,16 @@ Which line breaks are soft (become one space):
   proportional fonts make PDF line lengths uneven), or when the first word of the next line
   would not have fitted on *a*. A short line followed by a capitalised one (a heading, a
   signature, an address line) keeps its break.
+* In a text that is not hard-wrapped, or too short to tell (a three-line paragraph), a break is
+  soft only where the next line plainly goes on with the sentence: it starts in lower case after
+  a letter, digit, comma or hyphen, or the line ends with a word no sentence ends with (``of``,
+  ``the``, ``and``).
 
 A word hyphenated across a break (``coop-`` / ``eration``) is joined without the hyphen only when
 the joined word is a word: it occurs elsewhere in the text, while the hyphenated form does not,
-or its second part is no word on its own. Compounds (``self-defence``, ``Franco-German``, or any
-hyphenated form found elsewhere in the text) keep their hyphen.
+or its second part is no word on its own (``scien-`` / ``tific`` is "scientific"; the halves of
+a broken word do not count as words of the text). Compounds (``self-defence``,
+``Franco-German``, or any hyphenated form found elsewhere in the text) keep their hyphen.
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ _FENCE_RE = re.compile(r"\s*(?:```|~~~)")
 _WORD_RE = re.compile(r"\w+(?:-\w+)*")
 _TRAILING_PART_RE = re.compile(r"([^\W\d_]+)-$")
 _LEADING_PART_RE = re.compile(r"[^\W\d_]+")
+# A word broken by a hyphen at a line end ("scien-" / "tific"): its halves are no words of the text.
+_BROKEN_WORD_RE = re.compile(r"[^\W\d_]+-[ \t]*\n[ \t]*[^\W\d_]+")
+# Words after which a sentence cannot end: a line ending in one goes on in the next line.
+_CONTINUING_WORDS = frozenset(
+    """a an the of to in on at by for from with and or but nor as than that which whose
+    into onto upon about between among within without under over after before during""".split()
+)
 # First parts of compounds that keep their hyphen even without evidence in the text.
 _COMPOUND_PREFIXES = frozenset(
     """self non co anti pro post pre ex multi cross counter inter intra long short well
@@ -115,7 +127,8 @@ class _Vocabulary:
     def __init__(self, text: str) -> None:
         self.words: set[str] = set()
         self.compounds: set[str] = set()
-        for match in _WORD_RE.finditer(text.lower()):
+        # The halves of words broken at line ends are no evidence that they are words.
+        for match in _WORD_RE.finditer(_BROKEN_WORD_RE.sub(" ", text).lower()):
             word = match.group()
             if "-" in word:
                 self.compounds.add(word)
@@ -195,7 +208,7 @@ def reflow(text: str, *, width: int | None = None) -> str:
     text = "\n".join(lines)
     width = wrap_width(lines) if width is None else width
     if not 0 < width <= MAX_WRAP_WIDTH:
-        return text  # not hard-wrapped
+        return _join_continuations(lines, text)  # not hard-wrapped (or too short to tell)
     vocabulary: _Vocabulary | None = None
     out: list[str] = [lines[0]]
     in_fence = bool(_FENCE_RE.match(lines[0]))
@@ -215,5 +228,44 @@ def reflow(text: str, *, width: int | None = None) -> str:
             if joined is not None:
                 out[-1] = joined
                 continue
+        out[-1] = f"{head} {rest}"
+    return "\n".join(out)
+
+
+def _continues(a: str, b: str) -> bool:
+    """True when non-blank line ``b`` plainly goes on with the sentence of line ``a``, in any
+    text: ``b`` starts in lower case after a letter, digit, comma or hyphen, or ``a`` ends with a
+    word no sentence ends with (``of``, ``the``, ``and``, ...)."""
+    if _is_structural(b) or _is_structural(a) or _HEADING_RE.match(a):
+        return False
+    a, first = a.rstrip(), b.lstrip()
+    if first.startswith("o ") and (a.endswith((":", ";")) or a.lstrip().startswith("o ")):
+        return False
+    if first[:1].islower() and (a[-1:].isalnum() or a.endswith((",", "-"))):
+        return True
+    last = a.rsplit(maxsplit=1)[-1] if a else ""
+    return last.lower() in _CONTINUING_WORDS
+
+
+def _join_continuations(lines: list[str], text: str) -> str:
+    """The lines of a text that is not (or cannot be told to be) hard-wrapped, joined only
+    where a line plainly continues the sentence of the line before (:func:`_continues`): a
+    short hard-wrapped paragraph is still one paragraph."""
+    vocabulary: _Vocabulary | None = None
+    out: list[str] = [lines[0]]
+    in_fence = bool(_FENCE_RE.match(lines[0]))
+    for previous, line in itertools.pairwise(lines):
+        if _FENCE_RE.match(line):
+            in_fence = not in_fence
+        if in_fence or not line.strip() or not previous.strip() or not _continues(previous, line):
+            out.append(line)
+            continue
+        head, rest = out[-1].rstrip(), line.lstrip()
+        if head.endswith("-") and not head.endswith(" -"):
+            if vocabulary is None:
+                vocabulary = _Vocabulary(text)
+            joined = _join_hyphenated(head, rest, vocabulary)
+            out[-1] = joined if joined is not None else head + rest
+            continue
         out[-1] = f"{head} {rest}"
     return "\n".join(out)

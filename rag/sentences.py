@@ -11,6 +11,8 @@ it can run over whole corpora. Its rules, in order:
   ``Jan.``, ...), a dotted acronym (``U.S.``, ``E.U.``) or a single capital initial
   (``J. F. Kennedy``);
 * a period inside a number (``3.5``) never ends a sentence, since no whitespace follows it;
+* nor does the period of an ordinal number before a month name (German ``Am 27. Februar 2022``);
+  before a lower-case word no period ends a sentence anyway;
 * the Arabic question mark ``؟`` and full stop ``۔`` end a sentence like ``?``; the next letter of
   a script without case (Arabic, Hebrew, CJK, ...) counts as a capital;
 * the ideographic full stop and the full-width marks ``。！？`` (optionally followed by closing
@@ -55,6 +57,13 @@ _SPACE_RE = re.compile(r"\s+")
 _DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 _OPENERS = "“\"‘'«(["
 _LEADING_PUNCT = "“\"‘'«([{"
+# Month names that follow an ordinal day written with a period ("27. Februar"), lower-cased.
+_MONTHS = frozenset(
+    """januar jänner februar feber märz maerz april mai juni juli august september oktober
+    november dezember january february march may june july october december""".split()
+)
+_ORDINAL_RE = re.compile(r"(?<![\w.])\d{1,2}$")
+_NEXT_WORD_RE = re.compile(r"\w+")
 # Abbreviations are short; looking further back than this cannot find one.
 _MAX_ABBREVIATION_LOOKBACK = 16
 
@@ -105,6 +114,8 @@ def _latin_ends(text: str, start: int, end: int) -> list[int]:
         if not ((nxt.isalpha() and not nxt.islower()) or nxt.isdigit() or nxt in _OPENERS):
             continue
         punct = match.group()
+        if punct == "." and _is_ordinal_date(text, start, match.start(), after.end(), end):
+            continue
         if (
             punct[0] == "."
             and not punct.startswith("..")
@@ -131,6 +142,14 @@ def _is_abbreviation(text: str, line_start: int, period: int) -> bool:
     if len(word) == 1 and word.isupper():
         return True  # an initial: "J. F. Kennedy"
     return _DOTTED_RE.fullmatch(word) is not None
+
+
+def _is_ordinal_date(text: str, line_start: int, period: int, nxt: int, end: int) -> bool:
+    """True when the period at ``period`` closes an ordinal day ("27.") and a month name follows."""
+    if _ORDINAL_RE.search(text, max(line_start, period - 3), period) is None:
+        return False
+    word = _NEXT_WORD_RE.match(text, nxt, end)
+    return word is not None and word.group().lower() in _MONTHS
 
 
 def _append_stripped(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:

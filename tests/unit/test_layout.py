@@ -69,3 +69,29 @@ def test_structure_and_code_keep_blank_lines_before_lower_case() -> None:
         "```\nvalue = compute\n\nresult = value\n```\n"
     )
     assert reflow(text) == text
+
+
+def test_a_short_hard_wrapped_paragraph_is_one_paragraph() -> None:
+    """Three wrapped lines are too few to measure a wrap width; the lines still go on with
+    their sentence (a lower-case start, a line ending in "of")."""
+    text = (
+        "Norway said on Tuesday that its fisheries\n"
+        "accord with Iceland would be extended until the end of 2031, after two rounds of\n"
+        "Talks in Reykjavik and Oslo.\n"
+    )
+    assert reflow(text) == (
+        "Norway said on Tuesday that its fisheries accord with Iceland would be extended "
+        "until the end of 2031, after two rounds of Talks in Reykjavik and Oslo.\n"
+    )
+    address = "Ministry of Foreign Affairs\nGustav Adolfs torg 1\nStockholm\n"
+    assert reflow(address) == address
+
+
+def test_a_word_hyphenated_at_a_line_end_is_joined() -> None:
+    short = "The report was a scien-\ntific study of the Arctic.\n"
+    assert reflow(short) == "The report was a scientific study of the Arctic.\n"
+    wrapped = WRAPPED.replace("which had been planned", "which was a scien-\ntific plan")
+    out = reflow(wrapped)
+    assert "a scientific plan" in out and "scien-" not in out
+    # compounds keep their hyphen
+    assert "self-defence" in reflow("They spoke of self-\ndefence and more.\n")

@@ -153,7 +153,7 @@ def test_txt_explicit_doc_id_and_long_first_line_gives_stem_title(tmp_path: Path
 
 def test_txt_title_skips_blank_lines_and_accepts_200_chars(tmp_path: Path) -> None:
     first = "T" * 200
-    [doc] = load_file(write(tmp_path / "a.txt", f"\n   \n  {first}  \nbody\n"))
+    [doc] = load_file(write(tmp_path / "a.txt", f"\n   \n  {first}  \nBody.\n"))
     assert doc.title == first
 
 
@@ -193,9 +193,9 @@ def test_cp1251_russian_is_detected_and_stored_correctly(tmp_path: Path) -> None
 
 
 def test_utf16_with_bom_is_text(tmp_path: Path) -> None:
-    path = write(tmp_path / "wide.txt", "Tokyo–Stockholm\r\nline two\r\n".encode("utf-16"))
+    path = write(tmp_path / "wide.txt", "Tokyo–Stockholm\r\nLine two\r\n".encode("utf-16"))
     [doc] = load_file(path)
-    assert doc.text == "Tokyo–Stockholm\nline two\n"
+    assert doc.text == "Tokyo–Stockholm\nLine two\n"
 
 
 @pytest.mark.parametrize(
@@ -398,7 +398,9 @@ def test_fixture_corpus_records() -> None:
     assert hsg.date is None and hsg.metadata == {}
     assert hsg.source.startswith("U.S. Department of State, Office of the Historian")
     raw = [json.loads(line) for line in FIXTURE_CORPUS.read_text(encoding="utf-8").splitlines()]
-    assert [d.text for d in docs] == [r["text"] for r in raw]
+    # the one line break inside a sentence ("being" / "tested") is joined; nothing else changes
+    texts = [r["text"].replace("being\ntested", "being tested") for r in raw]
+    assert [d.text for d in docs] == texts
     assert all(len(d.text) <= 3000 for d in docs)
 
 

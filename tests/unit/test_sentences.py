@@ -59,3 +59,14 @@ def test_text_without_an_end_mark_is_one_sentence() -> None:
 
 def test_blank_lines_end_sentences() -> None:
     assert parts("Title line\n\nBody text here.") == ["Title line", "Body text here."]
+
+
+def test_an_ordinal_day_before_a_month_does_not_end_a_sentence() -> None:
+    """German writes dates "27. Februar": the period closes the ordinal, not the sentence."""
+    text = "Am 27. Februar 2022 sprach der Kanzler im Bundestag. Am 1. Mai sprach er erneut."
+    assert parts(text) == [
+        "Am 27. Februar 2022 sprach der Kanzler im Bundestag.",
+        "Am 1. Mai sprach er erneut.",
+    ]
+    # a year (four digits) before a capitalised word still ends the sentence
+    assert len(parts("Das Abkommen trat 2022. Februar war kalt.")) == 2
