@@ -39,8 +39,10 @@ from rag.loaders import LoadFailure, iter_documents
 from rag.retrieval import retrieve
 from rag.settings import DenseScoring, Settings
 from rag.system import QASystem
-from rag.training.recipe import Split, decision_summary, make_split, rows_by_split
+from rag.training.fitting import decision_summary
+from rag.training.selection import Split, make_split
 from rag.training.squad import TrainQuestion, in_long_documents, load_questions, long_documents
+from rag.training.stages import rows_by_split
 
 #: (dense scoring, FAISS depth, dense weight); a weight of None is dense retrieval alone.
 CONFIGS: tuple[tuple[DenseScoring, int, float | None], ...] = tuple(

@@ -22,7 +22,7 @@ from rag.answering.scorer import AnswerScorer, LogisticModel, ScorerSpec, bundle
 from rag.errors import ModelError
 from rag.settings import DenseScoring, Settings
 from rag.training.logistic import threshold_curve
-from rag.training.recipe import FusionPoint, choose_fusion
+from rag.training.selection import FusionPoint, choose_fusion
 from rag.training.squad import (
     ANSWER_REMOVED,
     LabelledSet,
@@ -174,7 +174,7 @@ def test_the_rrf_constant_is_chosen_like_the_weight_and_the_larger_wins_a_tie() 
 def test_the_model_card_shows_the_curve_at_the_chosen_constant_and_the_best_of_each() -> None:
     from dataclasses import asdict
 
-    from rag.training.recipe import fusion_card
+    from rag.training.card import fusion_card
 
     curve = [asdict(p) for p in (_point(0.3, 0.79, 0.95, k=60), _point(1.0, 0.76, 0.96, k=10))]
     at_k, by_k = fusion_card(curve, {"rrf_k": 10})
@@ -186,7 +186,7 @@ def test_the_model_card_shows_the_curve_at_the_chosen_constant_and_the_best_of_e
 
 
 def test_the_model_card_shows_each_shape_of_the_validation_collection() -> None:
-    from rag.training.recipe import shapes_card
+    from rag.training.card import shapes_card
 
     by_shape = {
         "paragraphs": {
@@ -314,7 +314,7 @@ def test_the_policy_threshold_overrides_the_models_only_when_given() -> None:
 
 def test_bi_encoder_triples_and_cosine_ranking_use_the_asked_questions_only() -> None:
     from rag.training.bi_encoder import COSINE, cosine_top1, features_cosine, triples_from
-    from rag.training.recipe import Rows
+    from rag.training.fitting import Rows
 
     def feats(cosines: list[float]) -> np.ndarray:
         m = np.zeros((len(cosines), len(BASE_FEATURES)), dtype=np.float32)
@@ -355,7 +355,7 @@ def test_training_schedule_warms_up_then_decays_and_batches_cycle() -> None:
 
 
 def test_validation_by_overlap_puts_low_overlap_questions_in_the_first_quartile() -> None:
-    from rag.training.recipe import Rows, by_overlap
+    from rag.training.fitting import Rows, by_overlap
 
     cos, ovl = BASE_FEATURES.index("cosine"), BASE_FEATURES.index("overlap")
 

@@ -18,7 +18,7 @@ from rag.answering.scorer import AnswerScorer, LogisticModel, ScoredCandidates, 
 from rag.errors import ModelError
 from rag.settings import Settings
 from rag.training.logistic import fit_logistic, threshold_curve
-from rag.training.recipe import choose_threshold
+from rag.training.selection import choose_threshold
 from tests.unit.answering_fakes import candidates_from, unit_vectors
 
 SPEECH = (
