@@ -115,3 +115,27 @@ def test_names_with_particles_of_two_words() -> None:
     q = analyse_question("Which organisation did the envoy speak for?")
     sentence = "The envoy spoke for the Union of the Comoros at the morning session."
     assert typed_spans(sentence, q) == ["Union of the Comoros"]
+
+
+def test_a_speaker_only_where_the_sentence_reports_speech() -> None:
+    """Off-domain: no quote, no "that", a noun phrase after a comma is no apposition."""
+    assert (
+        speaker_in(
+            "While the league fined Chelsea, the other seven clubs stressed their support for the "
+            "new rules."
+        )
+        is None
+    )
+    assert (
+        speaker_in("After the storm hit Florida, the other three utilities noted new rates.")
+        is None
+    )
+    assert speaker_in("The coach stressed their fitness before the final.") is None
+    # speech verbs, "that", quotes and a closed apposition still name the speaker
+    assert speaker_in("Coach Ange Postecoglou stressed that fitness mattered.") == (
+        "Coach Ange Postecoglou"
+    )
+    assert speaker_in("Marie Curie, the physicist, noted: radium glows.") == (
+        "Marie Curie, the physicist"
+    )
+    assert speaker_in("The Met Office said rain would follow.") == "The Met Office"
