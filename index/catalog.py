@@ -17,7 +17,7 @@ from urllib.parse import quote
 import numpy as np
 
 from index.analysis import analyse, query_tokens
-from index.errors import InvalidFilterError
+from index.errors import CorruptIndexError, InvalidFilterError
 from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
 
 SCHEMA = """
@@ -292,8 +292,24 @@ def get_chunks(conn: sqlite3.Connection, chunk_ids: Sequence[int]) -> dict[int, 
     }
 
 
+def _check_vectors(blobs: Sequence[bytes], dimension: int | None) -> None:
+    """Stored sentence vectors must each hold ``dimension`` float32 values (when given; else all
+    the same length): a cut or padded one is damage, not something to score with."""
+    want = 4 * dimension if dimension is not None else (len(blobs[0]) if blobs else 0)
+    bad = sum(1 for b in blobs if len(b) != want or not want)
+    if bad:
+        raise CorruptIndexError(
+            f"the index catalog is damaged: {bad} stored sentence vectors are not "
+            f"{want // 4} float32 values long"
+        )
+
+
 def best_sentence_scores(
-    conn: sqlite3.Connection, query: np.ndarray, chunk_ids: Sequence[int]
+    conn: sqlite3.Connection,
+    query: np.ndarray,
+    chunk_ids: Sequence[int],
+    *,
+    dimension: int | None = None,
 ) -> dict[int, float]:
     """For each chunk, the largest inner product of ``query`` with one of its sentences' stored
     vectors. Chunks without sentence vectors are left out."""
@@ -308,6 +324,7 @@ def best_sentence_scores(
     ).fetchall()
     if not rows:
         return {}
+    _check_vectors([r[1] for r in rows], dimension)
     vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
     scores = vectors.reshape(len(rows), -1) @ np.asarray(query, dtype=np.float32).reshape(-1)
     best: dict[int, float] = {}
@@ -318,7 +335,7 @@ def best_sentence_scores(
 
 
 def get_sentences(
-    conn: sqlite3.Connection, doc_id: str, start: int, end: int
+    conn: sqlite3.Connection, doc_id: str, start: int, end: int, *, dimension: int | None = None
 ) -> tuple[list[Sentence], np.ndarray | None]:
     """Sentences ``start <= ordinal < end`` of a document, with their vectors when stored."""
     rows = conn.execute(
@@ -332,6 +349,7 @@ def get_sentences(
     ]
     if not rows or any(r[4] is None for r in rows):
         return sentences, None
+    _check_vectors([r[4] for r in rows], dimension)
     vectors = np.vstack([np.frombuffer(r[4], dtype=np.float32) for r in rows])
     return sentences, vectors
 

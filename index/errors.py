@@ -40,6 +40,19 @@ class CorruptIndexError(RagError):
         super().__init__(message, hint=hint or self.DEFAULT_HINT)
 
 
+class IndexFullError(RagError):
+    """The disk (or quota) holding the index is full: a write could not be completed. The index
+    keeps its last committed state."""
+
+    DEFAULT_HINT = (
+        "free disk space where the index lives (or raise the quota), then run the write again; "
+        "the index keeps its last committed state"
+    )
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or self.DEFAULT_HINT)
+
+
 class IndexPathError(RagError):
     """The index folder path cannot hold an index: it is a file, lies under a file, or is on a
     file system that refuses it (e.g. /proc)."""

@@ -11,16 +11,17 @@ they see the old state or the new one, never a mix, and are never blocked by a w
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -34,13 +35,20 @@ from index.errors import (
 )
 from index.integrity import (
     CHECKSUM_KEY,
+    ROWS_KEY,
     catalog_problems,
     check_catalog_file,
     checksum_record,
     corrupt_catalog,
     expected_checksum,
     file_checksum,
+    full_problems,
     is_corruption,
+    quick_problems,
+    recorded_rows,
+    row_counts,
+    rows_record,
+    storage_error,
     verify_vector_file,
 )
 from index.lock import WriterLock
@@ -105,7 +113,9 @@ class IndexStore:
             ) from exc
 
     @classmethod
-    def open(cls, folder: Path, *, nprobe: int) -> IndexStore:
+    def open(cls, folder: Path, *, nprobe: int, verify: bool = True) -> IndexStore:
+        """Open an existing index; with ``verify`` (the default) run the cheap check
+        (:meth:`quick_check`) and refuse a damaged index with :class:`CorruptIndexError`."""
         folder = Path(folder)
         if not cls.exists(folder):
             raise IndexNotFoundError(
@@ -116,7 +126,24 @@ class IndexStore:
         if not (folder / CATALOG_NAME).is_file():
             raise CorruptIndexError(f"{folder / CATALOG_NAME} is missing")
         check_catalog_file(folder / CATALOG_NAME)
-        return cls(folder, manifest, nprobe=nprobe)
+        store = cls(folder, manifest, nprobe=nprobe)
+        if not verify:
+            return store
+        try:
+            problems = store.quick_check()
+        except BaseException:
+            store.close()
+            raise
+        if problems:
+            store.close()
+            raise CorruptIndexError(
+                f"the index at {folder} is damaged: "
+                + "; ".join(problems[:3])
+                + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""),
+                hint="run `rag stats --check` for every problem; restore the index folder from "
+                "a backup, or re-ingest the documents into a new index",
+            )
+        return store
 
     @classmethod
     def create(cls, folder: Path, manifest: Manifest, *, nprobe: int) -> IndexStore:
@@ -221,7 +248,13 @@ class IndexStore:
             elif not path.exists():
                 raise CorruptIndexError(f"vector file {path} of generation {generation} is missing")
             else:
-                verify_vector_file(path, expected_checksum(checksum, generation))
+                expected = expected_checksum(checksum, generation)
+                if expected is None and generation > 0:
+                    raise CorruptIndexError(
+                        f"vector file {path} is damaged or unverifiable: no checksum is "
+                        "recorded for it"
+                    )
+                verify_vector_file(path, expected)
                 vectors = VectorIndex.load(path)
             self._cached = (generation, vectors)
             return vectors
@@ -249,8 +282,9 @@ class IndexStore:
             try:
                 yield Snapshot(self, conn, generation, self.vectors_for(generation, checksum))
             except sqlite3.DatabaseError as exc:
-                if is_corruption(exc):
-                    raise corrupt_catalog(path, exc) from exc
+                mapped = storage_error(path, exc)
+                if mapped is not None:
+                    raise mapped from exc
                 raise
         finally:
             with suppress(sqlite3.Error):
@@ -259,24 +293,44 @@ class IndexStore:
     def writer(self, *, policy: VectorPolicy, ivf_threshold: int) -> IndexWriter:
         return IndexWriter(self, policy=policy, ivf_threshold=ivf_threshold)
 
+    def quick_check(self) -> list[str]:
+        """The cheap check run on every open (:func:`index.integrity.quick_problems`): meta
+        records, the vector file's size, row counts against the last commit's. Empty: OK."""
+        conn = self._reader()
+        path = self.folder / CATALOG_NAME
+        try:
+            conn.execute("BEGIN")
+            try:
+                generation = int(catalog.get_meta(conn, "generation") or 0)
+                return quick_problems(
+                    conn,
+                    generation,
+                    _vector_path(self.folder, generation),
+                    vectors_expected=generation > 0,
+                )
+            finally:
+                with suppress(sqlite3.Error):
+                    conn.execute("COMMIT")
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and not is_corruption(exc):
+                raise
+            raise corrupt_catalog(path, exc) from exc
+
     def check_integrity(self) -> list[str]:
-        """Problems found by SQLite's integrity check, the vector file's checksum and
-        cross-checking rows, full-text entries and vectors (empty: OK)."""
+        """Problems found by SQLite's integrity check, the vector file's checksum, and every
+        table checked against every other: vectors, chunks, sentences (and their vectors), the
+        full-text index, spans in their documents' text, recorded row counts (empty: OK)."""
         problems = catalog_problems(self._reader())
         if problems:
             return problems
         try:
+            problems = self.quick_check()
             with self.snapshot() as snap:
-                counts = catalog.counts(snap.conn)
-                ids = catalog.all_chunk_ids(snap.conn)
-                vec_ids, _ = snap.vectors.all_items()
+                vec_ids, vectors = snap.vectors.all_items()
+                problems += full_problems(snap.conn, vec_ids, vectors, self.manifest.dimension)
         except CorruptIndexError as exc:
-            return [exc.message]
-        if counts["fts_rows"] != counts["chunks"]:
-            problems.append(f"{counts['fts_rows']} full-text rows for {counts['chunks']} chunks")
-        if set(ids.tolist()) != set(vec_ids.tolist()):
-            problems.append(f"{len(vec_ids)} vectors do not match {len(ids)} chunk ids")
-        return problems
+            return [*problems, exc.message]
+        return list(dict.fromkeys(problems))
 
 
 class Snapshot:
@@ -305,7 +359,9 @@ class Snapshot:
 
     def best_sentence_scores(self, query: np.ndarray, chunk_ids: Sequence[int]) -> dict[int, float]:
         """Each chunk's best inner product of ``query`` with one of its sentences' vectors."""
-        return catalog.best_sentence_scores(self.conn, query, chunk_ids)
+        return catalog.best_sentence_scores(
+            self.conn, query, chunk_ids, dimension=self.store.manifest.dimension
+        )
 
     def search_lexical(
         self,
@@ -319,8 +375,21 @@ class Snapshot:
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         missing = [i for i in chunk_ids if i not in self._chunks]
         if missing:
-            self._chunks.update(catalog.get_chunks(self.conn, missing))
+            found = catalog.get_chunks(self.conn, missing)
+            for chunk in found.values():
+                self._check_span(chunk.doc_id, chunk.char_start, chunk.char_end, chunk.text)
+            self._chunks.update(found)
         return {i: self._chunks[i] for i in chunk_ids if i in self._chunks}
+
+    def _check_span(self, doc_id: str, start: int, end: int, text: str) -> None:
+        """A stored chunk or sentence must be its document's text at its span: anything else is
+        damage, never something to cite."""
+        doc = self.document(doc_id)
+        if doc is None or not 0 <= start < end <= len(doc.text) or doc.text[start:end] != text:
+            raise CorruptIndexError(
+                f"the index catalog {self.store.folder / CATALOG_NAME} is damaged: the span "
+                f"{start}-{end} of document {doc_id!r} does not match its stored text"
+            )
 
     def document(self, doc_id: str) -> Document | None:
         if doc_id not in self._documents:
@@ -334,7 +403,12 @@ class Snapshot:
     def sentences(
         self, doc_id: str, start: int, end: int
     ) -> tuple[list[Sentence], np.ndarray | None]:
-        return catalog.get_sentences(self.conn, doc_id, start, end)
+        found, vectors = catalog.get_sentences(
+            self.conn, doc_id, start, end, dimension=self.store.manifest.dimension
+        )
+        for s in found:
+            self._check_span(doc_id, s.char_start, s.char_end, s.text)
+        return found, vectors
 
     def list_documents(self, *, limit: int | None = None, offset: int = 0) -> list[DocumentInfo]:
         return catalog.list_documents(self.conn, limit=limit, offset=offset)
@@ -360,6 +434,26 @@ class Snapshot:
         return self.vectors.kind
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _storage_errors(method: _F) -> _F:
+    """Writer methods raise domain errors for a full disk (:class:`IndexFullError`) and a
+    damaged catalog (:class:`CorruptIndexError`) instead of raw sqlite3 / OS errors."""
+
+    @functools.wraps(method)
+    def wrapped(self: IndexWriter, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            mapped = storage_error(self.store.folder / CATALOG_NAME, exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    return cast(_F, wrapped)
+
+
 class IndexWriter:
     """The single writer. Changes become visible and durable together at :meth:`commit`."""
 
@@ -372,8 +466,10 @@ class IndexWriter:
         self._generation = 0
         self._vectors: VectorIndex | None = None
         self._in_txn = False
+        self._rows: dict[str, int] | None = None  # row counts inside the open transaction
 
     # --- lifecycle ---------------------------------------------------------------------------
+    @_storage_errors
     def __enter__(self) -> IndexWriter:
         self._lock.acquire()
         try:
@@ -418,23 +514,46 @@ class IndexWriter:
         if not self._in_txn:
             self.conn.execute("BEGIN IMMEDIATE")
             self._in_txn = True
+            recorded = recorded_rows(catalog.get_meta(self.conn, ROWS_KEY))
+            self._rows = dict(recorded) if recorded else row_counts(self.conn)
         if self._vectors is None:
             checksum = catalog.get_meta(self.conn, CHECKSUM_KEY)
             self._vectors = self.store.vectors_for(self._generation, checksum).clone()
         return self._vectors
 
+    def _count(self, table: str, delta: int) -> None:
+        if self._rows is not None:
+            self._rows[table] = self._rows.get(table, 0) + delta
+
+    def _forget(self, doc_id: str) -> np.ndarray:
+        """Delete a document's rows (inside the transaction); the chunk ids whose vectors go."""
+        sentences = int(
+            self.conn.execute(
+                "SELECT count(*) FROM sentences WHERE doc_id = ?", (doc_id,)
+            ).fetchone()[0]
+        )
+        ids = np.asarray(catalog.delete_document(self.conn, doc_id), dtype=np.int64)
+        self._count("documents", -1)
+        self._count("chunks", -len(ids))
+        self._count("sentences", -sentences)
+        return ids
+
     # --- reads a writer needs ----------------------------------------------------------------
+    @_storage_errors
     def content_hashes(self, doc_ids: Sequence[str]) -> dict[str, str]:
         return catalog.document_hashes(self.conn, doc_ids)
 
+    @_storage_errors
     def has_document(self, doc_id: str) -> bool:
         return bool(catalog.document_hashes(self.conn, [doc_id]))
 
+    @_storage_errors
     def metadata(self, doc_id: str) -> dict[str, MetadataValue] | None:
         """The stored metadata of a document, or None when it is not in the index."""
         return catalog.document_metadata(self.conn, doc_id)
 
     # --- mutations ---------------------------------------------------------------------------
+    @_storage_errors
     def upsert(
         self,
         document: Document,
@@ -450,7 +569,7 @@ class IndexWriter:
             return "unchanged"
         vectors = self._begin()
         if old is not None:
-            vectors.remove(np.asarray(catalog.delete_document(self.conn, document.id)))
+            vectors.remove(self._forget(document.id))
         catalog.insert_document(self.conn, document)
         language = document.metadata.get("language")
         ids = catalog.insert_chunks(
@@ -458,13 +577,17 @@ class IndexWriter:
         )
         vectors.add(np.asarray(ids, dtype=np.int64), chunk_vectors)
         catalog.insert_sentences(self.conn, sentences, sentence_vectors)
+        self._count("documents", 1)
+        self._count("chunks", len(ids))
+        self._count("sentences", len(sentences))
         return "updated" if old is not None else "added"
 
+    @_storage_errors
     def delete(self, doc_id: str) -> bool:
         if not self.has_document(doc_id):
             return False
         vectors = self._begin()
-        vectors.remove(np.asarray(catalog.delete_document(self.conn, doc_id), dtype=np.int64))
+        vectors.remove(self._forget(doc_id))
         return True
 
     def _validate(
@@ -494,6 +617,7 @@ class IndexWriter:
                 )
 
     # --- durability --------------------------------------------------------------------------
+    @_storage_errors
     def commit(self) -> None:
         """Make every change so far durable and visible, atomically."""
         if not self._in_txn:
@@ -501,10 +625,13 @@ class IndexWriter:
         vectors = self._apply_policy(self._begin())
         new_generation = self._generation + 1
         path = _vector_path(self.store.folder, new_generation)
-        vectors.save(path)
         try:
+            vectors.save(path)
             digest = file_checksum(path)
-            catalog.set_meta(self.conn, CHECKSUM_KEY, checksum_record(new_generation, digest))
+            size = path.stat().st_size
+            catalog.set_meta(self.conn, CHECKSUM_KEY, checksum_record(new_generation, digest, size))
+            if self._rows is not None:
+                catalog.set_meta(self.conn, ROWS_KEY, rows_record(self._rows))
             catalog.set_meta(self.conn, "generation", str(new_generation))
             catalog.set_meta(self.conn, "vector_kind", vectors.kind)
             self.conn.execute("COMMIT")
@@ -512,10 +639,13 @@ class IndexWriter:
             with suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             path.unlink(missing_ok=True)
+            path.with_name(path.name + ".tmp").unlink(missing_ok=True)
             self._in_txn = False
             self._vectors = None
+            self._rows = None
             raise
         self._in_txn = False
+        self._rows = None
         self._generation = new_generation
         self.store._install(new_generation, vectors)
         self._vectors = None  # the next change clones the installed copy
@@ -527,6 +657,7 @@ class IndexWriter:
                 self.conn.execute("ROLLBACK")
         self._in_txn = False
         self._vectors = None
+        self._rows = None
 
     def _apply_policy(self, vectors: VectorIndex) -> VectorIndex:
         want: VectorKind = vectors.kind

@@ -396,7 +396,7 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from rag.system import QASystem
 
-    system = QASystem.open(settings)
+    system = QASystem.open(settings, verify=not args.check)  # --check lists every problem
     try:
         info = system.stats(check=args.check)
     finally:

@@ -109,9 +109,13 @@ class QASystem:
 
     # --- opening -----------------------------------------------------------------------------
     @classmethod
-    def open(cls, settings: Settings, *, encoder: Embedder | None = None) -> QASystem:
-        """Open an existing index (:class:`index.errors.IndexNotFoundError` when there is none)."""
-        store = IndexStore.open(settings.index_dir, nprobe=settings.ivf_nprobe)
+    def open(
+        cls, settings: Settings, *, encoder: Embedder | None = None, verify: bool = True
+    ) -> QASystem:
+        """Open an existing index (:class:`index.errors.IndexNotFoundError` when there is none);
+        a damaged one is a :class:`~index.errors.CorruptIndexError` unless ``verify`` is off
+        (``rag stats --check`` opens it unverified to list every problem)."""
+        store = IndexStore.open(settings.index_dir, nprobe=settings.ivf_nprobe, verify=verify)
         try:
             if encoder is None:
                 encoder = OnnxQueryEncoder(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.errors import CorruptIndexError
 from index.records import Document, Sentence
 from index.store import Snapshot
 from rag.models import Passage
@@ -64,6 +65,11 @@ def gather_candidates(snapshot: Snapshot, passages: list[Passage]) -> list[Candi
         lo = max(0, p.sentence_start - 1)
         sentences, vectors = snapshot.sentences(p.doc_id, lo, p.sentence_end + 1)
         by_ordinal = {s.ordinal: s for s in sentences}
+        if any(i not in by_ordinal for i in range(p.sentence_start, p.sentence_end)):
+            raise CorruptIndexError(
+                f"the index is damaged: sentences {p.sentence_start}-{p.sentence_end - 1} of "
+                f"document {p.doc_id!r} are not all stored"
+            )
         for i, s in enumerate(sentences):
             if not p.sentence_start <= s.ordinal < p.sentence_end:
                 continue
