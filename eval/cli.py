@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval.dataset import EvalSetError
-from rag.cli import parse_scalar
+from rag.option_values import parse_scalar
 from rag.settings import MAX_K, Settings
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import textwrap
@@ -40,6 +39,7 @@ from rag.errors import (
     ServeAddressError,
     SettingsError,
 )
+from rag.option_values import parse_filters
 from rag.settings import MAX_K, RETRIEVAL_MODES, Settings
 
 EXIT_OK = 0
@@ -66,7 +66,6 @@ OPTION_OF = {
 }
 
 BUILTIN = ("ingest", "ask", "documents", "stats")
-FILTER_FIELDS = ("doc_id", "source", "date_from", "date_to")
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 logger = logging.getLogger("rag")
@@ -181,66 +180,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- ask ------------------------------------------------------------------------------------------
-def parse_scalar(raw: str) -> str | int | float | bool:
-    """A command-line value as bool, int, float or str, in that order of preference."""
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    try:
-        number = int(raw)
-    except ValueError:
-        pass
-    else:
-        if not -(2**63) <= number < 2**63:
-            raise InvalidFilterError(
-                f"filter value {raw[:40]!r} does not fit in 64 bits",
-                hint="metadata integers are 64-bit; quote-free text values are compared as text",
-            )
-        return number
-    try:
-        value = float(raw)
-    except ValueError:
-        return raw
-    return value if math.isfinite(value) else raw
-
-
-def parse_filters(items: Sequence[str]) -> Any:
-    """``KEY=VALUE`` options into :class:`rag.models.Filters` (doc_id may repeat)."""
-    from rag.models import Filters
-
-    doc_ids: list[str] = []
-    fields: dict[str, Any] = {}
-    metadata: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InvalidFilterError(
-                f"filter {item!r} is not KEY=VALUE",
-                hint="e.g. --filter date_from=2022 --filter country=SWE --filter doc_id=ID",
-            )
-        if key == "doc_id":
-            doc_ids.append(value)
-        elif key in fields or key in metadata:
-            raise InvalidFilterError(
-                f"filter key {key!r} is given twice",
-                hint="give each key once; only doc_id repeats (documents with any of the ids)",
-            )
-        elif key in FILTER_FIELDS:
-            fields[key] = value
-        else:
-            metadata[key] = parse_scalar(value)
-    try:
-        return Filters(doc_ids=doc_ids or None, metadata=metadata, **fields)
-    except ValidationError as exc:
-        shown = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
-            for e in exc.errors()[:3]
-        )
-        raise InvalidFilterError(
-            f"invalid filter: {shown}", hint="e.g. --filter date_from=2022-03"
-        ) from None
-
-
 def format_answer(answer: Any, width: int = 96) -> str:
     """The human-readable layout: answer with markers, then each citation and its quote."""
     lines = textwrap.wrap(answer.answer, width) or [answer.answer]

@@ -34,7 +34,7 @@ from tests.processes import Server, free_port, offline_env, run_rag, serving_a_c
 
 QUESTION = "When did Sweden join NATO?"
 ARTICLE_ID = "japan-sweden-security-cooperation.txt"
-#: Exit codes the README documents.
+#: Exit codes docs/cli.md documents.
 EXIT_CODES = set(range(10))
 FORM = {"X-Requested-With": "pytest"}
 
@@ -374,6 +374,38 @@ def test_deep_jsonl_record_fails_alone(index_copy: Path, tmp_path: Path) -> None
     assert len(failed) == 1 and "deep.jsonl" in failed[0] and "nested" in failed[0], failed
     listed = run_rag("documents", "list", "--index", index_copy)
     assert "good.txt" in listed.stdout and "ok-record" in listed.stdout
+
+
+def test_hostile_files_fail_alone_in_rag_ingest(index_copy: Path, tmp_path: Path) -> None:
+    """Issue 28: a space bomb, an overflowing count and 5000-deep nesting in .odt files and a
+    lone surrogate in a JSONL record each fail alone; the good files beside them are ingested."""
+    from tests.unit.test_loaders import odt_bytes
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, body in {
+        "bomb.odt": '<text:p>a<text:s text:c="1500000000"/>b</text:p>',
+        "huge.odt": '<text:p>a<text:s text:c="100000000000000000000"/>b</text:p>',
+        "deep.odt": "<text:p>" + "<text:span>" * 5000 + "Deep." + "</text:span>" * 5000 + "</text:p>",
+    }.items():
+        (folder / name).write_bytes(odt_bytes(body))
+    (folder / "good.txt").write_text("Finland joined NATO on 4 April 2023.\n")
+    (folder / "records.jsonl").write_text(
+        '{"id": "surrogate", "text": "bad \\ud800 text."}\n'
+        '{"id": "ok-record", "text": "Norway hosted the talks in 2021."}\n'
+    )
+    started = time.monotonic()
+    done = run_rag("ingest", folder, "--index", index_copy, "-q")
+    assert time.monotonic() - started < 60
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    failed = sorted(line for line in done.stderr.splitlines() if line.startswith("failed:"))
+    assert len(failed) == 2 and "bomb.odt" in failed[0] and "records.jsonl:1" in failed[1], failed
+    assert "lone surrogate" in failed[1]
+    listed = run_rag("documents", "list", "--index", index_copy)
+    for doc_id in ("good.txt", "ok-record", "deep.odt"):
+        assert doc_id in listed.stdout
+    assert "bomb.odt" not in listed.stdout and "huge.odt" not in listed.stdout
 
 
 # --- 5: a read-only index ------------------------------------------------------------------

@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from index.errors import InvalidFilterError
-from rag.cli import parse_filters, parse_scalar
 from rag.filters import coerce_filters
 from rag.models import Filters
+from rag.option_values import parse_filters, parse_scalar
 
 
 def test_filters_become_a_chunk_filter() -> None:
@@ -90,3 +90,9 @@ def test_parse_filters_needs_key_equals_value(item: str) -> None:
 def test_parse_filters_reports_bad_dates_as_filter_errors() -> None:
     with pytest.raises(InvalidFilterError, match="date"):
         parse_filters(["date_from=soon"])
+
+
+def test_parse_filters_keeps_keys_named_like_field_aliases_as_metadata() -> None:
+    """The command line's fields are rag.filters' built-in keys; anything else is metadata."""
+    f = parse_filters(["metadata=1", "doc_ids=x"])
+    assert f is not None and f.doc_ids is None and f.metadata == {"metadata": 1, "doc_ids": "x"}

@@ -1,4 +1,4 @@
-"""The import graph of the project's packages: no cycles, and the layering of the README.
+"""The import graph of the project's packages: no cycles, and the layering of docs/architecture.md.
 
 Read from the source with ``ast`` (nothing is imported), counting every import — those inside
 functions too, since a lazy import is still a dependency — except those under
