@@ -29,6 +29,7 @@ from index import catalog
 from index.errors import (
     CorruptIndexError,
     IncompatibleIndexError,
+    IndexFullError,
     IndexNotFoundError,
     IndexPathError,
     InvalidDocumentError,
@@ -44,6 +45,7 @@ from index.integrity import (
     file_checksum,
     full_problems,
     is_corruption,
+    is_disk_full,
     quick_problems,
     recorded_rows,
     row_counts,
@@ -162,6 +164,10 @@ class IndexStore:
                 conn.close()
             write_manifest(folder, manifest)  # last: an index exists only once it is complete
         except (OSError, sqlite3.OperationalError) as exc:
+            if is_disk_full(exc):
+                raise IndexFullError(
+                    f"no space left to create an index in {folder}: {exc}"
+                ) from exc
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise IndexPathError(
                 f"cannot create an index in {folder}: {reason}",

@@ -10,6 +10,7 @@ neither torch nor sentence-transformers.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from index.errors import (
     CorruptIndexError,
     DocumentNotFoundError,
     IncompatibleIndexError,
+    IndexFullError,
     IndexLockedError,
     IndexNotFoundError,
     IndexPathError,
@@ -52,6 +54,7 @@ EXIT_ERROR = 6
 EXIT_CORRUPT = 7  # the index is damaged (catalog or vector file), or `stats --check` found problems
 EXIT_INDEX_PATH = 8  # --index / RAG_INDEX_DIR cannot hold an index (a file, under a file, /proc)
 EXIT_ADDRESS = 9  # rag serve cannot listen on --host/--port (in use, not permitted)
+EXIT_NO_SPACE = 10  # the disk holding the index is full; the index keeps its last commit
 EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE, as a shell reports it)
 
 #: Command-line option of each setting that has one (the rest come from RAG_* variables).
@@ -465,6 +468,8 @@ def _exit_code(exc: RagError) -> int:
         return EXIT_CORRUPT
     if isinstance(exc, IndexPathError):
         return EXIT_INDEX_PATH
+    if isinstance(exc, IndexFullError):
+        return EXIT_NO_SPACE
     if isinstance(exc, ServeAddressError):
         return EXIT_ADDRESS
     if isinstance(exc, SettingsError):
@@ -552,6 +557,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"error: {_one_line(exc.strerror or exc)}{where}", file=sys.stderr)
         logger.debug("details", exc_info=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            print(f"hint: {_one_line(IndexFullError.DEFAULT_HINT)}", file=sys.stderr)
+            return EXIT_NO_SPACE
         return EXIT_ERROR
     except Exception as exc:  # the last resort: one line, the traceback only with -v
         print(f"error: unexpected {type(exc).__name__}: {_one_line(exc)[:300]}", file=sys.stderr)

@@ -23,6 +23,7 @@ from index.errors import (
     CorruptIndexError,
     DocumentNotFoundError,
     IncompatibleIndexError,
+    IndexFullError,
     IndexLockedError,
     IndexNotFoundError,
     IndexPathError,
@@ -144,6 +145,7 @@ STATUS_OF: tuple[tuple[type[RagError], int, str], ...] = (
     (IndexNotFoundError, 503, "index_unavailable"),
     (IncompatibleIndexError, 503, "index_unavailable"),
     (CorruptIndexError, 503, "index_unavailable"),
+    (IndexFullError, 507, "insufficient_storage"),
     (ModelError, 503, "model_unavailable"),
     (ConfigurationError, 500, "configuration_error"),
 )
@@ -185,6 +187,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         415: "The file type or content type is not accepted.",
         422: "The request is malformed or fails validation; the message says what is wrong.",
         503: "The index or model is not available, or too many writes are queued (`Retry-After`).",
+        507: "The disk holding the index is full; the index keeps its last committed state.",
     }
     return {s: {"model": ErrorResponse, "description": described[s]} for s in statuses}
 

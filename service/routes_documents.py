@@ -170,7 +170,7 @@ def documents_router(settings: Settings) -> APIRouter:
         description="Takes one document as JSON or one uploaded file; the documents answer "
         "questions as soon as this returns, and persist in the index folder.",
         dependencies=writes,
-        responses=responses(*write_errors, 403, 409, 413, 415, 422, 503),
+        responses=responses(*write_errors, 403, 409, 413, 415, 422, 503, 507),
         openapi_extra=UPLOAD_BODY,
     )
     async def add_documents(request: Request, state: State) -> IngestResponse:
@@ -212,7 +212,7 @@ def documents_router(settings: Settings) -> APIRouter:
         response_model=DeleteResponse,
         summary="Delete a document",
         dependencies=writes,
-        responses=responses(*write_errors, 403, 404, 409, 422, 503),
+        responses=responses(*write_errors, 403, 404, 409, 422, 503, 507),
     )
     async def delete_document(doc_id: str, state: State) -> DeleteResponse:
         if first_unencodable(doc_id) is not None:
