@@ -36,6 +36,7 @@ from index.errors import (
     RagError,
 )
 from rag.errors import (
+    InvalidArgumentError,
     InvalidQuestionError,
     LoaderError,
     ServeAddressError,
@@ -472,7 +473,7 @@ def _exit_code(exc: RagError) -> int:
         return EXIT_NO_SPACE
     if isinstance(exc, ServeAddressError):
         return EXIT_ADDRESS
-    if isinstance(exc, SettingsError):
+    if isinstance(exc, SettingsError | InvalidArgumentError):
         return EXIT_USAGE
     if isinstance(exc, IndexLockedError):
         return EXIT_LOCKED
@@ -499,6 +500,29 @@ def _parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Na
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args
+
+
+def _shown(raw: str) -> str:
+    """An argument as typed, its undecodable bytes as ``\\xNN``."""
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def check_text_arguments(args: argparse.Namespace) -> None:
+    """Document ids and filters are text: an argument holding bytes that are not UTF-8 (which
+    Python hands over as lone surrogates) is refused here, naming it, instead of failing deep in
+    the index. (Paths may hold any bytes; a question is checked as a question.)"""
+    for what, values, hint in (
+        ("document id", getattr(args, "ids", None), "`rag documents list` shows the ids"),
+        ("filter", getattr(args, "filter", None), "e.g. --filter doc_id=ID --filter country=SWE"),
+    ):
+        for raw in values or ():
+            try:
+                raw.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidArgumentError(
+                    f"{what} '{_shown(raw)}' is not UTF-8 text",
+                    hint=f"give it as UTF-8 text; {hint}",
+                ) from None
 
 
 def _version() -> str:
@@ -538,6 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
+        check_text_arguments(args)
         settings = _settings(args)
         handler: Handler = args.handler
         code = handler(args, settings)

@@ -34,6 +34,10 @@ class SettingsError(ConfigurationError):
     """A setting (option or ``RAG_*`` variable) has a value of the wrong form."""
 
 
+class InvalidArgumentError(RagError):
+    """A command-line argument cannot be used as given (bytes that are not UTF-8 text, say)."""
+
+
 class ServeAddressError(RagError):
     """The service cannot listen on the address asked for (in use, not permitted, unknown)."""
 

@@ -22,12 +22,14 @@ from typing import Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, Field
 
+from index.errors import RagError
 from index.records import Chunk, Document, Sentence
 from index.store import IndexWriter
 from rag.chunking import chunk_document
 from rag.embedding import Embedder
 from rag.language import detect_language
 from rag.loaders import LoadFailure
+from rag.loaders.failure import unexpected_reason
 from rag.tokens import TokenCounter
 
 logger = logging.getLogger(__name__)
@@ -262,7 +264,15 @@ class IngestRun:
             self.emit(IngestEvent("document", document.id, "unchanged"))
             return
         if prepared is None:
-            prepared = prepare(document, self.counter, self.options)
+            try:
+                prepared = prepare(document, self.counter, self.options)
+            except RagError:
+                raise  # a setting or the index, not this document: the run stops
+            except Exception as exc:  # hostile text: this document fails, the run goes on
+                logger.debug("%s: cutting it raised", document.id, exc_info=True)
+                where = document.source or document.id
+                self.fail(LoadFailure(path=where, reason=unexpected_reason(exc)))
+                return
         self.queue.append(PendingDocument(document, prepared.sentences, prepared.chunks))
         self.queued_chunks += len(prepared.chunks)
         self.planned_chunks += len(prepared.chunks)

@@ -146,6 +146,10 @@ def _child(
         conn.send(("budget", filename, "parsing it needs more memory than the server allows"))
     except RecursionError:
         conn.send(("loader", filename, "the file is nested too deeply to parse"))
+    except Exception as exc:  # any other parser exception on hostile content: a failed file
+        from rag.loaders.failure import unexpected_reason
+
+        conn.send(("loader", filename, unexpected_reason(exc)))
     finally:
         conn.close()
 

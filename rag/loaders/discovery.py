@@ -10,7 +10,7 @@ from pathlib import Path
 from index.records import Document
 from rag.errors import LoaderError
 from rag.loaders.duplicates import DuplicateIds
-from rag.loaders.failure import LoadFailure
+from rag.loaders.failure import LoadFailure, unexpected_reason
 from rag.loaders.files import check_supported, parse_single
 from rag.loaders.jsonl import NumberedItem, iter_numbered_file
 from rag.loaders.reading import read_file_bytes
@@ -22,6 +22,8 @@ _Item = tuple[Document | LoadFailure, str, int | None]
 
 
 def _load_one(path: Path, doc_id: str) -> Iterator[_Item]:
+    """The documents of one file, or its failure: whatever it holds, an exception while reading
+    it is that file's failure (JSONL: that record's), and the next file is read."""
     label = str(path)
     suffix = path.suffix.lower()
     try:
@@ -35,6 +37,10 @@ def _load_one(path: Path, doc_id: str) -> Iterator[_Item]:
         )
     except LoaderError as exc:
         yield LoadFailure.from_error(exc), label, None
+        return
+    except Exception as exc:  # e.g. MemoryError reading it, or a stream that failed mid-file
+        logger.debug("%s: reading it raised", label, exc_info=True)
+        yield LoadFailure(path=label, reason=unexpected_reason(exc)), label, None
         return
     yield document, label, None
 

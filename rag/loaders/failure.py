@@ -7,6 +7,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.errors import LoaderError, UnsupportedFileTypeError
 
 
+def unexpected_reason(exc: BaseException) -> str:
+    """One line for an exception a parser raised on hostile or broken content (nesting deeper
+    than Python's stack, a count too large for memory, a bad number or encoding): the file is a
+    failed file, never the end of an ingest."""
+    if isinstance(exc, RecursionError):
+        return "the file is nested too deeply to read"
+    if isinstance(exc, MemoryError):
+        return "reading the file needs more memory than is available"
+    detail = " ".join(str(exc).split())[:200]
+    return f"unreadable content ({type(exc).__name__}{': ' + detail if detail else ''})"
+
+
 class LoadFailure(BaseModel):
     """One file (or one JSONL record) that could not be turned into a document.
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path, PurePosixPath
 
 from index.records import Document
 from rag.errors import LoaderError, UnsupportedFileTypeError
+from rag.loaders.failure import unexpected_reason
 from rag.loaders.jsonl import collect_strict, iter_numbered_file, load_jsonl_bytes
 from rag.loaders.reading import base_name, read_file_bytes, suffix_of
 from rag.loaders.text import parse_text
+
+logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl", ".docx", ".rtf", ".odt"}
@@ -47,7 +51,23 @@ def check_supported(label: str, suffix: str) -> None:
 def parse_single(
     label: str, data: bytes, *, suffix: str, doc_id: str, source: str, stem: str
 ) -> Document:
-    """The one document held in a non-JSONL file's bytes."""
+    """The one document held in a non-JSONL file's bytes.
+
+    Whatever the content, a failure is a :class:`LoaderError`: a parser's own exception on
+    hostile input (RecursionError, MemoryError, OverflowError, a bad number or encoding) is
+    reported as the file's failure, so one bad file never ends an ingest."""
+    try:
+        return _parse_single(label, data, suffix=suffix, doc_id=doc_id, source=source, stem=stem)
+    except LoaderError:
+        raise
+    except Exception as exc:  # any parser, any hostile content: one failed file
+        logger.debug("%s: the %s parser raised", label, suffix, exc_info=True)
+        raise LoaderError(label, unexpected_reason(exc)) from exc
+
+
+def _parse_single(
+    label: str, data: bytes, *, suffix: str, doc_id: str, source: str, stem: str
+) -> Document:
     if suffix in _HTML:
         from rag.loaders.html import parse_html  # lazy: trafilatura is slow to import
 

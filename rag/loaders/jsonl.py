@@ -18,7 +18,7 @@ from rag.jsonlimits import MAX_JSON_BYTES, JsonLimitError, loads_limited
 from rag.layout import reflow
 from rag.loaders.building import build_document
 from rag.loaders.duplicates import DuplicateIds
-from rag.loaders.failure import LoadFailure
+from rag.loaders.failure import LoadFailure, unexpected_reason
 from rag.loaders.reading import open_regular, os_reason
 
 logger = logging.getLogger(__name__)
@@ -132,8 +132,18 @@ def _record_document(
 def parse_record(
     label: str, line_no: int, raw: bytes, *, default_source: str
 ) -> Document | LoadFailure:
-    """One JSONL line as a document, or a :class:`LoadFailure` naming the line."""
+    """One JSONL line as a document, or a :class:`LoadFailure` naming the line (whatever the
+    line holds: one bad record never ends the file)."""
+    try:
+        return _parse_record(label, line_no, raw, default_source=default_source)
+    except Exception as exc:
+        logger.debug("%s:%d: the record raised", label, line_no, exc_info=True)
+        return LoadFailure(path=label, reason=unexpected_reason(exc), record=line_no)
 
+
+def _parse_record(
+    label: str, line_no: int, raw: bytes, *, default_source: str
+) -> Document | LoadFailure:
     def failure(reason: str) -> LoadFailure:
         return LoadFailure(path=label, reason=reason, record=line_no)
 

@@ -108,32 +108,86 @@ def parse_rtf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -
 
 
 # --- .odt ----------------------------------------------------------------------------------------
-def _odf_text(element: ElementTree.Element) -> str:
-    """The text of a paragraph or heading, with ODF's space, tab and line-break elements."""
+#: Deepest nesting of tables inside table cells read (deeper is a hostile file, not a document).
+MAX_ODF_TABLE_DEPTH = 64
+_ODF_SPACES = re.compile(r"[0-9]+")
+
+
+class _SpaceBudget:
+    """How many spaces the ``text:s`` elements of one file may still expand to.
+
+    ``<text:s text:c="1500000000"/>`` is 30 bytes asking for 1.5 G characters. A real document
+    never has more padding spaces than it has bytes of XML, so the spaces one file expands to are
+    capped by the size of its ``content.xml`` (and so by ``_MAX_XML_BYTES``).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def take(self, element: ElementTree.Element) -> str:
+        raw = element.get(f"{{{_ODF_TEXT}}}c", "1").strip()
+        if _ODF_SPACES.fullmatch(raw) is None:
+            raise ValueError(f'text:s has a count that is not a whole number (text:c="{raw[:20]}")')
+        count = int(raw) if len(raw) <= 12 else self.left + 1  # no int() of 10,000 digits
+        if count > self.left:
+            raise ValueError(
+                f"its repeated spaces (text:s) expand to more than {self.limit} characters, "
+                "more than the bytes of its XML"
+            )
+        self.left -= count
+        return " " * count
+
+
+def _odf_text(element: ElementTree.Element, spaces: _SpaceBudget) -> str:
+    """The text of a paragraph or heading, with ODF's space, tab and line-break elements.
+
+    Walked with a stack, not recursion, so spans nested thousands deep cannot exhaust Python's
+    stack."""
     parts: list[str] = [element.text or ""]
-    for child in element:
+    stack: list[tuple[Iterator[ElementTree.Element], str]] = [(iter(element), "")]
+    while stack:
+        children, tail = stack[-1]
+        child = next(children, None)
+        if child is None:  # the element's content is done: its tail follows it
+            stack.pop()
+            parts.append(tail)
+            continue
         tag = child.tag
         if tag == f"{{{_ODF_TEXT}}}s":
-            parts.append(" " * int(child.get(f"{{{_ODF_TEXT}}}c", "1")))
+            parts.append(spaces.take(child))
         elif tag == f"{{{_ODF_TEXT}}}tab":
             parts.append("\t")
         elif tag == f"{{{_ODF_TEXT}}}line-break":
             parts.append("\n")
         elif tag not in (f"{{{_ODF_TEXT}}}note", f"{{{_ODF_TEXT}}}annotation"):
-            parts.append(_odf_text(child))
+            parts.append(child.text or "")
+            stack.append((iter(child), child.tail or ""))
+            continue
         parts.append(child.tail or "")
     return "".join(parts)
 
 
-def _odf_blocks(element: ElementTree.Element) -> Iterator[str]:
-    for child in element:
-        if child.tag in (f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h"):
-            yield _odf_text(child)
+def _odf_blocks(
+    element: ElementTree.Element, spaces: _SpaceBudget, tables: int = 0
+) -> Iterator[str]:
+    """Paragraphs, headings and table rows under ``element``, in order; sections, lists and
+    frames nested any depth are walked with a stack, tables in table cells up to
+    :data:`MAX_ODF_TABLE_DEPTH` deep."""
+    stack: list[Iterator[ElementTree.Element]] = [iter(element)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif child.tag in (f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h"):
+            yield _odf_text(child, spaces)
         elif child.tag == f"{{{_ODF_TABLE}}}table-row":
-            cells = [" ".join(_odf_blocks(cell)).strip() for cell in child]
+            if tables >= MAX_ODF_TABLE_DEPTH:
+                raise ValueError(f"tables are nested more than {MAX_ODF_TABLE_DEPTH} deep")
+            cells = [" ".join(_odf_blocks(cell, spaces, tables + 1)).strip() for cell in child]
             yield " | ".join(c for c in cells if c)
         else:
-            yield from _odf_blocks(child)
+            stack.append(iter(child))
 
 
 def _read_member(archive: zipfile.ZipFile, name: str) -> bytes | None:
@@ -157,7 +211,7 @@ def parse_odt(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -
         if content is None:
             raise ValueError("no content.xml")
         body = ElementTree.fromstring(content)
-        blocks = list(_odf_blocks(body))
+        blocks = list(_odf_blocks(body, _SpaceBudget(len(content))))
         title = ""
         if meta is not None:
             found = ElementTree.fromstring(meta).find(f".//{{{_DC}}}title")

@@ -386,7 +386,7 @@ def test_hostile_files_fail_alone_in_rag_ingest(index_copy: Path, tmp_path: Path
     for name, body in {
         "bomb.odt": '<text:p>a<text:s text:c="1500000000"/>b</text:p>',
         "huge.odt": '<text:p>a<text:s text:c="100000000000000000000"/>b</text:p>',
-        "deep.odt": "<text:p>" + "<text:span>" * 5000 + "Deep." + "</text:span>" * 5000 + "</text:p>",
+        "deep.odt": f"<text:p>{'<text:span>' * 5000}Deep.{'</text:span>' * 5000}</text:p>",
     }.items():
         (folder / name).write_bytes(odt_bytes(body))
     (folder / "good.txt").write_text("Finland joined NATO on 4 April 2023.\n")
@@ -400,8 +400,9 @@ def test_hostile_files_fail_alone_in_rag_ingest(index_copy: Path, tmp_path: Path
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     failed = sorted(line for line in done.stderr.splitlines() if line.startswith("failed:"))
-    assert len(failed) == 2 and "bomb.odt" in failed[0] and "records.jsonl:1" in failed[1], failed
-    assert "lone surrogate" in failed[1]
+    assert len(failed) == 3, failed
+    assert "bomb.odt" in failed[0] and "huge.odt" in failed[1] and "records.jsonl:1" in failed[2]
+    assert "lone surrogate" in failed[2]
     listed = run_rag("documents", "list", "--index", index_copy)
     for doc_id in ("good.txt", "ok-record", "deep.odt"):
         assert doc_id in listed.stdout

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 import pytest
 
-from rag.jsonlimits import JsonLimitError, check_json, json_depth, loads_limited
+from rag import jsonlimits
+from rag.jsonlimits import SCAN_BLOCK, JsonLimitError, check_json, json_depth, loads_limited
 
 
 @pytest.mark.parametrize(
@@ -38,3 +42,53 @@ def test_loads_limited_failures_are_value_errors() -> None:
         loads_limited("{not json")
     with pytest.raises(ValueError):
         loads_limited("[" * 100 + "]" * 100, max_depth=64)
+
+
+# --- linear time (issue 28: a 40 KB body froze the server for 10 s) ---------------------------
+#: Shapes that made the old check quadratic (an unterminated string full of escaped quotes) or
+#: that a linear check must still walk through quickly (many tiny strings, many brackets).
+HOSTILE_SHAPES = {
+    "unterminated escapes": lambda n: b'["' + b'\\"' * (n // 2),
+    "escapes then a bracket": lambda n: b'["' + b'\\"x' * (n // 3) + b"]",
+    "tiny strings": lambda n: b"[" + b'"",' * (n // 3) + b'""]',
+    "flat brackets": lambda n: b"[" + b"[]," * (n // 3) + b"[]]",
+    "one long string": lambda n: b'{"text": "' + b"word " * (n // 5) + b'"}',
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HOSTILE_SHAPES))
+def test_depth_check_is_linear(shape: str) -> None:
+    """40 KB took 5 s and 400 KB minutes before; now 4 MB takes a fraction of a second. Sizes
+    grow so that a quadratic check fails at the small one instead of running for hours."""
+    for size, budget in ((40_000, 0.5), (400_000, 1.0), (4_000_000, 2.0)):
+        data = HOSTILE_SHAPES[shape](size)
+        start = time.perf_counter()
+        with contextlib.suppress(ValueError):
+            loads_limited(data)
+        elapsed = time.perf_counter() - start
+        assert elapsed < budget, f"{shape}: {len(data)} bytes took {elapsed:.2f} s"
+
+
+def test_depth_limit_still_holds_on_large_input() -> None:
+    """Depth is counted across scan blocks: deep nesting after 2 MB of string is still refused,
+    and brackets inside a string that spans blocks (with escapes at the seams) do not count."""
+    filler = b"x" * (SCAN_BLOCK - 7) + b'\\\\\\"[[[' + b"y" * SCAN_BLOCK
+    assert json_depth(b'["' + filler + b'"]') == 1
+    with pytest.raises(JsonLimitError, match="nested 65 levels"):
+        check_json(b'["' + filler + b'", ' + b"[" * 64 + b"]" * 64 + b"]")
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7])
+def test_depth_is_exact_whatever_the_block_size(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jsonlimits, "SCAN_BLOCK", block)
+    samples = {
+        '{"a\\\\": [1, {"b": "\\"]]["}]}': 3,
+        '["\\\\\\"[", [[{}]]]': 4,
+        '"\\\\"': 0,
+        '[["]]\\\\"]]': 2,
+    }
+    for text, depth in samples.items():
+        assert json_depth(text) == depth, text
+        assert json_depth(text.encode("utf-16")) == depth, text

@@ -728,3 +728,112 @@ def test_shared_corpus_copy_survives_directory_walk(tmp_path: Path) -> None:
         "ungdc:JPN_77_2022",
         "hsg:rdcr:articles/sweden",
     ]
+
+
+# --- hostile files: one bad file is one failed file (issue 28) --------------------------------
+
+
+def odt_bytes(body: str) -> bytes:
+    """A minimal .odt whose office:text holds ``body`` (ODF text markup)."""
+    import zipfile
+
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0">'
+        f"<office:body><office:text>{body}</office:text></office:body></office:document-content>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content)
+    return buffer.getvalue()
+
+
+def test_odt_spaces_and_nesting_still_read() -> None:
+    body = '<text:p>Two<text:s text:c="3"/>words<text:span> and <text:span>a span</text:span>'
+    body += "</text:span> end.</text:p>"
+    [doc] = load_bytes("note.odt", odt_bytes(body))
+    assert doc.text == "Two   words and a span end."
+
+
+@pytest.mark.parametrize(
+    ("count", "reason"),
+    [
+        ("1500000000", "expand to more than"),  # 396 bytes asking for 1.5 G characters
+        ("100000000000000000000", "expand to more than"),  # was OverflowError
+        ("1e20", "not a whole number"),
+        ("-3", "not a whole number"),
+    ],
+)
+def test_odt_space_counts_are_capped_and_checked(count: str, reason: str) -> None:
+    data = odt_bytes(f'<text:p>a<text:s text:c="{count}"/>b</text:p>')
+    assert len(data) < 600
+    with pytest.raises(LoaderError, match=reason):
+        load_bytes("bomb.odt", data)
+
+
+@pytest.mark.parametrize("tag", ["text:span", "text:section"])
+def test_odt_nested_5000_deep_is_read_without_recursion(tag: str) -> None:
+    inner = "<text:p>Deep text.</text:p>" if tag == "text:section" else "Deep text."
+    body = f"<{tag}>" * 5000 + inner + f"</{tag}>" * 5000  # was RecursionError
+    if tag == "text:span":
+        body = f"<text:p>{body}</text:p>"
+    [doc] = load_bytes("deep.odt", odt_bytes(body))
+    assert doc.text == "Deep text."
+
+
+def test_jsonl_lone_surrogate_fails_its_record_only(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "s.jsonl",
+        '{"id": "bad", "text": "broken \\ud800 text."}\n'
+        '{"id": "key", "text": "Fine.", "\\udfff": 1}\n'
+        '{"id": "good", "text": "Sweden joined NATO in 2024."}\n',
+    )
+    docs, failures = split(iter_jsonl(path))
+    assert [d.id for d in docs] == ["good"]
+    assert [f.record for f in failures] == [1, 2]
+    assert "lone surrogate (U+D800)" in failures[0].reason
+    assert "metadata key" in failures[1].reason
+
+
+def test_any_parser_exception_is_that_files_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RecursionError, MemoryError, OverflowError, UnicodeError, ValueError from a parser: the
+    file fails with a one-line reason, the good file beside it is read."""
+    from rag.loaders import text as text_loader
+
+    real = text_loader.parse_text
+    raised = iter([RecursionError("deep"), MemoryError(), OverflowError("big"), ValueError("v")])
+
+    def flaky(label: str, data: bytes, **kwargs: object) -> Document:
+        if label.endswith("bad.md"):
+            raise next(raised)
+        return real(label, data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("rag.loaders.files.parse_text", flaky)
+    write(tmp_path / "bad.md", "# Bad")
+    write(tmp_path / "good.txt", "Good text.")
+    reasons = []
+    for _ in range(4):
+        docs, failures = split(iter_documents([tmp_path]))
+        assert [d.id for d in docs] == ["good.txt"]
+        [failure] = failures
+        assert "\n" not in failure.reason
+        reasons.append(failure.reason)
+    assert reasons[0] == "the file is nested too deeply to read"
+    assert "more memory" in reasons[1]
+    assert reasons[2] == "unreadable content (OverflowError: big)"
+
+
+def test_folder_with_a_hostile_odt_and_a_good_txt(tmp_path: Path) -> None:
+    huge = '<text:p>a<text:s text:c="100000000000000000000"/></text:p>'  # was OverflowError
+    write(tmp_path / "a-huge.odt", odt_bytes(huge))
+    deep = "<text:section>" * 5000 + '<text:p><text:s text:c="x"/></text:p>'
+    write(tmp_path / "b-deep.odt", odt_bytes(deep + "</text:section>" * 5000))
+    write(tmp_path / "c-good.txt", "Norway hosted the talks in 2021.")
+    docs, failures = split(iter_documents([tmp_path]))
+    assert [d.id for d in docs] == ["c-good.txt"]
+    assert [Path(f.path).name for f in failures] == ["a-huge.odt", "b-deep.odt"]
+    assert all("OpenDocument" in f.reason for f in failures)
