@@ -23,6 +23,7 @@ from collections import Counter
 from typing import Any
 
 from index.analysis import SNOWBALL, is_cjk
+from rag.text_features import STOPWORDS
 
 __all__ = [
     "SNOWBALL",
@@ -44,6 +45,9 @@ _MODEL_LANGUAGES = ["en", "fr", "es", "de", "it", "pt", "nl", "sv", "pl", "tr", 
 _MODEL_MIN_CHARS = 200
 _SAMPLE_CHARS = 4000
 
+# The words each language is told by. English's are its commonest stopwords (a subset of the one
+# English stopword list, rag.text_features.STOPWORDS, as short as the other languages' lists so
+# that no language wins by the size of its list) and reported speech ("said", "say").
 _FUNCTION_WORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
         "the of and to in is was were are what who when where why how which did does do has "
@@ -202,5 +206,9 @@ def stemmer_language(code: str) -> str | None:
 
 
 def function_words(code: str) -> frozenset[str]:
-    """Common function words of a language this module scores (empty for the others)."""
+    """A language's function words, which carry no evidence for BM25: for English the one English
+    stopword list (:data:`rag.text_features.STOPWORDS`), for the other languages this module
+    scores the words it tells them by (empty for the rest)."""
+    if code == "en":
+        return STOPWORDS
     return _FUNCTION_WORDS.get(code, frozenset())

@@ -32,6 +32,16 @@ def test_function_words_of_english_include_the() -> None:
     assert "the" in function_words("en")
 
 
+def test_english_has_one_stopword_list() -> None:
+    """English's function words are rag.text_features.STOPWORDS; the words English is detected by
+    are among them, but for reported speech."""
+    from rag.language import _FUNCTION_WORDS
+    from rag.text_features import STOPWORDS
+
+    assert function_words("en") is STOPWORDS
+    assert _FUNCTION_WORDS["en"] - {"said", "say"} <= STOPWORDS
+
+
 def test_stemmer_language_names() -> None:
     assert stemmer_language("fr") == "french"
     assert stemmer_language("zz") is None
