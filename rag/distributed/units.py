@@ -45,6 +45,8 @@ class JsonlRange:
     start: int
     end: int
     last: bool
+    #: The file's id (its name, or its path under the folder walked): records' default source.
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,12 @@ def plan_units(
         if batch:
             yield FilesUnit(tuple(batch))
             batch = []
-        yield from _jsonl_ranges(file, range_bytes)
+        yield from _jsonl_ranges(file, range_bytes, doc_id)
     if batch:
         yield FilesUnit(tuple(batch))
 
 
-def _jsonl_ranges(path: Path, range_bytes: int) -> Iterator[JsonlRange]:
+def _jsonl_ranges(path: Path, range_bytes: int, source: str) -> Iterator[JsonlRange]:
     try:
         size = path.stat().st_size
     except OSError:
@@ -112,7 +114,7 @@ def _jsonl_ranges(path: Path, range_bytes: int) -> Iterator[JsonlRange]:
     starts = list(range(0, size, range_bytes)) or [0]
     for i, start in enumerate(starts):
         last = i == len(starts) - 1
-        yield JsonlRange(str(path), start, size if last else start + range_bytes, last)
+        yield JsonlRange(str(path), start, size if last else start + range_bytes, last, source)
 
 
 def read_unit(unit: Unit, counter: TokenCounter, options: IngestOptions) -> UnitResult:
@@ -124,7 +126,7 @@ def read_unit(unit: Unit, counter: TokenCounter, options: IngestOptions) -> Unit
     elif isinstance(unit, FilesUnit):
         for path, doc_id in unit.files:
             try:
-                (document,) = load_file(Path(path), doc_id=doc_id)
+                (document,) = load_file(Path(path), doc_id=doc_id, source=doc_id)
             except LoaderError as exc:
                 result.items.append((LoadFailure.from_error(exc), None))
             else:
@@ -167,7 +169,8 @@ def _read_range(
             if not raw.strip() or raw.strip() == b"\xef\xbb\xbf":
                 continue
             result.seen_any = True
-            item = parse_record(unit.path, result.lines, raw, default_source=unit.path)
+            default_source = unit.source or Path(unit.path).name
+            item = parse_record(unit.path, result.lines, raw, default_source=default_source)
             prepared = prepare(item, counter, options) if isinstance(item, Document) else None
             result.items.append((item, prepared))
             result.line_numbers.append(result.lines)

@@ -29,11 +29,11 @@ def _load_one(path: Path, doc_id: str) -> Iterator[_Item]:
     try:
         check_supported(label, suffix)
         if suffix == ".jsonl":
-            yield from _jsonl_items(label, iter_numbered_file(path))
+            yield from _jsonl_items(label, iter_numbered_file(path, source=doc_id))
             return
         data = read_file_bytes(path)
         document = parse_single(
-            label, data, suffix=suffix, doc_id=doc_id, source=label, stem=path.stem
+            label, data, suffix=suffix, doc_id=doc_id, source=doc_id, stem=path.stem
         )
     except LoaderError as exc:
         yield LoadFailure.from_error(exc), label, None
@@ -99,7 +99,9 @@ def iter_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str] | LoadFailure
 def iter_documents(paths: Sequence[Path]) -> Iterator[Document | LoadFailure]:
     """Stream the documents of files and directory trees, in order, lazily.
 
-    Files and ids are those of :func:`iter_files`. Each bad file, JSONL record or repeated
+    Files and ids are those of :func:`iter_files`; a document's ``source`` is its file's id (the
+    file name, or the path relative to the folder walked), never the path as typed, and so is
+    the ``source`` of JSONL records without their own. Each bad file, JSONL record or repeated
     document id yields a :class:`LoadFailure` (``skipped`` for a file type ingest does not read)
     and iteration goes on.
     """

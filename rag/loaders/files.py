@@ -86,11 +86,15 @@ def _parse_single(
     )
 
 
-def load_file(path: Path, *, doc_id: str | None = None) -> list[Document]:
+def load_file(
+    path: Path, *, doc_id: str | None = None, source: str | None = None
+) -> list[Document]:
     """The documents of one file: one for text, Markdown, HTML, PDF, Word (.docx), RTF and
     OpenDocument (.odt); one per JSONL record.
 
-    ``doc_id`` defaults to the file name; ``source`` is the path as given. JSONL records keep
+    ``doc_id`` and ``source`` default to the file name (the path as typed would leak into
+    citations and exports; :func:`iter_documents` gives paths relative to the folder walked, as
+    both). JSONL records keep
     their own ids (``doc_id`` is ignored) and any bad record fails the whole file; use
     :func:`rag.loaders.iter_jsonl` to skip bad records instead. Raises
     :class:`~rag.errors.UnsupportedFileTypeError` or :class:`~rag.errors.LoaderError`.
@@ -102,10 +106,15 @@ def load_file(path: Path, *, doc_id: str | None = None) -> list[Document]:
     suffix = path.suffix.lower()
     check_supported(label, suffix)
     if suffix == ".jsonl":
-        return collect_strict(label, iter_numbered_file(path))
+        return collect_strict(label, iter_numbered_file(path, source=source or path.name))
     data = read_file_bytes(path)
     document = parse_single(
-        label, data, suffix=suffix, doc_id=doc_id or path.name, source=label, stem=path.stem
+        label,
+        data,
+        suffix=suffix,
+        doc_id=doc_id or path.name,
+        source=source or path.name,
+        stem=path.stem,
     )
     return [document]
 

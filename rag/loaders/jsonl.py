@@ -182,8 +182,9 @@ def iter_numbered_records(
         yield None, LoadFailure(path=label, reason="empty file")
 
 
-def iter_numbered_file(path: Path) -> Iterator[NumberedItem]:
-    """:func:`iter_numbered_records` over a file, streaming it line by line."""
+def iter_numbered_file(path: Path, *, source: str | None = None) -> Iterator[NumberedItem]:
+    """:func:`iter_numbered_records` over a file, streaming it line by line. A record without
+    its own ``source`` gets ``source`` (default: the file name, never the path as typed)."""
     label = str(path)
     try:
         handle = open_regular(path)
@@ -193,7 +194,7 @@ def iter_numbered_file(path: Path) -> Iterator[NumberedItem]:
     with handle:
         try:
             lines = bounded_lines(handle, MAX_JSON_BYTES)
-            yield from iter_numbered_records(label, lines, default_source=label)
+            yield from iter_numbered_records(label, lines, default_source=source or path.name)
         except OSError as exc:
             yield None, LoadFailure(path=label, reason=os_reason(exc))
 

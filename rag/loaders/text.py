@@ -17,6 +17,9 @@ MAX_TITLE_CHARS = 200
 # Share of control characters (other than tab, newlines, form feed) above which text is binary.
 _MAX_CONTROL_RATIO = 0.05
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# Control bytes no legacy text encoding uses (ESC is ISO-2022's): in bytes that are not UTF-8,
+# one of them means binary content.
+_CONTROL_BYTES_RE = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
@@ -41,6 +44,8 @@ def decode_text(label: str, data: bytes) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
+            if _CONTROL_BYTES_RE.search(data):
+                raise LoaderError(label, "binary file, not text") from None
             text = decode_legacy(label, data)
     text = text.replace("\r\n", "\n")
     if len(_CONTROL_RE.findall(text)) > _MAX_CONTROL_RATIO * len(text):

@@ -181,6 +181,8 @@ def test_bulk_upload_reports_each_file(page: Any, tmp_path: Path) -> None:
     )
     assert sorted(ok) == ["latvia.txt", "lithuania.md"]
     assert len(failed) == 1 and "empty.txt" in failed[0]
+    assert failed[0].count("empty.txt") == 1, failed[0]  # the file is named once
+    assert "empty file" in failed[0]
     assert page.inner_text("#upload-status") == "2 of 3 files added."
     assert page.get_attribute("#upload-status", "aria-live") == "polite"
     page.wait_for_selector('#documents li[data-doc-id="latvia.txt"]')

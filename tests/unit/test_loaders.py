@@ -139,7 +139,7 @@ def test_txt_keeps_text_exactly_except_crlf(tmp_path: Path) -> None:
     assert doc.text == "Japan and Sweden\n\n  Indented line\twith tab.  \nLone \r stays.\n"
     assert doc.id == "note.txt"
     assert doc.title == "Japan and Sweden"
-    assert doc.source == str(path)
+    assert doc.source == "note.txt"  # the file's name, not the path as typed
     assert doc.page_starts is None
     assert doc.date is None
 
@@ -420,7 +420,7 @@ def test_jsonl_bad_records_are_reported_by_line(tmp_path: Path) -> None:
     docs, failures = split(iter_jsonl(path))
     assert [d.id for d in docs] == ["a", "f"]
     assert docs[1].title == "F"
-    assert docs[0].source == str(path)  # no 'source' field: the file
+    assert docs[0].source == "corpus.jsonl"  # no 'source' field: the file's name
     assert [(f.record, f.path) for f in failures] == [(n, str(path)) for n in (2, 4, 5, 6, 7, 8)]
     reasons = [f.reason for f in failures]
     assert reasons[0].startswith("invalid JSON: ")
@@ -602,7 +602,8 @@ def test_directory_recursion_with_a_bad_file_in_the_middle(tmp_path: Path) -> No
         "r1",
         "g-last.txt",
     ]
-    assert docs[0].source == str(root / "a-first.txt")
+    assert docs[0].source == "a-first.txt"  # the path under the folder walked
+    assert docs[1].source == "b-sub/inner.md"
     assert docs[1].title == "Inner"
     assert docs[3].page_starts == [0, len(PAGE_1) + 2]
     assert [(Path(f.path).name, f.record, f.skipped) for f in failures] == [
@@ -659,8 +660,8 @@ def test_explicit_files_use_their_names_and_report_problems(tmp_path: Path) -> N
     hidden = write(tmp_path / ".hidden.txt", "Explicit hidden files load.")
     docs, failures = split(iter_documents([good, unsupported, missing, hidden]))
     assert [(d.id, d.source) for d in docs] == [
-        ("good.txt", str(good)),
-        (".hidden.txt", str(hidden)),
+        ("good.txt", "good.txt"),
+        (".hidden.txt", ".hidden.txt"),
     ]
     assert [f.path for f in failures] == [str(unsupported), str(missing)]
     assert failures[0].reason.startswith("unsupported file type '.pptx'")
