@@ -3,7 +3,7 @@
     python -m bench.add_document --index .rag/index [--repeats 5]
 
 Copies the index (never writes to it) and, on each copy, adds one document through
-``QASystem.add_documents``, timing the call: the packaged article (7 chunks, 33 sentences) and a
+``QASystem.ingest``, timing the call: the packaged article (7 chunks, 33 sentences) and a
 long document of 900 short sentences. Reports the median per document. Writes
 ``bench/results/add_document.json``.
 """
@@ -44,7 +44,7 @@ def time_add(index: Path, text: str, repeats: int) -> list[float]:
             shutil.copytree(index, copy)
             with QASystem.create_or_open(Settings(index_dir=copy)) as system:
                 t0 = time.perf_counter()
-                system.add_documents([Document(id=f"bench-{rep}", text=text)])
+                system.ingest([Document(id=f"bench-{rep}", text=text)])
                 seconds.append(time.perf_counter() - t0)
             shutil.rmtree(copy)
     return seconds

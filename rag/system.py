@@ -203,12 +203,6 @@ class QASystem:
         """Whether ``index_dir`` holds an index (its folder is checked to be usable first)."""
         return IndexStore.exists(index_dir)
 
-    @classmethod
-    def create(cls, settings: Settings) -> QASystem:
-        """Open the index at ``settings.index_dir``, creating it (and exporting the embedding
-        model to ONNX, once per index) when there is none: :meth:`create_or_open`."""
-        return cls.create_or_open(settings)
-
     def __enter__(self) -> QASystem:
         return self
 
@@ -393,21 +387,6 @@ class QASystem:
         with self._write_lock, self._writer() as writer:
             yield writer
 
-    def ingest_paths(
-        self,
-        paths: Sequence[Path],
-        counter: TokenCounter | None = None,
-        *,
-        on_event: Callable[[IngestEvent], None] | None = None,
-    ) -> IngestReport:
-        """Ingest files and folders (every type the loaders read)."""
-        from rag.loaders import iter_documents
-
-        return self.ingest(iter_documents(paths), counter, on_event=on_event)
-
-    #: The service's name for :meth:`ingest`.
-    add_documents = ingest
-
     def list_documents(
         self, *, limit: int | None = None, offset: int = 0
     ) -> tuple[list[DocumentInfo], int]:
@@ -461,14 +440,6 @@ class QASystem:
             format_version=m.format_version,
             problems=self._store.check_integrity() if check else None,
         )
-
-    def health(self) -> IndexStats:
-        """Ready to answer: the index opens at a consistent snapshot (checksums verified)."""
-        return self.stats()
-
-    def check(self) -> list[str]:
-        """Problems found by the integrity check (empty: none)."""
-        return self._store.check_integrity()
 
     def texts(self) -> tuple[list[str], list[str]]:
         """Every chunk's and every sentence's text, in storage order (for benchmarks)."""

@@ -28,7 +28,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # code (the snapshot verifies the catalog and the vector file's checksum).
     system = QASystem.open(settings)
     try:
-        system.health()
+        system.stats()
         sock = bind_socket(settings.host, settings.port)
         if not is_loopback(settings.host) and write_key(settings) is None:
             logger.warning(

@@ -196,7 +196,7 @@ def documents_router(settings: Settings) -> APIRouter:
                 )
                 documents = _check_unicode(parsed)
             report = await state.writes.write(
-                lambda: state.system.add_documents(documents, state.counter), request
+                lambda: state.system.ingest(documents, state.counter), request
             )
         return IngestResponse(
             ids=[d.id for d in documents],

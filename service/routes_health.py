@@ -19,7 +19,7 @@ router = APIRouter(tags=["service"])
     responses=responses(503),
 )
 def health(state: State) -> HealthResponse:
-    stats = state.system.health()
+    stats = state.system.stats()
     return HealthResponse(
         ready=True,
         documents=stats.documents,

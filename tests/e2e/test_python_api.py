@@ -37,7 +37,7 @@ def test_readme_python_example_runs(onnx_encoder_dir: Path, tmp_path: Path) -> N
     blocks = readme_python_blocks()
     assert blocks, "the README has no python example"
     # The example creates ./example-index; give it this session's ONNX export so that the
-    # test does not export the model again (QASystem.create would, once per index).
+    # test does not export the model again (QASystem.create_or_open would, once per index).
     link_encoder(onnx_encoder_dir, tmp_path / "example-index" / "encoder")
     for block in blocks:
         done = subprocess.run(
@@ -55,7 +55,7 @@ def test_readme_python_example_runs(onnx_encoder_dir: Path, tmp_path: Path) -> N
         assert "(2023-04-04)" in out  # citations carry the document's date
 
 
-def test_add_documents_takes_paths_and_documents_without_a_counter(
+def test_ingest_takes_paths_and_documents_without_a_counter(
     article_index_copy: Settings, tmp_path: Path
 ) -> None:
     from rag import Document, QASystem
@@ -66,7 +66,7 @@ def test_add_documents_takes_paths_and_documents_without_a_counter(
         encoding="utf-8",
     )
     with QASystem.open(article_index_copy) as qa:
-        report = qa.add_documents(
+        report = qa.ingest(
             [
                 str(note),
                 tmp_path / "missing.txt",

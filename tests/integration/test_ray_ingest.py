@@ -368,7 +368,7 @@ def test_a_killed_driver_leaves_a_consistent_index_and_a_rerun_finishes_it(
     assert committed >= 2
 
     with QASystem.open(settings) as system:
-        assert system.check() == []
+        assert system.stats(check=True).problems == []
         counts = system.stats().counts
         assert 0 < counts["documents"] < N_DOCS and counts["vectors"] == counts["chunks"]
 
@@ -391,5 +391,5 @@ def test_a_worker_lost_beyond_its_retries_is_a_clear_error(
         _cluster_ingest(settings, corpus, crash_once_marker=tmp_path / "crash", max_retries=0)
     assert caught.value.hint and "run the same command again" in caught.value.hint
     with QASystem.open(settings) as system:
-        assert system.check() == []
+        assert system.stats(check=True).problems == []
         assert system.stats().documents == N_NOTES
