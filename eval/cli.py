@@ -1,4 +1,5 @@
-"""``rag eval`` and ``rag eval-squad``: the evaluation commands, registered as a ``rag`` plugin.
+"""``rag eval``, ``rag eval-squad`` and ``rag eval-policy-qa``: the evaluation commands,
+registered as a ``rag`` plugin.
 
 Registered through the ``rag.commands`` entry point group (``eval = "eval.cli:register"``). This
 is an edge: it sets the offline flags for the embedding model, draws progress bars and prints;
@@ -35,7 +36,7 @@ def default_cache_dir() -> Path:
 
 
 def register(subparsers: Any, add_common: AddCommon) -> None:
-    """Add ``eval`` and ``eval-squad`` to the ``rag`` command line."""
+    """Add ``eval``, ``eval-squad`` and ``eval-policy-qa`` to the ``rag`` command line."""
     p = subparsers.add_parser(
         "eval",
         help="measure retrieval, answers, abstention and citations on the article eval set",
@@ -69,6 +70,52 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
     p.add_argument("--seed", type=int, help="sampling seed for --limit (default: fixed)")
     p.set_defaults(handler=cmd_eval_squad)
 
+    p = subparsers.add_parser(
+        "eval-policy-qa",
+        help="run the policy-qa benchmark from ../shared/benchmarks",
+        description="Build (once, cached) an index of the sample article and both corpora and "
+        "ask every policy-qa question of a split through it, with the default settings; report "
+        "accuracy, precision, abstention, gold-document citation, citation validity and latency "
+        "against issue 25's floors and goals.",
+    )
+    add_common(p)
+    p.add_argument(
+        "--split",
+        choices=["train", "validation"],
+        default="validation",
+        help="which questions (default: validation)",
+    )
+    p.add_argument(
+        "--corpus",
+        choices=["article+corpora", "article"],
+        default="article+corpora",
+        help="the index to build: the article with both corpora (default), or the article alone "
+        "(a plumbing check only: the questions are about the corpora)",
+    )
+    _model_dir_option(p)
+    p.add_argument("--k", type=int, help="passages per question (default: the setting's)")
+    p.add_argument(
+        "--mode",
+        choices=["hybrid", "dense", "lexical"],
+        help="retrieval mode (default: the setting's)",
+    )
+    p.add_argument("--cache", metavar="DIR", help="index cache (default: ~/.cache/rag-eval)")
+    p.add_argument("--shared", metavar="DIR", help="shared material (default: <repo>/../shared)")
+    p.add_argument("--out", metavar="DIR", help="also write the report as Markdown and JSON here")
+    p.add_argument("--show-failures", action="store_true", help="list failing questions")
+    p.add_argument("--limit", type=int, help="ask only N questions (fixed-seed sample)")
+    p.add_argument("--seed", type=int, help="sampling seed for --limit (default: fixed)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=cmd_eval_policy_qa)
+
+
+def _model_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        help="answer model folder (default: $RAG_ANSWER_MODEL_DIR, else the bundled one)",
+    )
+
 
 def _shared_options(p: argparse.ArgumentParser, add_common: AddCommon) -> None:
     add_common(p)  # --index: evaluate that index instead of building one
@@ -91,6 +138,7 @@ def _shared_options(p: argparse.ArgumentParser, add_common: AddCommon) -> None:
     p.add_argument("--show-failures", action="store_true", help="list failing questions")
     p.add_argument("--limit", type=int, help="ask only N questions (fixed-seed sample)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _model_dir_option(p)
 
 
 # --- argument parsing -----------------------------------------------------------------------------
@@ -151,13 +199,28 @@ def _build_progress(
     return progress, progress.close
 
 
+def with_model_dir(settings: Settings, model_dir: str | None) -> Settings:
+    """``settings`` answering with the model in ``model_dir`` (unchanged when None)."""
+    if model_dir is None:
+        return settings
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise EvalSetError(
+            f"--model-dir {model_dir}: no such folder",
+            hint="pass the folder of a trained answer model (the one holding its model card)",
+        )
+    return settings.model_copy(update={"answer_model_dir": folder})
+
+
 def _open_system(
     args: argparse.Namespace, settings: Settings, corpus: str, shared: Path | None
 ) -> QASystem:
-    """The system over ``--index``, or over the cached index of ``corpus`` (built if needed)."""
+    """The system over ``--index``, or over the cached index of ``corpus`` (built if needed),
+    answering with ``--model-dir``'s model when given."""
     from eval.corpora import corpus_paths, ensure_index
     from rag.system import QASystem
 
+    settings = with_model_dir(settings, getattr(args, "model_dir", None))
     if args.index:
         system = QASystem.open(settings)
     else:
@@ -262,6 +325,43 @@ def cmd_eval_squad(args: argparse.Namespace, settings: Settings) -> int:
     print(markdown)
     if args.out:
         _print_written(write_outputs(Path(args.out), "squad", markdown, report))
+    return EXIT_OK
+
+
+def cmd_eval_policy_qa(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.harness import SAMPLE_SEED, deterministic_sample
+    from eval.policy_qa import evaluate_policy_qa, load_policy_qa, policy_qa_path
+    from eval.report import policy_qa_markdown, write_outputs
+
+    if args.k is not None and not 1 <= args.k <= MAX_K:
+        raise EvalSetError(f"--k must be between 1 and {MAX_K}, not {args.k}")
+    shared = Path(args.shared) if args.shared else None
+    questions = load_policy_qa(policy_qa_path(shared, args.split))
+    seed = args.seed if args.seed is not None else SAMPLE_SEED
+    questions = deterministic_sample(questions, args.limit, seed)
+    system = _open_system(args, settings, args.corpus, shared)
+    try:
+        bar = _question_bar(len(questions), args.quiet)
+        report = evaluate_policy_qa(
+            system,
+            questions,
+            k=args.k,
+            mode=args.mode,
+            split=args.split,
+            sample_seed=seed if args.limit is not None else None,
+            on_progress=lambda _r: bar.update(1),
+        )
+        bar.close()
+    finally:
+        system.close()
+    markdown = policy_qa_markdown(report, show_failures=args.show_failures)
+    print(markdown)
+    if args.out:
+        _print_written(write_outputs(Path(args.out), f"policy-qa-{args.split}", markdown, report))
+    m = report.metrics
+    if m.errors or (m.citation_validity or 1.0) < 1.0:
+        print("failed checks: errors or invalid citations", file=sys.stderr)
+        return EXIT_FAILED_CHECKS
     return EXIT_OK
 
 

@@ -12,6 +12,13 @@ from pydantic import BaseModel
 
 from eval.dataset import EvalSetError
 from eval.harness import ConfigResult, EvalConfig, EvalReport, Failure, SweepReport
+from eval.policy_qa import (
+    ANSWERABLE_CATEGORIES,
+    PolicyQAFailure,
+    PolicyQAMetrics,
+    PolicyQAReport,
+    TargetResult,
+)
 from eval.squad import SquadFailure, SquadReport
 
 logger = logging.getLogger(__name__)
@@ -229,6 +236,117 @@ def _squad_failures(failures: Sequence[SquadFailure]) -> list[str]:
     header = ["id", "question", "expected", "system said"]
     rows = [[f.id, f.question, f.expected, _short(f.said)] for f in failures]
     return table(header, rows)
+
+
+def _bound(target: TargetResult, bound: float) -> str:
+    return f"{'≥' if target.higher_is_better else '≤'} {fmt(bound)}"
+
+
+def _met(target: TargetResult) -> str:
+    if target.value is None:
+        return "–"
+    if target.goal_met:
+        return "goal"
+    return "floor" if target.floor_met else "no"
+
+
+def policy_qa_headline(report: PolicyQAReport) -> list[str]:
+    """The headline figures with their floors and goals, then the ones without targets."""
+    m = report.metrics
+    rows = [
+        [t.label, fmt(t.value), _bound(t, t.floor), _bound(t, t.goal), _met(t)]
+        for t in report.targets
+    ]
+    rows += [
+        ["gold document retrieved", fmt(m.gold_doc_retrieved), "", "", ""],
+        ["answered / correct / errors", f"{m.answered} / {m.correct} / {m.errors}", "", "", ""],
+        ["latency p50 / p95 ms", f"{fmt(m.latency_p50_ms)} / {fmt(m.latency_p95_ms)}", "", "", ""],
+    ]
+    return table(["measure", "value", "floor", "goal", "met"], rows)
+
+
+def policy_qa_category_table(per_category: dict[str, PolicyQAMetrics]) -> list[str]:
+    header = [
+        "category",
+        "n",
+        "answered",
+        "correct",
+        "accuracy",
+        "declined",
+        "gold doc cited",
+        "gold doc retrieved",
+        "p50 ms",
+    ]
+    rows = []
+    for category, m in per_category.items():
+        answerable = category in ANSWERABLE_CATEGORIES
+        rows.append(
+            [
+                category,
+                str(m.questions),
+                str(m.answered),
+                str(m.correct) if answerable else "",
+                fmt(m.accuracy) if answerable else "",
+                fmt(m.answerable_declined if answerable else m.unanswerable_declined),
+                fmt(m.gold_doc_cited) if answerable else "",
+                fmt(m.gold_doc_retrieved) if answerable else "",
+                fmt(m.latency_p50_ms),
+            ]
+        )
+    return table(header, rows)
+
+
+def _policy_failures(failures: Sequence[PolicyQAFailure]) -> list[str]:
+    header = ["id", "category", "question", "expected", "system said", "cited"]
+    rows = [
+        [
+            f.id,
+            f.category,
+            f.question,
+            f.expected,
+            _short(
+                ("(declined) " if f.abstained else "")
+                + f.said
+                + (f" (short: {f.short_answer})" if f.short_answer else "")
+            ),
+            ", ".join(f.cited_docs),
+        ]
+        for f in failures
+    ]
+    return table(header, rows)
+
+
+def policy_qa_markdown(report: PolicyQAReport, *, show_failures: bool = False) -> str:
+    """The policy-qa report: headline figures against their floors and goals, per category."""
+    m = report.metrics
+    split = f" ({report.split})" if report.split else ""
+    seed = f", sample seed {report.sample_seed}" if report.sample_seed is not None else ""
+    retrieval = f"k={report.k if report.k is not None else 'default'}, mode " + (
+        report.mode or "default"
+    )
+    lines = [
+        f"# Benchmark: {report.benchmark}{split}",
+        "",
+        f"{report.questions} questions ({m.answerable} answerable, {m.unanswerable} "
+        f"unanswerable){seed}; index {report.index_dir} ({report.documents} documents, "
+        f"{report.chunks} chunks, model {report.model}); answer model {report.answer_model}; "
+        f"{retrieval}; {report.created}; {report.seconds:.1f} s.",
+        "",
+        "Accuracy = correct / answerable (answered, and the answer text or short answer holds a "
+        "gold answer); precision = correct / answered (answerable and unanswerable); declined = "
+        "abstentions / questions of that kind; gold document cited = answerable questions "
+        "answered citing their document / answerable. 'met': goal, floor or no.",
+        "",
+        *policy_qa_headline(report),
+        "",
+        "## Per category",
+        "",
+        *policy_qa_category_table(report.per_category),
+    ]
+    if show_failures:
+        lines += ["", f"## Failing questions ({len(report.failures)})", ""]
+        lines += _policy_failures(report.failures) if report.failures else ["None."]
+    return "\n".join(lines) + "\n"
 
 
 def write_outputs(out_dir: Path, stem: str, markdown: str, model: BaseModel) -> list[Path]:
