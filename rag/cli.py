@@ -43,6 +43,7 @@ from rag.errors import (
     SettingsError,
 )
 from rag.option_values import parse_filters
+from rag.printable import printable
 from rag.settings import MAX_K, RETRIEVAL_MODES, Settings
 
 EXIT_OK = 0
@@ -232,7 +233,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:
-        print(format_answer(answer))
+        print(printable(format_answer(answer)))  # no terminal escapes from document text
     return EXIT_OK
 
 
@@ -273,8 +274,8 @@ def ask_batch(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 print(batch_record(item, answer, error), flush=True)
             else:
-                print(f"Q{item.line}: {item.question}")
-                print(format_answer(answer) if answer is not None else f"error: {error}")
+                print(printable(f"Q{item.line}: {item.question}"))
+                print(printable(format_answer(answer) if answer is not None else f"error: {error}"))
                 print(flush=True)
             if show:
                 print(f"\ranswered {n}/{len(items)}", end="", file=sys.stderr, flush=True)
@@ -300,7 +301,7 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 print(json.dumps([d.model_dump() for d in docs], indent=2, ensure_ascii=False))
             for d in docs if not args.json else []:
-                print(f"{d.id}\t{d.n_chunks} chunks\t{d.n_chars} chars\t{d.title[:60]}")
+                print(printable(f"{d.id}\t{d.n_chunks} chunks\t{d.n_chars} chars\t{d.title[:60]}"))
             return EXIT_OK
         if not args.ids:
             raise InvalidQuestionError(
@@ -321,8 +322,10 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
                 print(  # --json: one document a line (JSONL), however many ids
                     doc.model_dump_json()
                     if args.json
-                    else f"# {doc.title}\nid: {doc.id}\nsource: {doc.source}\n"
-                    f"date: {doc.date or '-'}\n\n{doc.text}"
+                    else printable(
+                        f"# {doc.title}\nid: {doc.id}\nsource: {doc.source}\n"
+                        f"date: {doc.date or '-'}\n\n{doc.text}"
+                    )
                 )
             return EXIT_OK
         missing = system.delete_documents(args.ids)
@@ -571,9 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except RagError as exc:
-        print(f"error: {_one_line(exc.message)}", file=sys.stderr)
+        print(f"error: {printable(_one_line(exc.message))}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {_one_line(exc.hint)}", file=sys.stderr)
+            print(f"hint: {printable(_one_line(exc.hint))}", file=sys.stderr)
         return _exit_code(exc)
     except KeyboardInterrupt:
         print("interrupted; the index keeps its last committed state", file=sys.stderr)

@@ -256,10 +256,16 @@ class Answer(BaseModel):
     )
 
     @computed_field(  # type: ignore[prop-decorator]
-        description="The answer text without its [n] citation markers."
+        description="The answer text without its [n] citation markers: the answer's sentences "
+        "joined by spaces (for an extractive answer, its quotes verbatim, even where a quote "
+        "holds bracketed numbers of its own such as [2][3])."
     )
     @property
     def answer_plain(self) -> str:
+        # From the sentences, not by stripping [n] from ``answer``: a document's own "[2][3]"
+        # would be taken for markers and cut out of the quote.
+        if self.sentences:
+            return " ".join(s.text for s in self.sentences)
         return strip_markers(self.answer)
 
     abstained: bool = Field(False, description="True when the documents do not answer it.")

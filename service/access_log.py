@@ -21,6 +21,7 @@ from typing import Any
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.printable import printable
 from service.metrics import ServiceMetrics
 
 logger = logging.getLogger("service.access")
@@ -41,10 +42,17 @@ def request_id_of(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+_NEEDS_QUOTES = re.compile(r'[\s"=\x00-\x1f\x7f-\x9f]')
+
+
 def _logfmt(value: object) -> str:
+    """A logfmt value: quoted (JSON) when it holds spaces, quotes, '=' or control characters,
+    with every control character escaped, so a request path holding ESC or a newline can
+    neither drive the terminal that shows the log nor forge a line."""
     text = str(value)
-    quote = not text or re.search(r'[\s"=]', text)
-    return json.dumps(text, ensure_ascii=False) if quote else text
+    if text and not _NEEDS_QUOTES.search(text):
+        return text
+    return printable(json.dumps(text, ensure_ascii=False), keep="")
 
 
 class AccessLogMiddleware:

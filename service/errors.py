@@ -38,6 +38,7 @@ from rag.errors import (
     ModelError,
     UnsupportedFileTypeError,
 )
+from rag.printable import printable
 
 logger = logging.getLogger(__name__)
 
@@ -229,11 +230,16 @@ def validation_response(errors: Sequence[Any]) -> JSONResponse:
 
 
 # --- handlers --------------------------------------------------------------------------------
+def _logged(path: str) -> str:
+    """A request path for a log line: control characters (ESC, newlines) escaped."""
+    return printable(path, keep="")
+
+
 async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagError)
     status, code = status_of(exc)
     if status >= 500:
-        logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+        logger.error("%s %s failed: %s", request.method, _logged(request.url.path), exc)
     details = exc.details if isinstance(exc, ServiceError) else ()
     headers = exc.headers if isinstance(exc, ServiceError) else None
     return error_response(
@@ -295,7 +301,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    logger.exception("%s %s failed", request.method, _logged(request.url.path), exc_info=exc)
     return error_response(
         500, "internal_error", "internal server error", hint="see the server log for details"
     )
@@ -303,7 +309,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 async def _disconnected(request: Request, exc: Exception) -> JSONResponse:
     # The client left while its body was arriving: nobody reads this answer; no traceback.
-    logger.info("%s %s: the client disconnected", request.method, request.url.path)
+    logger.info("%s %s: the client disconnected", request.method, _logged(request.url.path))
     return error_response(400, "client_disconnected", "the client disconnected")
 
 
