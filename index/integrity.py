@@ -146,18 +146,25 @@ def storage_error(path: Path, exc: BaseException) -> RagError | None:
 
 
 # --- cheap checks, on open ---------------------------------------------------------------------
-def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Rows of documents, chunks, sentences and full-text entries (``count(*)``, no content)."""
+def row_counts(conn: sqlite3.Connection, *, sentences: bool = True) -> dict[str, int]:
+    """Rows of documents, chunks, full-text entries and (with ``sentences``) sentences.
+
+    Documents and chunks are counted on their small indexes and full-text entries on the
+    ``docsize`` table: milliseconds even for large indexes. Sentences hold their vectors, so
+    counting them reads the whole table (seconds on a cold cache for 10⁵ of them): only the
+    full check and a writer that lacks a record do."""
 
     def one(sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
-    return {
+    counts = {
         "documents": one("SELECT count(*) FROM documents"),
         "chunks": one("SELECT count(*) FROM chunks"),
-        "sentences": one("SELECT count(*) FROM sentences"),
         "fts_rows": one("SELECT count(*) FROM chunks_fts_docsize"),
     }
+    if sentences:
+        counts["sentences"] = one("SELECT count(*) FROM sentences")
+    return counts
 
 
 def rows_record(counts: dict[str, int]) -> str:
@@ -177,11 +184,17 @@ def recorded_rows(record: str | None) -> dict[str, int] | None:
 
 
 def quick_problems(
-    conn: sqlite3.Connection, generation: int, vector_file: Path, *, vectors_expected: bool
+    conn: sqlite3.Connection,
+    generation: int,
+    vector_file: Path,
+    *,
+    vectors_expected: bool,
+    count_sentences: bool = False,
 ) -> list[str]:
     """What can be seen without reading content: the checksum record, the vector file's size and
-    the row counts against those the last commit recorded. ``conn`` must be inside a read
-    transaction (one snapshot)."""
+    the row counts against those the last commit recorded (sentences only with
+    ``count_sentences``: see :func:`row_counts`; a missing sentence is found at query time).
+    ``conn`` must be inside a read transaction (one snapshot)."""
     problems: list[str] = []
     record = conn.execute("SELECT value FROM meta WHERE key = ?", (CHECKSUM_KEY,)).fetchone()
     checksum = None if record is None else str(record[0])
@@ -201,7 +214,7 @@ def quick_problems(
                     problems.append(
                         f"vector file {vector_file} has {size} bytes; {want} were written"
                     )
-    counts = row_counts(conn)
+    counts = row_counts(conn, sentences=count_sentences)
     if counts["fts_rows"] != counts["chunks"]:
         problems.append(f"{counts['fts_rows']} full-text rows for {counts['chunks']} chunks")
     rows = conn.execute("SELECT value FROM meta WHERE key = ?", (ROWS_KEY,)).fetchone()

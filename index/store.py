@@ -299,7 +299,7 @@ class IndexStore:
     def writer(self, *, policy: VectorPolicy, ivf_threshold: int) -> IndexWriter:
         return IndexWriter(self, policy=policy, ivf_threshold=ivf_threshold)
 
-    def quick_check(self) -> list[str]:
+    def quick_check(self, *, count_sentences: bool = False) -> list[str]:
         """The cheap check run on every open (:func:`index.integrity.quick_problems`): meta
         records, the vector file's size, row counts against the last commit's. Empty: OK."""
         conn = self._reader()
@@ -313,6 +313,7 @@ class IndexStore:
                     generation,
                     _vector_path(self.folder, generation),
                     vectors_expected=generation > 0,
+                    count_sentences=count_sentences,
                 )
             finally:
                 with suppress(sqlite3.Error):
@@ -330,7 +331,7 @@ class IndexStore:
         if problems:
             return problems
         try:
-            problems = self.quick_check()
+            problems = self.quick_check(count_sentences=True)
             with self.snapshot() as snap:
                 vec_ids, vectors = snap.vectors.all_items()
                 problems += full_problems(snap.conn, vec_ids, vectors, self.manifest.dimension)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from index.errors import CorruptIndexError
 from index.integrity import CHECKSUM_KEY
 from index.store import IndexStore
 from rag import cli
@@ -115,12 +116,27 @@ def test_damage_met_at_query_time_is_503_over_http(article_index_copy: Settings,
     assert "damaged" in error["message"] and error["hint"], error
 
 
-def test_open_runs_a_cheap_check(article_index_copy: Settings) -> None:
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        ("DELETE FROM chunks WHERE id % 2 = 0", "chunks"),
+        ("DELETE FROM chunks_fts WHERE rowid % 2 = 0", "full-text rows"),
+        (f"DELETE FROM meta WHERE key = '{CHECKSUM_KEY}'", "no checksum"),
+    ],
+)
+def test_open_runs_a_cheap_check(article_index_copy: Settings, damage: str, needle: str) -> None:
     index = article_index_copy.index_dir
     with IndexStore.open(index, nprobe=1) as store:
         assert store.quick_check() == []
-    half_the_sentences_deleted(index)
-    with pytest.raises(Exception, match="damaged") as caught:
+    _sql(index, damage)
+    with pytest.raises(CorruptIndexError, match="damaged") as caught:
         IndexStore.open(index, nprobe=1)
-    assert type(caught.value).__name__ == "CorruptIndexError"
-    assert "sentences" in str(caught.value)
+    assert needle in str(caught.value)
+
+
+def test_a_cut_vector_file_is_found_on_open(article_index_copy: Settings) -> None:
+    index = article_index_copy.index_dir
+    vector_file = sorted((index / "vectors").glob("*.faiss"))[-1]
+    vector_file.write_bytes(vector_file.read_bytes()[:-100])
+    with pytest.raises(CorruptIndexError, match="bytes"):
+        IndexStore.open(index, nprobe=1)
