@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import sys
-import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from index.errors import (
     InvalidFilterError,
     RagError,
 )
+from rag.answer_text import format_answer
 from rag.errors import (
     InvalidArgumentError,
     InvalidQuestionError,
@@ -42,7 +42,7 @@ from rag.errors import (
     ServeAddressError,
     SettingsError,
 )
-from rag.option_values import parse_filters
+from rag.option_values import parse_filters, parse_passages, settings_error
 from rag.printable import printable
 from rag.settings import MAX_K, RETRIEVAL_MODES, Settings
 
@@ -58,17 +58,6 @@ EXIT_INDEX_PATH = 8  # --index / RAG_INDEX_DIR cannot hold an index (a file, und
 EXIT_ADDRESS = 9  # rag serve cannot listen on --host/--port (in use, not permitted)
 EXIT_NO_SPACE = 10  # the disk holding the index is full; the index keeps its last commit
 EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE, as a shell reports it)
-
-#: Command-line option of each setting that has one (the rest come from RAG_* variables).
-OPTION_OF = {
-    "index_dir": "--index",
-    "chunk_tokens": "--chunk-tokens",
-    "vector_index": "--vector-index",
-    "host": "--host",
-    "port": "--port",
-    "ray_address": "--ray",
-    "ray_actors": "--ray-actors",
-}
 
 BUILTIN = ("ingest", "ask", "documents", "stats")
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -88,37 +77,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise settings_error(exc, overrides) from None
-
-
-def settings_error(exc: ValidationError, overrides: dict[str, Any]) -> SettingsError:
-    """One line naming each bad option or variable, its value and the form expected."""
-    problems: list[str] = []
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "settings"
-        where = (
-            OPTION_OF.get(field, f"RAG_{field.upper()}")
-            if field in overrides
-            else f"RAG_{field.upper()}"
-        )
-        value = err.get("input")
-        shown = f" {value!r}" if isinstance(value, str | int | float) else ""
-        message = str(err["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}{shown}: {message}")
-    return SettingsError(
-        "invalid setting: " + "; ".join(problems[:3]),
-        hint="see `rag --help` and the settings in the README",
-    )
-
-
-def _passages(value: str) -> int:
-    """``--k``: a whole number of passages, 1 to 50 (argparse makes a bad one a usage error)."""
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if not 1 <= k <= MAX_K:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_K}, not {k}")
-    return k
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -185,30 +143,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- ask ------------------------------------------------------------------------------------------
-def format_answer(answer: Any, width: int = 96) -> str:
-    """The human-readable layout: answer with markers, then each citation and its quote."""
-    lines = textwrap.wrap(answer.answer, width) or [answer.answer]
-    if answer.short_answer and not answer.abstained:
-        lines += ["", f"Short answer: {answer.short_answer}"]
-    if answer.citations:
-        lines += ["", "Sources:"]
-        for c in answer.citations:
-            where = f"chars {c.char_start}–{c.char_end}" + (f", page {c.page}" if c.page else "")
-            lines.append(f"[{c.marker}] {c.title or c.doc_id} ({c.doc_id}; {where})")
-            if c.speaker:
-                lines.append(f"    speaker: {c.speaker}")
-            lines += textwrap.wrap(
-                c.quote, width, initial_indent="    │ ", subsequent_indent="    │ "
-            )
-    elif answer.abstained and answer.passages:
-        lines += ["", "Closest passages:"]
-        for p in answer.passages[:3]:
-            excerpt = p.text if len(p.text) <= 240 else p.text[:237] + "…"
-            lines.append(f"- {p.title or p.doc_id} ({p.doc_id}; chars {p.char_start}–{p.char_end})")
-            lines += textwrap.wrap(excerpt, width, initial_indent="    ", subsequent_indent="    ")
-    return "\n".join(lines)
-
-
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.system import QASystem
 
@@ -417,7 +351,7 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question", nargs="?", help="the question; - reads it from standard input")
     _common(p)
-    p.add_argument("--k", type=_passages, help=f"passages to retrieve (1-{MAX_K}, default 5)")
+    p.add_argument("--k", type=parse_passages, help=f"passages to retrieve (1-{MAX_K}, default 5)")
     p.add_argument(
         "--filter",
         action="append",

@@ -1,16 +1,22 @@
-"""Values given as command-line text: a scalar typed from its text, and ``KEY=VALUE`` filter
-options made into :class:`rag.models.Filters` through :mod:`rag.filters` (the one definition of
-the filter fields and of how a mapping becomes filters)."""
+"""Values given as command-line text: a scalar typed from its text, ``KEY=VALUE`` filter options
+made into :class:`rag.models.Filters` through :mod:`rag.filters` (the one definition of the filter
+fields and of how a mapping becomes filters), the number of passages, and the one-line error that
+names the option or ``RAG_*`` variable a bad setting came from."""
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from index.errors import InvalidFilterError
+from rag.errors import SettingsError
+from rag.settings import MAX_K
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from rag.models import Filters
 
 
@@ -73,3 +79,46 @@ def parse_filters(items: Sequence[str]) -> Filters | None:
         raise InvalidFilterError(
             exc.message, hint=exc.hint or "e.g. --filter date_from=2022-03"
         ) from None
+
+
+#: Command-line option of each setting that has one (the rest come from RAG_* variables).
+OPTION_OF = {
+    "index_dir": "--index",
+    "chunk_tokens": "--chunk-tokens",
+    "vector_index": "--vector-index",
+    "host": "--host",
+    "port": "--port",
+    "ray_address": "--ray",
+    "ray_actors": "--ray-actors",
+}
+
+
+def settings_error(exc: ValidationError, overrides: dict[str, Any]) -> SettingsError:
+    """One line naming each bad option or variable, its value and the form expected."""
+    problems: list[str] = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        where = (
+            OPTION_OF.get(field, f"RAG_{field.upper()}")
+            if field in overrides
+            else f"RAG_{field.upper()}"
+        )
+        value = err.get("input")
+        shown = f" {value!r}" if isinstance(value, str | int | float) else ""
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}{shown}: {message}")
+    return SettingsError(
+        "invalid setting: " + "; ".join(problems[:3]),
+        hint="see `rag --help` and the settings in the README",
+    )
+
+
+def parse_passages(value: str) -> int:
+    """``--k``: a whole number of passages, 1 to 50 (argparse makes a bad one a usage error)."""
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_K}, not {k}")
+    return k

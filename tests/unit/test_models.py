@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from index.records import Document
-from rag.cli import format_answer
+from rag.answer_text import format_answer
 from rag.models import Answer, Citation, IndexStats, Passage
 
 DOC = Document(id="d1", title="Orchard notes", source="diary", text="Apples ripen in autumn.")
