@@ -403,6 +403,47 @@ def filter_clause(flt: ChunkFilter, alias: str = "d") -> tuple[str, list[object]
     return (" AND ".join(parts) or "1"), params
 
 
+def any_document(conn: sqlite3.Connection, flt: ChunkFilter) -> bool:
+    """Whether some document passes ``flt``."""
+    where, params = filter_clause(flt)
+    row = conn.execute(f"SELECT 1 FROM documents d WHERE {where} LIMIT 1", params).fetchone()
+    return row is not None
+
+
+def existing_ids(conn: sqlite3.Connection, doc_ids: Iterable[str]) -> set[str]:
+    """Those of ``doc_ids`` that are documents of the index."""
+    wanted = sorted(set(doc_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        rows = conn.execute(
+            f"SELECT id FROM documents WHERE id IN ({','.join('?' * len(part))})", part
+        )
+        found.update(str(r[0]) for r in rows)
+    return found
+
+
+def values_containing(
+    conn: sqlite3.Connection, field: str, text: str, *, key: str | None = None, limit: int = 5
+) -> list[str]:
+    """Up to ``limit`` distinct values of a document field (``id``, ``source``) or, with
+    ``field="metadata"``, of metadata ``key``, that contain ``text`` ignoring case (as text)."""
+    if field == "metadata":
+        if key is None or not _META_KEY_RE.match(key):
+            return []
+        column, params = "CAST(json_extract(metadata, ?) AS TEXT)", [f'$."{key}"']
+    elif field in ("id", "source"):
+        column, params = field, []
+    else:
+        raise ValueError(f"not a searchable field: {field}")
+    rows = conn.execute(
+        f"SELECT DISTINCT {column} AS v FROM documents WHERE v IS NOT NULL "
+        f"AND instr(lower(v), lower(?)) > 0 ORDER BY length(v), v LIMIT ?",
+        [*params, text, limit],
+    )
+    return [str(r[0]) for r in rows]
+
+
 def _sql_value(value: MetadataValue) -> object:
     if isinstance(value, bool):
         return 1 if value else 0

@@ -430,6 +430,18 @@ class Snapshot:
     def date_range(self) -> tuple[str | None, str | None]:
         return catalog.date_range(self.conn)
 
+    def any_document(self, flt: ChunkFilter) -> bool:
+        """Whether some document passes ``flt``."""
+        return catalog.any_document(self.conn, flt)
+
+    def existing_ids(self, doc_ids: Sequence[str]) -> set[str]:
+        """Those of ``doc_ids`` that are documents of the index."""
+        return catalog.existing_ids(self.conn, doc_ids)
+
+    def values_containing(self, field: str, text: str, *, key: str | None = None) -> list[str]:
+        """A few values of ``id``, ``source`` or metadata ``key`` holding ``text`` (any case)."""
+        return catalog.values_containing(self.conn, field, text, key=key)
+
     def counts(self) -> dict[str, int]:
         out = catalog.counts(self.conn)
         out["vectors"] = self.vectors.ntotal

@@ -93,9 +93,21 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from rag.loaders import iter_documents
+    from rag.loaders.overrides import DocumentFields, with_fields
     from rag.progress import IngestProgress
     from rag.system import QASystem
 
+    try:
+        fields = DocumentFields.parse(args.meta or (), args.date)
+    except ValueError as exc:
+        raise InvalidArgumentError(
+            str(exc), hint="e.g. --meta country=SWE --date 2022-05"
+        ) from None
+    if fields and settings.ray_address:
+        raise InvalidArgumentError(
+            "--meta and --date are not supported with --ray",
+            hint="ingest these files without --ray, or give the fields in a JSONL corpus",
+        )
     QASystem.check_folder(settings.index_dir)  # an unusable folder (a file, /proc) fails first
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
@@ -120,7 +132,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             )
         else:
             report = QASystem.build(
-                settings, iter_documents(paths), on_event=progress, on_export=on_export
+                settings,
+                with_fields(iter_documents(paths), fields),
+                on_event=progress,
+                on_export=on_export,
             )
     finally:
         progress.close()
@@ -345,6 +360,20 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
         "or host:port (needs the extra: pip install -e '.[ray]')",
     )
     p.add_argument("--ray-actors", type=int, metavar="N", help="embedding actors (default 2)")
+    p.add_argument(
+        "--meta",
+        action="append",
+        metavar="KEY=VALUE",
+        help="set this metadata on every document of this call (repeatable; added to a JSONL "
+        "record's own, this value winning), e.g. --meta country=SWE --meta session=77; "
+        "--filter KEY=VALUE then finds them",
+    )
+    p.add_argument(
+        "--date",
+        metavar="DATE",
+        help="set this date (YYYY, YYYY-MM or YYYY-MM-DD) on every document of this call, "
+        "replacing a date read from the file (HTML meta, PDF CreationDate, Word properties)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_ingest)
 

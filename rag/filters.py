@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from index.errors import InvalidFilterError
-from rag.models import Filters
+from rag.models import ChunkFilter, Filters
 
 #: Filter fields every index has; any other key is matched against document metadata.
 BUILTIN_FILTER_KEYS = ("doc_id", "source", "date_from", "date_to")
 
 
-def coerce_filters(filters: Filters | Mapping[str, Any] | None) -> Filters | None:
-    """A :class:`Filters` from itself or from a flat mapping (``{"country": "SWE",
-    "date_from": "2022", "doc_id": ["a", "b"]}``); unknown keys go to ``metadata``."""
-    if filters is None or isinstance(filters, Filters):
-        return filters
+def filter_fields(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of :class:`Filters` from a filter mapping in either shape: flat
+    (``{"country": "SWE", "date_from": "2022", "doc_id": ["a", "b"]}``, as the CLI, the Python
+    API and MCP take it) or nested (``{"metadata": {"country": "SWE"}, "doc_ids": [...]}``, as
+    ``POST /ask`` always took it), or a mix; keys that are no built-in field are metadata."""
     fields: dict[str, Any] = {}
-    metadata: dict[str, Any] = dict(filters.get("metadata") or {})
+    nested = filters.get("metadata")
+    metadata: dict[str, Any] = dict(nested) if isinstance(nested, Mapping) else {}
+    if nested is not None and not isinstance(nested, Mapping):
+        fields["metadata"] = nested  # left for validation to refuse
     for key, value in filters.items():
         if key == "metadata":
             continue
@@ -31,8 +36,16 @@ def coerce_filters(filters: Filters | Mapping[str, Any] | None) -> Filters | Non
             fields[key] = value
         else:
             metadata[key] = value
+    fields.setdefault("metadata", metadata)
+    return fields
+
+
+def coerce_filters(filters: Filters | Mapping[str, Any] | None) -> Filters | None:
+    """A :class:`Filters` from itself or from a mapping in either shape (:func:`filter_fields`)."""
+    if filters is None or isinstance(filters, Filters):
+        return filters
     try:
-        return Filters(metadata=metadata, **fields)
+        return Filters(**filter_fields(filters))
     except ValidationError as exc:
         shown = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
@@ -54,6 +67,78 @@ def check_filter_keys(filters: Filters, metadata_values: Mapping[str, Any]) -> N
             f"unknown filter key{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(k) for k in unknown)}; known keys: {known}",
             hint="filter on a built-in field or a metadata key that documents in the index have",
+        )
+
+
+#: Close values named when a filter value matches no document.
+MAX_CLOSE = 5
+
+
+def _close(value: str, candidates: Sequence[str], found: Sequence[str]) -> list[str]:
+    """Values like ``value``: the index's own containing it (any case), then similar ones."""
+    similar = difflib.get_close_matches(value, list(candidates), n=MAX_CLOSE, cutoff=0.6)
+    lower = {c.lower(): c for c in candidates}
+    same_case = [lower[value.lower()]] if value.lower() in lower else []
+    return list(dict.fromkeys([*same_case, *found, *similar]))[:MAX_CLOSE]
+
+
+def _nothing(what: str, close: Sequence[str], hint: str) -> InvalidFilterError:
+    shown = f"; close: {', '.join(close)}" if close else ""
+    return InvalidFilterError(f"no document has {what}{shown}", hint=hint)
+
+
+def check_filters(filters: Filters, snap: Any, metadata_values: Mapping[str, Any]) -> None:
+    """:class:`InvalidFilterError` when a filter could only ever abstain: a metadata key no
+    document has (naming the known keys), or a value of one field that no document has
+    (``country=fin``: "no document has country 'fin'; close: FIN"; an unknown ``doc_id``, a
+    ``source``, a date range holding no dated document), naming close values. Each condition is
+    checked alone; conditions that each match some document may still match none together.
+
+    ``snap`` is an index snapshot (:class:`index.store.Snapshot`); ``metadata_values`` its
+    metadata keys with their commonest values."""
+    if filters.metadata:
+        check_filter_keys(filters, metadata_values)
+    hint = "GET /filters or `rag stats` shows what the index holds"
+    for key, value in sorted(filters.metadata.items()):
+        if snap.any_document(ChunkFilter(metadata={key: value})):
+            continue
+        text = json.dumps(value) if isinstance(value, bool) else str(value)
+        close = _close(
+            text,
+            [str(v) for v in metadata_values.get(key, [])],
+            snap.values_containing("metadata", text, key=key),
+        )
+        raise _nothing(f"{key} {text!r}", close, hint)
+    if filters.doc_ids is not None:
+        missing = sorted(set(filters.doc_ids) - snap.existing_ids(filters.doc_ids))
+        if missing:
+            first = missing[0]
+            more = f" (nor {len(missing) - 1} more of the ids given)" if len(missing) > 1 else ""
+            close = _close(first, [], snap.values_containing("id", first))
+            error = _nothing(f"id {first!r}{more}", close, "`rag documents list` shows the ids")
+            raise error
+    if filters.source is not None and not snap.any_document(ChunkFilter(source=filters.source)):
+        close = _close(
+            filters.source, snap.source_values(), snap.values_containing("source", filters.source)
+        )
+        raise _nothing(f"source {filters.source!r}", close, hint)
+    if (filters.date_from or filters.date_to) and not snap.any_document(
+        ChunkFilter(date_from=filters.date_from, date_to=filters.date_to)
+    ):
+        low, high = snap.date_range()
+        span = " and ".join(
+            p
+            for p in (
+                f"from {filters.date_from}" if filters.date_from else "",
+                f"to {filters.date_to}" if filters.date_to else "",
+            )
+            if p
+        )
+        dated = f"documents are dated {low} to {high}" if low else "no document has a date"
+        raise InvalidFilterError(
+            f"no document is dated {span} ({dated})",
+            hint="documents without a date never pass a date filter; give dates at ingest "
+            "with `rag ingest --date` or a JSONL 'date'",
         )
 
 

@@ -67,6 +67,16 @@ class Filters(BaseModel):
             raise ValueError("dates are written YYYY, YYYY-MM or YYYY-MM-DD (a real date)")
         return value
 
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Filters:
+        # date_to "2021" takes all of 2021 (a document's date compares as a prefix)
+        if self.date_from and self.date_to and self.date_from > self.date_to + "~":
+            raise ValueError(
+                f"date_from {self.date_from} is after date_to {self.date_to}: no document can "
+                "match; swap them"
+            )
+        return self
+
     def to_chunk_filter(self) -> ChunkFilter:
         return ChunkFilter(
             doc_ids=frozenset(self.doc_ids) if self.doc_ids is not None else None,

@@ -27,7 +27,7 @@ from rag.answering import Answerer, abstention, gather_candidates, make_answerer
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.errors import InvalidQuestionError
-from rag.filters import FilterOptions, check_filter_keys, coerce_filters, known_filter_keys
+from rag.filters import FilterOptions, check_filters, coerce_filters, known_filter_keys
 from rag.ingest import (
     IngestEvent,
     IngestOptions,
@@ -270,8 +270,8 @@ class QASystem:
         flt = filters.to_chunk_filter() if filters is not None else None
         vector = self.encoder.encode_query(text)
         with self._store.snapshot() as snap:
-            if filters is not None and filters.metadata:
-                check_filter_keys(filters, self._metadata_values(snap))
+            if filters is not None:
+                check_filters(filters, snap, self._metadata_values(snap))
             return retrieve(snap, text, vector, params, flt, language=detect_language(text))
 
     def ask(
@@ -285,8 +285,9 @@ class QASystem:
         """Answer with citations, or abstain. Identical for CLI, service and evaluation.
 
         ``filters`` is a :class:`Filters` or a mapping such as ``{"country": "SWE",
-        "date_from": "2022"}``; a metadata key that no document has is an
-        :class:`~index.errors.InvalidFilterError` naming the known keys."""
+        "date_from": "2022"}``; a metadata key, or a value of one field, that no document
+        has is an :class:`~index.errors.InvalidFilterError` naming the known keys or close values
+        (:func:`rag.filters.check_filters`)."""
         t0 = time.perf_counter()
         text = validate_question(question, self.settings)
         filters = coerce_filters(filters)
@@ -303,8 +304,8 @@ class QASystem:
         query_vector = None if params.mode == "lexical" else self.encoder.encode_query(text)
         t1 = time.perf_counter()
         with self._store.snapshot() as snap:
-            if filters is not None and filters.metadata:
-                check_filter_keys(filters, self._metadata_values(snap))
+            if filters is not None:
+                check_filters(filters, snap, self._metadata_values(snap))
             passages = retrieve(snap, text, query_vector, params, flt, language=language)
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)

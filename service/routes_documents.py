@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from index.errors import DocumentNotFoundError
 from rag.loaders import SUPPORTED_SUFFIXES
+from rag.loaders.overrides import DocumentFields
 from rag.models import Document
 from rag.settings import Settings
 from service.auth import write_dependencies
@@ -71,6 +72,20 @@ UPLOAD_BODY: dict[str, Any] = {
                             "description": "Id for the document (default: the file name; "
                             "ignored for .jsonl, whose records carry their ids).",
                         },
+                        "date": {
+                            "type": "string",
+                            "maxLength": 64,
+                            "description": "Date of every document of the file (YYYY, YYYY-MM "
+                            "or YYYY-MM-DD), replacing one read from the file (HTML meta, PDF "
+                            "CreationDate, Word properties); as `rag ingest --date`.",
+                        },
+                        "meta": {
+                            "type": "string",
+                            "maxLength": 4096,
+                            "description": "Metadata for every document of the file: "
+                            "KEY=VALUE, one per line (or one per `meta` field), e.g. "
+                            "`country=SWE`; as `rag ingest --meta`.",
+                        },
                     },
                     "required": ["file"],
                 }
@@ -102,6 +117,34 @@ def _document_from_json(value: object) -> Document:
             hint="see the Document schema at /docs",
             details=details,
         ) from exc
+
+
+def _form_text(part: FormPart) -> str:
+    try:
+        return bytes(part.data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedRequestError(f"form field {part.name!r} is not UTF-8 text") from exc
+
+
+def _fields_from_form(parts: list[FormPart]) -> DocumentFields:
+    """The ``date`` and ``meta`` form fields (``KEY=VALUE`` lines) as :class:`DocumentFields`."""
+    fields = [p for p in parts if p.filename is None]
+    dates = [_form_text(p).strip() for p in fields if p.name == "date"]
+    meta = [
+        line.strip()
+        for p in fields
+        if p.name == "meta"
+        for line in _form_text(p).splitlines()
+        if line.strip()
+    ]
+    if len(dates) > 1:
+        raise MalformedRequestError("the form has more than one 'date' field")
+    try:
+        return DocumentFields.parse(meta, dates[0] if dates else None)
+    except ValueError as exc:
+        raise MalformedRequestError(
+            f"invalid form field: {exc}", hint="e.g. date=2022-05 and meta=country=SWE"
+        ) from None
 
 
 def _upload_from_form(parts: list[FormPart]) -> tuple[FormPart, str | None]:
@@ -189,12 +232,14 @@ def documents_router(settings: Settings) -> APIRouter:
                 )
                 documents = [document]
             else:
-                upload, doc_id = _upload_from_form(await read_multipart(request, limit))
+                form = await read_multipart(request, limit)
+                upload, doc_id = _upload_from_form(form)
+                fields = _fields_from_form(form)
                 filename, data = upload.filename or "", bytes(upload.data)
                 parsed = await state.writes.parse(
                     lambda gone: state.uploads.parse(filename, data, doc_id, gone), request
                 )
-                documents = _check_unicode(parsed)
+                documents = [fields.apply(d) for d in _check_unicode(parsed)]
             report = await state.writes.write(
                 lambda: state.system.ingest(documents, state.counter), request
             )

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from rag.filters import filter_fields
 from rag.models import DocumentInfo, Filters
 from rag.settings import MAX_K, RetrievalMode
 
@@ -51,8 +61,34 @@ def require_text(value: object, name: str) -> None:
         raise ValueError(f"{where} contains characters that are not valid Unicode text")
 
 
+def _flat_filter_schema(schema: dict[str, Any]) -> None:
+    """State the flat shape in the schema: any other key is a metadata key."""
+    schema["additionalProperties"] = {
+        "anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}],
+        "description": "Any other key is a metadata key, as in `metadata` (flat shape: "
+        '`{"country": "SWE"}` is `{"metadata": {"country": "SWE"}}`).',
+    }
+    schema["propertyNames"] = {"pattern": METADATA_KEY_PATTERN}
+    schema["properties"]["doc_id"] = {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "description": "One document id, or several: the same as `doc_ids`.",
+    }
+
+
 class RequestFilters(Filters):
-    """Restrict retrieval to some documents. Every field is optional; all given must hold."""
+    """Restrict retrieval to some documents. Every field is optional; all given must hold.
+
+    Two shapes, which may be mixed: flat, as the CLI, the Python API and MCP take filters
+    (``{"country": "SWE", "date_from": "2022", "doc_id": "a"}``: a key that is no built-in
+    field is a metadata key), or with the metadata nested (``{"metadata": {"country": "SWE"}}``).
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_flat_filter_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_shape(cls, value: object) -> object:
+        return filter_fields(value) if isinstance(value, Mapping) else value
 
     metadata: dict[MetadataKey, str | MetadataInt | FiniteFloat | bool] = Field(
         default_factory=dict,
@@ -87,7 +123,12 @@ class AskRequest(BaseModel):
         description=f"Passages to retrieve, 1-{MAX_K} (default: the server's top_k).",
     )
     filters: RequestFilters | None = Field(
-        None, description="Restrict retrieval to some documents."
+        None,
+        description="Restrict retrieval to some documents, in the shape the CLI, the Python "
+        'API and MCP take (`{"country": "SWE", "date_from": "2022"}`) or with the metadata '
+        'nested (`{"metadata": {"country": "SWE"}}`). A key, or a value of one field, that no '
+        "document has is a 422 naming the known keys or close values.",
+        examples=[{"country": "SWE", "date_from": "2022"}],
     )
     mode: RetrievalMode | None = Field(
         None, description="Retrieval mode (default: the server's, normally 'hybrid')."

@@ -8,6 +8,7 @@ paragraph, else the file name.
 
 from __future__ import annotations
 
+import datetime
 import io
 import logging
 import re
@@ -18,6 +19,7 @@ from xml.etree import ElementTree
 from index.records import Document
 from rag.errors import LoaderError
 from rag.loaders.building import build_document
+from rag.loaders.jsonl import normalise_date
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,14 @@ def _clean_title(title: str | None) -> str:
 
 
 def _document(
-    label: str, blocks: list[str], *, title: str, doc_id: str, source: str, stem: str
+    label: str,
+    blocks: list[str],
+    *,
+    title: str,
+    doc_id: str,
+    source: str,
+    stem: str,
+    date: str | None = None,
 ) -> Document:
     paragraphs = [b.strip() for b in blocks if b.strip()]
     if not paragraphs:
@@ -53,7 +62,15 @@ def _document(
         title=title or stem,
         text=PARAGRAPH_SEPARATOR.join(paragraphs),
         source=source,
+        date=date,
     )
+
+
+def _core_date(value: object) -> str | None:
+    """A core-properties date (a datetime, or ISO text in ODF's meta.xml) as ``YYYY-MM-DD``."""
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.strftime("%Y-%m-%d")
+    return normalise_date(value) if isinstance(value, str) else None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -62,7 +79,8 @@ def _one_line(exc: BaseException) -> str:
 
 # --- .docx ---------------------------------------------------------------------------------------
 def parse_docx(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -> Document:
-    """A ``.docx`` file: paragraphs and table rows (cells joined by `` | ``) in order."""
+    """A ``.docx`` file: paragraphs and table rows (cells joined by `` | ``) in order; the date
+    is the core properties' created date (else modified)."""
     import docx
     from docx.table import Table
 
@@ -81,9 +99,10 @@ def parse_docx(label: str, data: bytes, *, doc_id: str, source: str, stem: str) 
             else:
                 blocks.append(item.text)
         title = _clean_title(word.core_properties.title)
+        date = _core_date(word.core_properties.created) or _core_date(word.core_properties.modified)
     except Exception as exc:  # python-docx raises many types (zip, XML, KeyError) on bad input
         raise LoaderError(label, f"corrupt or unreadable Word file: {_one_line(exc)}") from exc
-    return _document(label, blocks, title=title, doc_id=doc_id, source=source, stem=stem)
+    return _document(label, blocks, title=title, doc_id=doc_id, source=source, stem=stem, date=date)
 
 
 # --- .rtf ----------------------------------------------------------------------------------------
@@ -212,12 +231,17 @@ def parse_odt(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -
             raise ValueError("no content.xml")
         body = ElementTree.fromstring(content)
         blocks = list(_odf_blocks(body, _SpaceBudget(len(content))))
-        title = ""
+        title, date = "", None
         if meta is not None:
-            found = ElementTree.fromstring(meta).find(f".//{{{_DC}}}title")
+            tree = ElementTree.fromstring(meta)
+            found = tree.find(f".//{{{_DC}}}title")
             title = _clean_title(found.text if found is not None else None)
+            created = tree.find(f".//{{{_ODF_META}}}creation-date")
+            if created is None:
+                created = tree.find(f".//{{{_DC}}}date")
+            date = _core_date(created.text if created is not None else None)
     except (zipfile.BadZipFile, ElementTree.ParseError, ValueError, OSError) as exc:
         raise LoaderError(
             label, f"corrupt or unreadable OpenDocument file: {_one_line(exc)}"
         ) from exc
-    return _document(label, blocks, title=title, doc_id=doc_id, source=source, stem=stem)
+    return _document(label, blocks, title=title, doc_id=doc_id, source=source, stem=stem, date=date)

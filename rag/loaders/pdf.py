@@ -17,6 +17,7 @@ from rag.loaders.building import build_document
 logger = logging.getLogger(__name__)
 
 PAGE_SEPARATOR = "\n\n"
+MAX_TITLE_CHARS = 200
 _ENCRYPTED = "encrypted PDF; decrypt it first"
 # Info-dictionary titles that are really the name of the file the PDF was made from
 # ("korea-norway.html", "Microsoft Word - brief.docx"): stale, so not used.
@@ -64,6 +65,35 @@ def _title(reader: PdfReader, label: str) -> str:
     return title
 
 
+def _date(reader: PdfReader, label: str) -> str | None:
+    """The info dictionary's CreationDate as ``YYYY-MM-DD`` (the date the file was made: the
+    best a PDF says of when it was written), or None."""
+    try:
+        metadata = reader.metadata
+        created = metadata.creation_date if metadata is not None else None
+    except Exception:  # a malformed date string raises; the date is optional
+        logger.info("%s: unreadable PDF CreationDate, not used", label)
+        return None
+    return created.date().isoformat() if created is not None else None
+
+
+def heading_title(page: str) -> str:
+    """The opening heading line of a page's raw text: its first non-blank line when it is short
+    and reads as a heading (a capital first, no sentence or clause punctuation at its end), else
+    ``""``."""
+    for line in page.split("\n"):
+        line = " ".join(line.split())
+        if line:
+            heading = (
+                len(line) <= MAX_TITLE_CHARS
+                and not line[0].islower()
+                and any(c.isalpha() for c in line)
+                and not line.endswith((".", ",", ";", ":"))
+            )
+            return line if heading else ""
+    return ""
+
+
 def _continues(previous: str, page: str) -> bool:
     """True when ``page`` goes on with the sentence ``previous`` ended in (joined by a space)."""
     end = previous[-1:]
@@ -72,7 +102,10 @@ def _continues(previous: str, page: str) -> bool:
 
 def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -> Document:
     """A ``.pdf`` file as one document: page texts joined by a blank line (by a space when a
-    sentence runs on to the next page), wrapped lines joined, pages kept."""
+    sentence runs on to the next page), wrapped lines joined, pages kept.
+
+    The title is the info dictionary's Title when it is a real title, else page 1's opening
+    heading line, else the file name; the date is the CreationDate."""
     if not data.strip():
         raise LoaderError(label, "empty file")
     reader = _open(label, data)
@@ -86,6 +119,7 @@ def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -
         raise LoaderError(label, f"corrupt or unreadable PDF: {_one_line(exc)}") from exc
     if not any(page.strip() for page in pages):
         raise LoaderError(label, "PDF has no extractable text (scanned?); run OCR on it first")
+    heading = next((heading_title(page) for page in pages if page.strip()), "")
     # Every line of a PDF is a wrap; the width is measured over all pages (one page may be short).
     width = wrap_width([line for page in pages for line in page.split("\n")])
     pages = [reflow(page, width=width) for page in pages]
@@ -103,8 +137,9 @@ def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -
     return build_document(
         label,
         doc_id=doc_id,
-        title=_title(reader, label) or stem,
+        title=_title(reader, label) or heading or stem,
         text="".join(parts),
         source=source,
+        date=_date(reader, label),
         page_starts=page_starts,
     )

@@ -144,6 +144,9 @@ def test_unknown_filter_key_exits_4_naming_known_keys(
 
 
 def test_known_metadata_key_still_filters(article_index: Settings) -> None:
-    done = rag("ask", QUESTION, "--index", article_index.index_dir, "--filter", "language=fr")
+    done = rag("ask", QUESTION, "--index", article_index.index_dir, "--filter", "language=en")
     assert done.returncode == 0, done.stderr
-    assert "do not answer" in done.stdout or "nothing relevant" in done.stdout.lower()
+    # a value no document has is said, not answered with a silent abstention
+    done = rag("ask", QUESTION, "--index", article_index.index_dir, "--filter", "language=EN")
+    assert done.returncode == 4, done.stderr
+    assert "no document has language 'EN'; close: en" in done.stderr

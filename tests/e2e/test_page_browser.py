@@ -4,6 +4,7 @@ a keyboard-only flow. Screenshots go to tests/artifacts/ (look at them)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,28 @@ def test_filters_narrow_the_answer(page: Any) -> None:
     filtered = cited_docs(page)
     assert filtered == {"estonia-2004"}, filtered
     assert "2004" in page.inner_text("#answer")
+    # confidence in words, the number in the tooltip
+    words = page.inner_text("#confidence")
+    assert words in ("high confidence", "moderate confidence", "low confidence"), words
+    assert re.match(r"confidence [01]\.\d\d: ", page.get_attribute("#confidence", "title"))
+    assert not re.search(r"confidence [01]\.\d", page.inner_text("#answer"))
     meta = page.inner_text("#citations .cite-meta")
     assert "2004-03-29" in meta and "test-wire" in meta and "country: EST" in meta
     shot(page, "filters")
+
+
+def test_an_abstention_is_a_sentence(page: Any) -> None:
+    ask(page, "What is the boiling point of tungsten?")
+    page.wait_for_selector('#answer[data-abstained="true"]')
+    sentence = page.inner_text("#abstention")
+    assert sentence in (
+        "The documents do not clearly answer this.",
+        "Nothing in the documents is about this.",
+        "The documents do not answer this question.",
+    )
+    shown = page.inner_text("#result")
+    assert "abstained:" not in shown and "threshold" not in shown and "probability" not in shown
+    assert "abstained:" in (page.get_attribute("#abstention", "title") or "")
 
 
 def test_citation_opens_in_the_viewer_highlighted_and_focused(page: Any) -> None:
@@ -159,6 +179,23 @@ def test_export_produces_markdown(page: Any) -> None:
     saved = Path(info.value.path())
     assert saved.read_text(encoding="utf-8").strip() == md.strip()
     shot(page, "export")
+
+
+def test_upload_sets_date_and_metadata(page: Any, tmp_path: Path) -> None:
+    memo = tmp_path / "norway-memo.txt"
+    memo.write_text("Norway extended its fisheries accord with Iceland.\n", encoding="utf-8")
+    page.fill("#api-key", KEY)
+    page.fill("#upload-date", "2021-06")
+    page.fill("#upload-meta", "desk=nordic; session=76")
+    page.set_input_files("#upload-file", [str(memo)])
+    page.click("#upload-button")
+    page.wait_for_selector('#upload-results li.ok[data-file="norway-memo.txt"]')
+    doc = page.evaluate("fetch('/documents/norway-memo.txt').then(r => r.json())")
+    assert (doc["date"], doc["metadata"]["desk"], doc["metadata"]["session"]) == (
+        "2021-06",
+        "nordic",
+        76,
+    )
 
 
 def test_bulk_upload_reports_each_file(page: Any, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from index.errors import InvalidFilterError
 from rag.answering.base import make_answerer
 from rag.answering.llm import LLMAnswerer
 from rag.errors import ConfigurationError, InvalidQuestionError
@@ -135,8 +136,8 @@ def test_filters_are_honoured_inside_retrieval(system: QASystem) -> None:
     later = system.ask(question, filters=Filters(date_from="2023"))
     assert {p.doc_id for p in later.passages} <= {"ungd:opening", "ungd:tur", "ungd:kor"}
     assert later.passages
-    nothing = system.ask(question, filters=Filters(source="no such source"))
-    assert nothing.abstained and nothing.passages == []
+    with pytest.raises(InvalidFilterError, match="no document has source 'no such source'"):
+        system.ask(question, filters=Filters(source="no such source"))  # said, not abstained
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])

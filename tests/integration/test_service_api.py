@@ -166,8 +166,8 @@ def test_ask_honours_k_mode_and_filters(client: TestClient) -> None:
     assert answer["mode"] == "lexical"
     assert 1 <= len(answer["passages"]) <= 2
     none = {"question": QUESTION, "filters": {"source": "no such source"}}
-    answer = client.post("/ask", json=none).json()
-    assert answer["abstained"] is True and answer["citations"] == []
+    error = assert_error(client.post("/ask", json=none), 422, "invalid_filter")
+    assert "no document has source 'no such source'" in error["message"]  # not an abstention
 
 
 def test_unrelated_question_abstains_with_closest_passages(client: TestClient) -> None:
@@ -187,7 +187,7 @@ def test_unrelated_question_abstains_with_closest_passages(client: TestClient) -
         ({"question": QUESTION, "k": 51}, "body.k"),
         ({"question": QUESTION, "k": "five"}, "body.k"),
         ({"question": QUESTION, "mode": "psychic"}, "body.mode"),
-        ({"question": QUESTION, "filters": {"country": "SWE"}}, "body.filters.country"),
+        ({"question": QUESTION, "filters": {"country": ["SWE"]}}, "body.filters.metadata"),
         ({"question": QUESTION, "filters": {"metadata": {"bad key": 1}}}, "body.filters.metadata"),
         ({"question": QUESTION, "colour": "blue"}, "body.colour"),
         ({}, "body.question"),

@@ -70,3 +70,133 @@ def test_source_is_not_the_path_as_typed(tmp_path: Path, monkeypatch: pytest.Mon
     ]
     [doc] = load_file(Path("../corpus/2022/speech.txt"))
     assert doc.source == "speech.txt"
+
+
+# --- dates and titles read from the files --------------------------------------------------------
+
+
+def _pdf_with_info(lines: list[str], info: dict[str, str]) -> bytes:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from tests.unit.test_loaders import _text_ops, make_pdf
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([_text_ops(*lines)]))))
+    if info:
+        writer.add_metadata(info)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_date_and_title_from_its_metadata(tmp_path: Path) -> None:
+    data = _pdf_with_info(
+        ["Sweden applied to join NATO in May 2022."],
+        {"/CreationDate": "D:20220518093000+02'00'", "/Title": "Application to NATO"},
+    )
+    [doc] = load_file(write(tmp_path / "x-2291.pdf", data))
+    assert (doc.date, doc.title) == ("2022-05-18", "Application to NATO")
+
+
+def test_a_pdf_without_a_title_takes_its_opening_heading(tmp_path: Path) -> None:
+    data = _pdf_with_info(
+        ["Nordic Defence Cooperation", "Finland and Sweden signed the accord in 2022."], {}
+    )
+    [doc] = load_file(write(tmp_path / "scan-0042.pdf", data))
+    assert doc.title == "Nordic Defence Cooperation"
+    assert doc.date is None
+    # a page that opens with a sentence has no heading: the file name stays the title
+    data = _pdf_with_info(["Finland and Sweden signed the accord in 2022."], {})
+    [doc] = load_file(write(tmp_path / "scan-0043.pdf", data))
+    assert doc.title == "scan-0043"
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "date"),
+    [
+        (
+            '<meta property="article:published_time" content="2022-05-18T09:30:00+02:00">',
+            "",
+            "2022-05-18",
+        ),
+        ('<meta name="date" content="2021-11-03">', "", "2021-11-03"),
+        ("", '<time datetime="2020-02">February 2020</time>', "2020-02"),
+        ("", "", None),
+    ],
+    ids=["og-published-time", "meta-date", "time-datetime", "none"],
+)
+def test_html_date(tmp_path: Path, head: str, body: str, date: str | None) -> None:
+    paragraph = "Sweden and Finland applied to join the alliance after long debates at home. " * 4
+    html = (
+        f"<html><head><title>Accession</title>{head}</head><body><article><h1>Accession</h1>"
+        f"<p>{body}</p><p>{paragraph}</p><p>{paragraph}</p></article></body></html>"
+    )
+    [doc] = load_file(write(tmp_path / "page.html", html))
+    assert doc.date == date
+
+
+def test_docx_date_and_title_from_its_core_properties(tmp_path: Path) -> None:
+    import datetime
+    import io
+
+    import docx
+
+    word = docx.Document()
+    word.add_paragraph("Japan and Sweden agreed to share defence equipment.")
+    word.core_properties.title = "Equipment agreement"
+    word.core_properties.created = datetime.datetime(2023, 3, 14, 10, 0)
+    buffer = io.BytesIO()
+    word.save(buffer)
+    [doc] = load_file(write(tmp_path / "agreement.docx", buffer.getvalue()))
+    assert (doc.title, doc.date) == ("Equipment agreement", "2023-03-14")
+
+
+# --- fields given at ingest ----------------------------------------------------------------------
+
+
+def test_ingest_fields_are_set_on_every_document(tmp_path: Path) -> None:
+    from rag.loaders import iter_documents
+    from rag.loaders.overrides import DocumentFields, with_fields
+
+    write(tmp_path / "a.txt", "A speech.")
+    write(
+        tmp_path / "b.jsonl", '{"id": "r", "text": "A record.", "date": "2019", "country": "FIN"}\n'
+    )
+    fields = DocumentFields.parse(["country=SWE", "session=77", "ratified=true"], "2021-06")
+    docs = list(with_fields(iter_documents([tmp_path]), fields))
+    assert [(d.id, d.date, d.metadata) for d in docs] == [
+        ("a.txt", "2021-06", {"country": "SWE", "session": 77, "ratified": True}),
+        ("r", "2021-06", {"country": "SWE", "session": 77, "ratified": True}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("meta", "date", "message"),
+    [
+        (["country"], None, "not KEY=VALUE"),
+        (["=SWE"], None, "not KEY=VALUE"),
+        (["date=2020"], None, "built-in field"),
+        (["a=1", "a=2"], None, "given twice"),
+        ([], "last spring", "not a date"),
+        ([], "2021-13", "not a date"),
+    ],
+)
+def test_bad_ingest_fields(meta: list[str], date: str | None, message: str) -> None:
+    from rag.loaders.overrides import DocumentFields
+
+    with pytest.raises(ValueError, match=message):
+        DocumentFields.parse(meta, date)
+
+
+def test_rag_ingest_meta_and_date_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rag.cli import build_parser, main
+
+    args = build_parser(with_plugins=False).parse_args(
+        ["ingest", "x.txt", "--meta", "country=SWE", "--meta", "session=77", "--date", "2022"]
+    )
+    assert (args.meta, args.date) == (["country=SWE", "session=77"], "2022")
+    code = main(["ingest", str(tmp_path), "--index", str(tmp_path / "ix"), "--meta", "country"])
+    assert code == 2
+    assert "not KEY=VALUE" in capsys.readouterr().err
+    assert not (tmp_path / "ix").exists()
