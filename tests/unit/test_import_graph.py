@@ -187,3 +187,24 @@ def test_answering_exports_its_public_names() -> None:
     for name in rag.answering.__all__:
         assert getattr(rag.answering, name) is not None
     assert {"Candidate", "gather_candidates", "make_answerer"} <= set(rag.answering.__all__)
+
+
+def test_no_module_in_rag_is_over_600_lines() -> None:
+    """A module past 600 lines holds several roles: split it by role, as rag/training/recipe.py
+    was (orchestration, stages, selection, fitting, card)."""
+    lines = {
+        name: len(path.read_text(encoding="utf-8").splitlines())
+        for name, path in project_modules().items()
+        if name.split(".")[0] == "rag"
+    }
+    assert {name: n for name, n in lines.items() if n > 600} == {}
+
+
+@pytest.mark.parametrize(
+    "module", ["rag.training.selection", "rag.training.fitting", "rag.training.card"]
+)
+def test_the_recipes_rules_fitting_and_card_need_no_index(module: str) -> None:
+    """Only the recipe's stages (and its orchestration) open indexes and retrieve; its selection
+    rules, fitting and model card work on numbers and rows."""
+    graph = import_graph()
+    assert not {"rag.system", "rag.retrieval", "rag.training.stages"} & graph[module]
