@@ -20,10 +20,19 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.manifest import Manifest
 from index.records import Document, DocumentInfo
 from index.store import IndexStore, IndexWriter, Snapshot, check_index_folder
-from rag.answering import Answerer, abstention, gather_candidates, make_answerer, verify_citations
+from rag.answering import (
+    Answerer,
+    Evidence,
+    abstention,
+    gather_candidates,
+    make_answerer,
+    verify_citations,
+)
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.errors import InvalidQuestionError
@@ -274,20 +283,21 @@ class QASystem:
                 check_filters(filters, snap, self._metadata_values(snap))
             return retrieve(snap, text, vector, params, flt, language=detect_language(text))
 
-    def ask(
+    def evidence(
         self,
         question: str,
         *,
         k: int | None = None,
         filters: Filters | Mapping[str, Any] | None = None,
         mode: RetrievalMode | None = None,
-    ) -> Answer:
-        """Answer with citations, or abstain. Identical for CLI, service and evaluation.
+        query_vector: np.ndarray | None = None,
+    ) -> Evidence:
+        """What the answerer reads for ``question``: its language, the retrieval mode, the
+        passages and their candidate sentences. :meth:`ask` is this step followed by the
+        answerer; training and evaluation call it to see exactly what ``ask`` sees.
 
-        ``filters`` is a :class:`Filters` or a mapping such as ``{"country": "SWE",
-        "date_from": "2022"}``; a metadata key, or a value of one field, that no document
-        has is an :class:`~index.errors.InvalidFilterError` naming the known keys or close values
-        (:func:`rag.filters.check_filters`)."""
+        ``query_vector`` reuses a vector already computed for ``question`` (training loops that
+        ask the same question several times); ``filters`` and ``mode`` as for :meth:`ask`."""
         t0 = time.perf_counter()
         text = validate_question(question, self.settings)
         filters = coerce_filters(filters)
@@ -301,7 +311,10 @@ class QASystem:
         flt = filters.to_chunk_filter() if filters is not None else None
         # Lexical retrieval needs no vector, and the answerer then uses its variant fitted on
         # BM25-only candidates without similarity features (see the model card).
-        query_vector = None if params.mode == "lexical" else self.encoder.encode_query(text)
+        if params.mode == "lexical":
+            query_vector = None
+        elif query_vector is None:
+            query_vector = self.encoder.encode_query(text)
         t1 = time.perf_counter()
         with self._store.snapshot() as snap:
             if filters is not None:
@@ -309,32 +322,61 @@ class QASystem:
             passages = retrieve(snap, text, query_vector, params, flt, language=language)
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)
-            if candidates:
-                draft = self.answerer.answer(text, query_vector, candidates, passages)
-                verify_citations(draft, {c.document.id: c.document for c in candidates})
-            else:
-                draft = abstention(
-                    0.0, "nothing relevant was retrieved", answerer=self.answerer.name
-                )
-        t3 = time.perf_counter()
         warnings = []
         if fallback:
             warnings.append(
                 f"question in language {language!r}: lexical retrieval only "
                 "(the embedding model is English-only)"
             )
+        return Evidence(
+            question=text,
+            language=language,
+            mode=params.mode,
+            query_vector=query_vector,
+            passages=passages,
+            candidates=candidates,
+            warnings=warnings,
+            timings_ms={
+                "encode": round((t1 - t0) * 1000, 2),
+                "retrieve": round((t2 - t1) * 1000, 2),
+            },
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> Answer:
+        """Answer with citations, or abstain. Identical for CLI, service and evaluation:
+        :meth:`evidence`, then the answerer.
+
+        ``filters`` is a :class:`Filters` or a mapping such as ``{"country": "SWE",
+        "date_from": "2022"}``; a metadata key, or a value of one field, that no document
+        has is an :class:`~index.errors.InvalidFilterError` naming the known keys or close values
+        (:func:`rag.filters.check_filters`)."""
+        t0 = time.perf_counter()
+        ev = self.evidence(question, k=k, filters=filters, mode=mode)
+        t2 = time.perf_counter()
+        if ev.candidates:
+            draft = self.answerer.answer(ev.question, ev.query_vector, ev.candidates, ev.passages)
+            verify_citations(draft, {c.document.id: c.document for c in ev.candidates})
+        else:
+            draft = abstention(0.0, "nothing relevant was retrieved", answerer=self.answerer.name)
+        t3 = time.perf_counter()
         timings = {
-            "encode": round((t1 - t0) * 1000, 2),
-            "retrieve": round((t2 - t1) * 1000, 2),
+            **ev.timings_ms,
             "answer": round((t3 - t2) * 1000, 2),
             "total": round((t3 - t0) * 1000, 2),
         }
         # The answer, built once: the answerer's draft and what only this level knows.
         return draft.to_answer(
-            question=text,
-            passages=passages,
-            mode=params.mode,
-            warnings=warnings,
+            question=ev.question,
+            passages=ev.passages,
+            mode=ev.mode,
+            warnings=list(ev.warnings),
             timings_ms=timings,
         )
 

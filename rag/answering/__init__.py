@@ -10,7 +10,7 @@ from rag.answering.citations import (
     passage_citation,
     verify_citations,
 )
-from rag.answering.evidence import Candidate, gather_candidates
+from rag.answering.evidence import Candidate, Evidence, gather_candidates
 from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer, abstention
 from rag.answering.llm import LLMAnswerer
 from rag.answering.question import QuestionAnalysis, analyse_question
@@ -22,6 +22,7 @@ __all__ = [
     "Answerer",
     "Candidate",
     "CitationError",
+    "Evidence",
     "ExtractiveAnswerer",
     "LLMAnswerer",
     "QuestionAnalysis",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -10,6 +10,7 @@ from index.errors import CorruptIndexError
 from index.records import Document, Sentence
 from index.store import Snapshot
 from rag.models import Passage
+from rag.settings import RetrievalMode
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,21 @@ def gather_candidates(snapshot: Snapshot, passages: list[Passage]) -> list[Candi
                 )
             )
     return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the answerer reads for one question: the question as validated, its detected
+    language, the retrieval mode used (lexical for a language the embedding model cannot read),
+    the query vector (``None`` in lexical mode), the retrieved passages and every candidate
+    sentence of them. :meth:`rag.system.QASystem.evidence` builds it; ``ask()`` hands it to the
+    answerer, and training and evaluation read the same object."""
+
+    question: str
+    language: str
+    mode: RetrievalMode
+    query_vector: np.ndarray | None
+    passages: list[Passage]
+    candidates: list[Candidate]
+    warnings: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)

@@ -36,7 +36,9 @@ from rag.answering.features import (
     candidate_features,
     cross_features,
 )
+from rag.answering.fingerprint import FEATURE_MODULES, READER_MODULES, code_fingerprint
 from rag.answering.question import QuestionAnalysis
+from rag.answering.reader import listwise_probabilities, reader_inputs
 from rag.errors import ModelError
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 SCORER_FILE = "scorer.json"
 CROSS_DIR = "cross-encoder"
+READER_DIR = "reader"
 
 
 def bundled_model_dir() -> Path:
@@ -120,6 +123,24 @@ class LogisticModel:
 
 
 @dataclass(frozen=True)
+class ReaderSpec:
+    """How the answerer uses the reader (``scorer.json``'s ``reader``): how many of stage 1's
+    best candidates it reads, and the abstention threshold on P(answer) and the share of the best
+    sentence's probability a further sentence needs, both chosen on validation data."""
+
+    top: int
+    threshold: float
+    extra_sentence_ratio: float
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ReaderSpec:
+        try:
+            return cls(int(raw["top"]), float(raw["threshold"]), float(raw["extra_sentence_ratio"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"malformed reader settings in the scorer: {exc}") from exc
+
+
+@dataclass(frozen=True)
 class ScorerSpec:
     """What ``scorer.json`` holds: the stages, the threshold and the ratio a further answer
     sentence's probability must reach of the best one's, both chosen on validation data, and the
@@ -132,6 +153,7 @@ class ScorerSpec:
     extra_sentence_ratio: float
     answerability: LogisticModel | None = None
     lexical: ScorerSpec | None = None
+    reader: ReaderSpec | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ScorerSpec:
@@ -141,6 +163,7 @@ class ScorerSpec:
             LogisticModel.from_dict(raw["answerability"]) if raw.get("answerability") else None
         )
         lexical = cls.from_dict(raw["lexical"]) if raw.get("lexical") else None
+        reader = ReaderSpec.from_dict(raw["reader"]) if raw.get("reader") else None
         return cls(
             first,
             second,
@@ -149,18 +172,22 @@ class ScorerSpec:
             float(raw["extra_sentence_ratio"]),
             answerability,
             lexical,
+            reader,
         )
 
     @classmethod
     def read(cls, folder: Path) -> ScorerSpec:
         path = folder / SCORER_FILE
         try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            spec = cls.from_dict(raw)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(
                 f"cannot read the answer scorer at {path}: {exc}",
                 hint="reinstall the package, or rebuild the model with `rag train-answerer`",
             ) from exc
+        check_fingerprint(path, raw.get("features_fingerprint"), FEATURE_MODULES)
+        return spec
 
     def for_vector(self, query_vector: np.ndarray | None) -> ScorerSpec:
         """The variant for a question with or without a query vector."""
@@ -173,6 +200,18 @@ class ScorerSpec:
                 self.answerability is None or self.answerability.features == ANSWERABILITY_FEATURES
             )
             and (self.lexical is None or self.lexical.features_match())
+        )
+
+
+def check_fingerprint(path: Path, recorded: object, modules: tuple[str, ...]) -> None:
+    """Refuse a model whose inputs were computed by other code than this version runs."""
+    current = code_fingerprint(modules)
+    if recorded != current:
+        raise ModelError(
+            f"the model at {path} was trained on inputs computed by other code "
+            f"(fingerprint {recorded or 'none'}; this version computes {current}): "
+            f"{', '.join(modules)} changed since it was trained",
+            hint="retrain it (`rag train-answerer`, `rag train-reader`), or undo the change",
         )
 
 
@@ -191,8 +230,15 @@ class CrossEncoder:
         self._lock = threading.Lock()
         self._session: onnxruntime.InferenceSession | None = None
         self._tokenizer: tokenizers.Tokenizer | None = None
-        spec = json.loads((folder / "scorer.json").read_text(encoding="utf-8"))
+        path = folder / "scorer.json"
+        spec = json.loads(path.read_text(encoding="utf-8"))
         self.max_length = int(spec["max_length"])
+        if spec.get("null_logit") is not None:  # a reader: its input text is built by our code
+            check_fingerprint(path, spec.get("input_fingerprint"), READER_MODULES)
+        #: The learned score of "no candidate answers" (a reader's; None for a plain reranker).
+        self.null_logit: float | None = (
+            float(spec["null_logit"]) if spec.get("null_logit") is not None else None
+        )
 
     def warm_up(self) -> None:
         with self._lock:
@@ -249,10 +295,18 @@ class AnswerScorer:
         cross: CrossEncoder | None,
         *,
         rerank_top: int | None = None,
+        reader: CrossEncoder | None = None,
     ) -> None:
         self.spec = spec
         self.cross = cross if spec.second is not None else None
-        self.rerank_top = spec.rerank_top if rerank_top is None else rerank_top
+        self.reader = reader if spec.reader is not None else None
+        if self.reader is not None and self.reader.null_logit is None:
+            raise ModelError(
+                f"the reader at {self.reader.folder} has no no-answer score",
+                hint="re-export it with `rag train-reader --export-only`",
+            )
+        default_top = spec.reader.top if spec.reader is not None else spec.rerank_top
+        self.rerank_top = default_top if rerank_top is None else rerank_top
         if not spec.features_match():
             raise ModelError(
                 "the answer scorer was trained on other features than this version computes",
@@ -271,11 +325,35 @@ class AnswerScorer:
             if (cross_dir / "model.onnx").is_file()
             else None
         )
-        return cls(spec, cross, rerank_top=rerank_top)
+        reader_dir = folder / READER_DIR
+        reader = (
+            CrossEncoder(reader_dir, threads=threads)
+            if spec.reader is not None and (reader_dir / "model.onnx").is_file()
+            else None
+        )
+        if spec.reader is not None and reader is None:
+            raise ModelError(
+                f"the answer scorer at {folder} uses a reader, but {reader_dir} holds none",
+                hint="reinstall the package, or rebuild the reader with `rag train-reader`",
+            )
+        return cls(spec, cross, rerank_top=rerank_top, reader=reader)
 
     def warm_up(self) -> None:
-        if self.cross is not None:
-            self.cross.warm_up()
+        for model in (self.cross, self.reader):
+            if model is not None:
+                model.warm_up()
+
+    def first_stage(
+        self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
+    ) -> list[Candidate]:
+        """The candidates in the feature scorer's order (stage 1), best first: the order in
+        which the reader is shown its ``top`` candidates."""
+        if not candidates:
+            return []
+        spec = self.spec.for_vector(query_vector)
+        feats = candidate_features(q, query_vector, candidates)
+        order = np.argsort(-spec.first.logits(feats.matrix), kind="stable")
+        return [candidates[i] for i in order]
 
     def score(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
@@ -285,6 +363,8 @@ class AnswerScorer:
         logits = spec.first.logits(feats.matrix)
         first = sigmoid(logits)
         order = np.argsort(-first, kind="stable")
+        if self.reader is not None and self.spec.reader is not None and self.rerank_top > 0:
+            return self._read(q, candidates, feats.typed, order, self.reader, self.spec.reader)
         second = spec.second
         if self.cross is None or second is None or self.rerank_top <= 0 or not candidates:
             p_answer = 0.0
@@ -311,6 +391,34 @@ class AnswerScorer:
             float(final[reorder][0]),
             spec.threshold,
             spec.extra_sentence_ratio,
+        )
+
+    def _read(
+        self,
+        q: QuestionAnalysis,
+        candidates: list[Candidate],
+        typed: list[list[str]],
+        order: np.ndarray,
+        reader: CrossEncoder,
+        rspec: ReaderSpec,
+    ) -> ScoredCandidates:
+        """The reader's verdict on stage 1's ``rerank_top`` best candidates: they come first,
+        in the reader's order, each with its share of the listwise softmax; the rest follow in
+        stage 1's order with probability 0 (never cited, but there for context)."""
+        top = order[: self.rerank_top]
+        logits = reader.score(q.text, reader_inputs([candidates[i] for i in top]))
+        assert reader.null_logit is not None
+        shares, p_answer = listwise_probabilities(logits, reader.null_logit)
+        reorder = np.argsort(-logits, kind="stable")
+        chosen = [int(i) for i in top[reorder]] + [int(i) for i in order[self.rerank_top :]]
+        probabilities = np.concatenate([shares[reorder], np.zeros(len(order) - len(top))])
+        return ScoredCandidates(
+            [candidates[i] for i in chosen],
+            probabilities,
+            [typed[i] for i in chosen],
+            p_answer,
+            rspec.threshold,
+            rspec.extra_sentence_ratio,
         )
 
 

@@ -32,6 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rag.answering.fingerprint import FEATURE_MODULES, code_fingerprint
 from rag.answering.scorer import CROSS_DIR, SCORER_FILE, CrossEncoder
 from rag.settings import Settings
 from rag.training.card import answerability_report, lexical_summary, model_card, stages_report
@@ -159,6 +160,13 @@ def write_model(
     by_shape: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     spec = fitted.spec()
+    # The code that computed these features, checked at load (a silent drift otherwise).
+    spec["features_fingerprint"] = code_fingerprint(FEATURE_MODULES)
+    previous = out / SCORER_FILE
+    if previous.is_file():  # keep the reader's settings (`rag train-reader` chose them)
+        reader = json.loads(previous.read_text(encoding="utf-8")).get("reader")
+        if reader:
+            spec["reader"] = reader
     chosen, point, results = fitted.chosen, fitted.point, fitted.results
     out.mkdir(parents=True, exist_ok=True)
     (out / SCORER_FILE).write_text(json.dumps(spec, indent=2), encoding="utf-8")

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from index.records import ChunkFilter, Sentence
-from rag.answering.evidence import Candidate, gather_candidates
+from index.records import Sentence
+from rag.answering.evidence import Candidate
 from rag.models import Document, Filters, Passage
-from rag.retrieval import retrieve
 from rag.settings import RetrievalMode
 from rag.system import QASystem
 
@@ -195,23 +194,21 @@ def labelled_sets(
     ``mode="lexical"`` asks without a query vector, as the product asks a question the embedding
     model cannot read (another language): BM25 retrieval and no similarity features.
     """
-    params = system.params(k, mode)
     doc_ids: list[str] = []
     if article_removed:
-        with system.snapshot() as snap:
-            doc_ids = [d.id for d in snap.list_documents()]
-    filters: dict[str, ChunkFilter] = {}
+        doc_ids = [d.id for d in system.list_documents()[0]]
+    filters: dict[str, Filters] = {}
     for q in questions:
-        vector = None if mode == "lexical" else system.encoder.encode_query(q.question)
         flt = None
         if article_removed:
             flt = filters.get(q.article)
             if flt is None:
                 keep = [d for d in doc_ids if article_of(d) != q.article]
-                flt = filters[q.article] = Filters(doc_ids=keep).to_chunk_filter()
-        with system.snapshot() as snap:
-            passages = retrieve(snap, q.question, vector, params, flt)
-            candidates = gather_candidates(snap, passages)
+                flt = filters[q.article] = Filters(doc_ids=keep)
+        # The very step ``ask()`` takes (language fallback included): training sees what
+        # serving sees.
+        ev = system.evidence(q.question, k=k, filters=flt, mode=mode)
+        vector, passages, candidates = ev.query_vector, ev.passages, ev.candidates
         if article_removed:
             q = replace(q, answerable=False)
         labels = [label(q, c) for c in candidates]

@@ -17,6 +17,7 @@ from rag.answering.features import (
     answerability_features,
     candidate_features,
 )
+from rag.answering.fingerprint import FEATURE_MODULES, code_fingerprint
 from rag.answering.question import analyse_question
 from rag.answering.scorer import AnswerScorer, LogisticModel, ScorerSpec, bundled_model_dir
 from rag.errors import ModelError
@@ -76,6 +77,7 @@ def write_spec(folder: Path, answerability: LogisticModel | None) -> None:
         "threshold": 0.5,
         "rerank_top": 0,
         "extra_sentence_ratio": 0.8,
+        "features_fingerprint": code_fingerprint(FEATURE_MODULES),
     }
     (folder / "scorer.json").write_text(json.dumps(spec), encoding="utf-8")
 
@@ -281,6 +283,7 @@ def test_a_question_without_a_vector_is_scored_by_the_lexical_variant(tmp_path: 
             "rerank_top": 0,
             "extra_sentence_ratio": 0.9,
         },
+        "features_fingerprint": code_fingerprint(FEATURE_MODULES),
     }
     (tmp_path / "scorer.json").write_text(json.dumps(spec), encoding="utf-8")
     scorer = AnswerScorer.load(tmp_path, threads=1)

@@ -1,0 +1,161 @@
+"""``rag train-reader``: the recipe behind the bundled reader, runnable by anyone.
+
+Not part of ``make test`` or CI: it needs ``../shared`` and hours on two CPU cores. It resumes
+from its checkpoint when run again with the same ``--work`` folder, so a long run can be spread
+over several sittings (``--stop-after N`` ends a sitting after N steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigurationError
+from rag.settings import Settings
+
+AddCommon = Callable[[argparse.ArgumentParser], None]
+
+ARTICLE = "japan-sweden-security-cooperation.txt"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
+    return value
+
+
+def register(subparsers: Any, add_common: AddCommon) -> None:
+    p = subparsers.add_parser(
+        "train-reader",
+        help="train the reader (cross-encoder with a no-answer slot) from ../shared (slow)",
+        description="Build the reader's training groups from the product's own evidence step "
+        "(policy-qa over the article and both corpora; squad-train and its paraphrases), train "
+        "the listwise cross-encoder with a learned no-answer slot (checkpointed, resumable, "
+        "validated at fixed steps), and export the best step as int8 ONNX into --out/reader.",
+    )
+    p.add_argument("--shared", metavar="DIR", help="shared material (default: <repo>/../shared)")
+    p.add_argument(
+        "--work",
+        metavar="DIR",
+        default=".rag/train-reader",
+        help="groups, checkpoints and the learning curve (default: .rag/train-reader)",
+    )
+    p.add_argument(
+        "--policy-index",
+        metavar="DIR",
+        help="an index of the sample article and both corpora (default: built into --work; "
+        "`rag eval`'s cached article+corpora index serves as well)",
+    )
+    p.add_argument(
+        "--squad-index",
+        metavar="DIR",
+        help="an index of squad-train's paragraphs (default: built into --work)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="rag/answering/model",
+        help="the model folder the reader goes into, as reader/ (default: the bundled one)",
+    )
+    p.add_argument("--steps", type=_positive, default=1500, help="training steps (default 1500)")
+    p.add_argument("--layers", type=_positive, default=4, help="MiniLM layers kept (default 4)")
+    p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
+    p.add_argument(
+        "--stop-after",
+        type=_positive,
+        metavar="N",
+        help="end this sitting after N steps; the next run resumes from the checkpoint",
+    )
+    p.add_argument(
+        "--export-only",
+        action="store_true",
+        help="export the best checkpoint in --work without training further",
+    )
+    p.set_defaults(handler=cmd_train_reader)
+
+
+def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from rag.answering.fingerprint import READER_MODULES, code_fingerprint
+    from rag.embedding import default_model_path
+    from rag.training.reader import ReaderRecipe, export, load_best, train
+    from rag.training.reader_recipe import build_groups, load_all, validation_sample
+    from rag.training.stages import ensure_index
+
+    shared = (
+        Path(args.shared) if args.shared else Path(__file__).resolve().parents[2].parent / "shared"
+    )
+    if not (shared / "benchmarks" / "policy-qa" / "train.jsonl").is_file():
+        raise ConfigurationError(
+            f"no policy-qa training data under {shared}",
+            hint="pass --shared DIR, the folder that holds benchmarks/policy-qa",
+        )
+    work = Path(args.work)
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:7.0f} s] {message}", file=sys.stderr, flush=True)
+
+    recipe = ReaderRecipe(layers=args.layers, steps=args.steps, seed=args.seed)
+    folder = work / f"run-L{recipe.layers}-s{recipe.seed}"
+    if not args.export_only:
+        from rag.loaders import iter_documents
+
+        if args.policy_index:
+            policy_index = Path(args.policy_index)
+        else:
+            inputs = [
+                Path(__file__).resolve().parents[1] / "data" / ARTICLE,
+                shared / "corpora" / "history-state-gov.jsonl",
+                shared / "corpora" / "un-general-debate-2020-2024.jsonl",
+            ]
+            policy_index = ensure_index(work / "policy-index", iter_documents(inputs), log)
+        if args.squad_index:
+            squad_index = Path(args.squad_index)
+        else:
+            docs = shared / "benchmarks" / "squad-train" / "documents.jsonl"
+            squad_index = ensure_index(work / "squad-train-index", iter_documents([docs]), log)
+        groups = load_all(build_groups(shared, work, policy_index, squad_index, log))
+        for name, gs in groups.items():
+            log(f"{name}: {len(gs)} groups, {sum(len(g.texts) for g in gs)} candidates")
+
+        def progress(step: int, loss: float, metrics: dict[str, float] | None) -> None:
+            if metrics is not None:
+                log(
+                    f"step {step}: loss {loss:.3f}; validation top-1 {metrics['top1']:.3f}, "
+                    f"AUC {metrics['auc']:.3f}, decision {metrics['decision']:.3f}"
+                )
+            elif step % 25 == 0:
+                log(f"step {step}: loss {loss:.3f}")
+
+        train(
+            default_model_path(),
+            groups["policy-train"],
+            groups["squad-train"],
+            validation_sample(groups),
+            recipe,
+            folder,
+            on_progress=progress,
+            stop_after=args.stop_after,
+        )
+    model, null, step = load_best(default_model_path(), recipe, folder)
+    out = Path(args.out) / "reader"
+    export(
+        model,
+        null,
+        out,
+        extra={
+            "step": step,
+            "recipe": recipe.__dict__,
+            "input_fingerprint": code_fingerprint(READER_MODULES),
+        },
+    )
+    print(f"reader written to {out} (best validation step {step})")
+    return 0

@@ -1,0 +1,142 @@
+"""The reader's query side on off-domain documents with a mocked model: what it reads, how its
+scores become probabilities, and how the answerer uses them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.records import Document
+from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
+from rag.answering.reader import (
+    country_name,
+    document_context,
+    listwise_probabilities,
+    reader_input,
+)
+from rag.answering.scorer import AnswerScorer, CrossEncoder, ReaderSpec, ScorerSpec
+from rag.errors import ModelError
+from tests.unit.answering_fakes import candidates_from, unit_vectors
+
+pytestmark = pytest.mark.unit
+
+
+def test_country_codes_become_names() -> None:
+    assert country_name("SWE") == "Sweden"
+    assert country_name("se") == "Sweden"
+    assert country_name("XQZ") is None
+    assert country_name("Sweden") is None
+
+
+def test_the_document_context_adds_only_what_the_title_lacks() -> None:
+    doc = Document(
+        id="d",
+        title="ISL statement, session 77 (2022)",
+        text="x",
+        date="2022-09",
+        metadata={"country": "ISL"},
+    )
+    assert document_context(doc) == "ISL statement, session 77 (2022), Iceland"
+    plain = Document(id="p", title="Harbour notes", text="x", date="1871-03")
+    assert document_context(plain) == "Harbour notes, 1871"
+    assert document_context(Document(id="n", text="x")) == ""
+
+
+def test_the_reader_reads_the_sentence_after_its_context() -> None:
+    c = candidates_from("harbour", "The lamp was lit at dusk. Ships paid a toll.", date="1871")[1]
+    assert reader_input(c) == "harbour, 1871 | Ships paid a toll."
+
+
+def test_listwise_probabilities_share_one_softmax_with_the_null_slot() -> None:
+    shares, p_answer = listwise_probabilities(np.array([2.0, 0.0]), null_logit=0.0)
+    assert shares.sum() + (1 - p_answer) == pytest.approx(1.0)
+    assert shares[0] > shares[1]
+    assert p_answer == pytest.approx(shares.sum())
+    _, confident = listwise_probabilities(np.array([8.0]), null_logit=0.0)
+    _, doubtful = listwise_probabilities(np.array([-3.0, -3.0]), null_logit=0.0)
+    assert confident > 0.99 and doubtful < 0.1
+    # Large scores do not overflow.
+    shares, p = listwise_probabilities(np.array([900.0, 1000.0]), null_logit=-50.0)
+    assert np.isfinite(shares).all() and p == pytest.approx(1.0)
+
+
+class FakeReader(CrossEncoder):
+    """A reader that scores by a keyword, recording what it was shown."""
+
+    def __init__(self, keyword: str, null_logit: float = 0.0) -> None:
+        self.folder = Path("fake")
+        self.keyword = keyword
+        self.null_logit = null_logit
+        self.seen: list[str] = []
+
+    def warm_up(self) -> None:
+        pass
+
+    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        self.seen = list(sentences)
+        return np.array([4.0 if self.keyword in s else -4.0 for s in sentences], np.float32)
+
+
+def reader_scorer(reader: FakeReader, *, top: int = 3, threshold: float = 0.5) -> AnswerScorer:
+    base = AnswerScorer.load(threads=1).spec
+    spec = dataclasses.replace(base, reader=ReaderSpec(top, threshold, 0.5))
+    return AnswerScorer(spec, None, reader=reader)
+
+
+TEXT = (
+    "The lighthouse stood on the northern cape. "
+    "Its keeper was paid by the harbour board. "
+    "The lamp burned whale oil until 1880. "
+    "Fishermen from the bay mended their nets below it."
+)
+
+
+def test_the_reader_picks_the_sentence_and_cites_it() -> None:
+    candidates = candidates_from("cape", TEXT)
+    query = unit_vectors(candidates)
+    reader = FakeReader("whale oil")
+    answerer = ExtractiveAnswerer(reader_scorer(reader, top=4), AnswerPolicy(None, 1, None))
+    draft = answerer.answer("What fuel did the lamp burn?", query, candidates, [])
+    assert not draft.abstained
+    assert draft.sentences[0].text == "The lamp burned whale oil until 1880."
+    assert draft.confidence > 0.9
+    assert len(reader.seen) == 4 and all(s.startswith("cape | ") for s in reader.seen)
+
+
+def test_the_null_slot_declines_when_no_candidate_reads_as_an_answer() -> None:
+    candidates = candidates_from("cape", TEXT)
+    query = unit_vectors(candidates)
+    answerer = ExtractiveAnswerer(
+        reader_scorer(FakeReader("coal", null_logit=1.0)), AnswerPolicy(None, 1, None)
+    )
+    draft = answerer.answer("How much coal did the keeper burn?", query, candidates, [])
+    assert draft.abstained
+    assert draft.confidence < 0.5
+
+
+def test_the_reader_reads_only_the_top_candidates() -> None:
+    candidates = candidates_from("cape", TEXT)
+    query = unit_vectors(candidates)
+    reader = FakeReader("whale oil")
+    scorer = reader_scorer(reader, top=2)
+    result = scorer.score(
+        __import__("rag.answering.question", fromlist=["x"]).analyse_question("Which oil?"),
+        query,
+        candidates,
+    )
+    assert len(reader.seen) == 2
+    assert len(result.candidates) == len(candidates)
+    assert (result.probabilities[2:] == 0).all()
+
+
+def test_a_reader_without_a_no_answer_score_is_refused() -> None:
+    reader = FakeReader("x")
+    reader.null_logit = None
+    base: ScorerSpec = AnswerScorer.load(threads=1).spec
+    spec = dataclasses.replace(base, reader=ReaderSpec(3, 0.5, 0.5))
+    with pytest.raises(ModelError, match="no-answer"):
+        AnswerScorer(spec, None, reader=reader)
