@@ -7,12 +7,22 @@ QUESTION ?= When did Sweden join NATO?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup setup-ray demo serve test check lint browser clean-index
+.PHONY: setup setup-main setup-ray demo serve test check lint browser clean-index
 
-$(BIN)/.installed: pyproject.toml
+## setup-main: what the main job needs (the package and its runtime dependencies, no test tools):
+## all `make demo` and `make serve` install
+$(BIN)/.installed-main: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0          # CPU build first: a bare `torch` pulls CUDA
+	$(BIN)/pip install -q -e .
+	touch $@
+
+setup-main: $(BIN)/.installed-main
+
+## setup: the main job plus the test tools (pytest, mypy, playwright, schemathesis) and the MCP
+## extra, for `make test`, `make check` and `make lint`
+$(BIN)/.installed: $(BIN)/.installed-main
 	$(BIN)/pip install -q -e '.[test,mcp]'
 	touch $@
 
@@ -25,8 +35,8 @@ $(BIN)/.installed-ray: $(BIN)/.installed
 
 setup-ray: $(BIN)/.installed-ray
 
-## demo: set up, ingest the bundled article, answer a question about it
-demo: setup
+## demo: install the main job only, ingest the bundled article, answer a question about it
+demo: setup-main
 	$(BIN)/rag ingest rag/data/japan-sweden-security-cooperation.txt --index $(INDEX)
 	$(BIN)/rag ask "$(QUESTION)" --index $(INDEX)
 

@@ -119,7 +119,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     def on_export() -> None:
-        print("Exporting the embedding model to ONNX for this index (once) …", file=sys.stderr)
+        print(
+            "Converting the embedding model to ONNX (once per model version; kept in "
+            f"{settings.onnx_cache_dir or 'this index'}) …",
+            file=sys.stderr,
+        )
 
     progress = IngestProgress(disable=args.quiet)
     try:

@@ -26,6 +26,11 @@ def default_index_dir() -> Path:
     return Path(base) / "rag" / "index"
 
 
+def default_onnx_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag" / "onnx"
+
+
 class Settings(BaseSettings):
     """All tunables of ingest, retrieval, answering and the service."""
 
@@ -49,6 +54,12 @@ class Settings(BaseSettings):
     # --- model and chunking --------------------------------------------------------------------
     model_path: str | None = Field(
         None, description="sentence-transformers model folder; default: bundled all-MiniLM-L6-v2."
+    )
+    onnx_cache_dir: Path | None = Field(
+        default_factory=default_onnx_cache_dir,
+        description="User cache of ONNX exports of the embedding model, one folder per model "
+        "version (`<dir>/<model fingerprint>/`): the model is converted once (18-55 s), and "
+        "each new index copies the export.",
     )
     chunk_tokens: int = Field(200, ge=16, le=2048, description="Token budget per chunk.")
     chunk_overlap_sentences: int = Field(1, ge=0, le=8, description="Sentences shared by chunks.")

@@ -22,6 +22,7 @@ END = "<!-- end of the generated settings table -->"
 #: Defaults that are computed at run time, shown in words.
 COMPUTED_DEFAULTS = {
     "index_dir": "`$XDG_DATA_HOME/rag/index` (`~/.local/share/rag/index`)",
+    "onnx_cache_dir": "`$XDG_CACHE_HOME/rag/onnx` (`~/.cache/rag/onnx`)",
 }
 
 #: What a field without a description of its own means.

@@ -144,8 +144,9 @@ class QASystem:
         on_export: Callable[[], None] | None = None,
     ) -> QASystem:
         """Open the index (refusing another model or chunking) or create it, for ingest: its
-        encoder is a current export of the configured model, exported first when it is not."""
-        from rag.embedding.onnx_export import encoder_is_current, export_query_encoder
+        encoder is a current export of the configured model: copied from the user cache when it
+        is not (:attr:`Settings.onnx_cache_dir`), the model converted there once per version."""
+        from rag.embedding.onnx_export import ensure_query_encoder
 
         check_index_folder(settings.index_dir)
         counter = counter or TiktokenCounter()
@@ -157,11 +158,10 @@ class QASystem:
         )
         try:
             folder = encoder_folder(settings.index_dir)
-            if not encoder_is_current(folder, str(model.model_path)):
-                if on_export is not None:
-                    on_export()
-                logger.info("exporting %s to ONNX in %s", model.model_name, folder)
-                export_query_encoder(str(model.model_path), folder)
+            # converted once per model version (the user cache), copied into each new index
+            ensure_query_encoder(
+                str(model.model_path), folder, settings.onnx_cache_dir, on_export=on_export
+            )
             encoder = OnnxQueryEncoder(folder, threads=embed_threads(settings))
             encoder.warm_up()
             return cls(store, encoder, settings)

@@ -46,12 +46,24 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             access_log=False,  # service.access_log writes one structured line per request
             http=JsonErrorH11Protocol,
         )
-        logger.info("listening on http://%s:%d", settings.host, settings.port)
+        url = server_url(settings.host, int(sock.getsockname()[1]))
+        logger.info("listening on %s", url)
+        # Always said (not only with -v): where the page is, and how to stop.
+        print(f"Serving the page on {url}/ and the API on {url}/docs; Ctrl-C stops it.", flush=True)
         with sock:
             uvicorn.Server(config).run(sockets=[sock])
     finally:
         system.close()
     return 0
+
+
+def server_url(host: str, port: int) -> str:
+    """The URL to open for a server bound to ``host:port`` (IPv6 in brackets; a wildcard
+    address as ``127.0.0.1``/``[::1]``, which a browser on this machine can open)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -1,13 +1,15 @@
 """Export a sentence-transformers model's transformer to ONNX for :mod:`rag.embedding.onnx_runtime`.
 
 Runs at ingest time, where torch is available; torch and transformers are imported inside the
-functions only. The export folder holds ``model.onnx`` (fp32), ``tokenizer.json`` and
-``encoder.json``; it is written into a temporary folder beside the target and renamed into place,
-and the exported graph is checked against torch before it is kept.
+functions only. :func:`ensure_query_encoder` converts a model once per model version into a user
+cache and copies that export into each new index. The export folder holds ``model.onnx``
+(fp32), ``tokenizer.json`` and ``encoder.json``; it is written into a temporary folder beside the
+target and renamed into place, and the exported graph is checked against torch before it is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -15,6 +17,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +69,15 @@ def model_fingerprint(folder: ModelFolder) -> str:
 
 def encoder_is_current(folder: Path, model_path: str) -> bool:
     """Whether ``folder`` holds a complete, valid export of the model at ``model_path``."""
-    folder = Path(folder)
+    try:
+        fingerprint = model_fingerprint(read_model_folder(Path(model_path)))
+    except (ModelError, OSError):
+        return False
+    return _holds_export(Path(folder), fingerprint)
+
+
+def _holds_export(folder: Path, fingerprint: str) -> bool:
+    """Whether ``folder`` holds a complete export of the model with this fingerprint."""
     try:
         spec = EncoderSpec.read(folder / SPEC_FILE)
         model_file = folder / MODEL_FILE
@@ -74,9 +85,78 @@ def encoder_is_current(folder: Path, model_path: str) -> bool:
             return False
         if model_file.stat().st_size != spec.onnx_bytes:
             return False
-        return spec.source_fingerprint == model_fingerprint(read_model_folder(Path(model_path)))
+        return spec.source_fingerprint == fingerprint
     except (ModelError, OSError):
         return False
+
+
+def ensure_query_encoder(
+    model_path: str,
+    folder: Path,
+    cache_dir: Path | None,
+    *,
+    on_export: Callable[[], None] | None = None,
+) -> bool:
+    """Make ``folder`` (an index's encoder folder) a current export of the model at
+    ``model_path``, converting the model at most once per model version: a current folder is
+    left alone; otherwise the export is copied from ``cache_dir/<fingerprint>/`` (the user
+    cache, :attr:`rag.settings.Settings.onnx_cache_dir`), after exporting it there first when
+    the cache does not hold it yet. ``on_export`` is called just before a real export (18-55 s).
+    Returns whether the model was exported. Without a cache (``None``), or when the cache
+    cannot be written, the export goes straight into ``folder``.
+    """
+    folder = Path(folder)
+    info = read_model_folder(Path(model_path))
+    fingerprint = model_fingerprint(info)
+    if _holds_export(folder, fingerprint):
+        return False
+    cached = Path(cache_dir) / fingerprint[:32] if cache_dir is not None else None
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with _cache_lock(cached):  # two ingests of a new model export it once
+                exported = False
+                if not _holds_export(cached, fingerprint):
+                    if on_export is not None:
+                        on_export()
+                    logger.info("exporting %s to ONNX in the cache %s", info.name, cached)
+                    export_query_encoder(model_path, cached)
+                    exported = True
+                _copy_export(cached, folder)
+            if _holds_export(folder, fingerprint):
+                logger.info("query encoder for %s copied from the cache %s", info.name, cached)
+                return exported
+        except OSError as exc:
+            logger.warning("ONNX cache %s not usable (%s); exporting into the index", cached, exc)
+    if on_export is not None:
+        on_export()
+    logger.info("exporting %s to ONNX in %s", info.name, folder)
+    export_query_encoder(model_path, folder)
+    return True
+
+
+@contextlib.contextmanager
+def _cache_lock(cached: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(cached.parent / f".{cached.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _copy_export(source: Path, folder: Path) -> None:
+    """Copy an export into ``folder`` (staged beside it, then renamed into place). Copied, not
+    linked: an index's files may be damaged or replaced without touching the cache."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        for name in (MODEL_FILE, TOKENIZER_FILE, SPEC_FILE):
+            shutil.copyfile(source / name, staging / name)
+            _fsync(staging / name)
+        _replace_folder(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def export_query_encoder(model_path: str, folder: Path) -> None:
