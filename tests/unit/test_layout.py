@@ -95,3 +95,39 @@ def test_a_word_hyphenated_at_a_line_end_is_joined() -> None:
     assert "a scientific plan" in out and "scien-" not in out
     # compounds keep their hyphen
     assert "self-defence" in reflow("They spoke of self-\ndefence and more.\n")
+
+
+# --- linear time (issue 28: a 2.8 MB hard-wrapped paragraph took 11 s, 6 MB over 90 s) ---------
+def _wrapped_paragraph(chars: int, width: int = 72) -> str:
+    """One hard-wrapped paragraph of about ``chars`` characters; every 25th line ends in a word
+    broken by a hyphen ("coop-" / "eration")."""
+    words = "the ministers agreed that security cooperation in the region would grow".split()
+    lines, line, size, n = [], "", 0, 0
+    while size < chars:
+        word = words[n % len(words)]
+        n += 1
+        if len(line) + 1 + len(word) > width:
+            if len(lines) % 25 == 24:
+                line += " coop-"
+                word = "eration " + word
+            lines.append(line)
+            size += len(line) + 1
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def test_a_3_mb_hard_wrapped_paragraph_loads_in_linear_time() -> None:
+    import time
+
+    from rag.loaders import load_bytes
+
+    text = _wrapped_paragraph(3_000_000)
+    start = time.process_time()
+    [doc] = load_bytes("long.txt", text.encode())
+    elapsed = time.process_time() - start
+    assert elapsed < 5.0, f"3 MB took {elapsed:.1f} s of CPU"  # before: over 11 s
+    assert doc.text.count("\n") == 1  # one paragraph, its final newline
+    assert "cooperation" in doc.text and "coop-" not in doc.text
