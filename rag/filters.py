@@ -40,6 +40,13 @@ def filter_fields(filters: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _problem(error: Any) -> str:
+    """One validation error as ``field: message`` (only the message for the whole filter)."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {message}" if where else message
+
+
 def coerce_filters(filters: Filters | Mapping[str, Any] | None) -> Filters | None:
     """A :class:`Filters` from itself or from a mapping in either shape (:func:`filter_fields`)."""
     if filters is None or isinstance(filters, Filters):
@@ -47,10 +54,7 @@ def coerce_filters(filters: Filters | Mapping[str, Any] | None) -> Filters | Non
     try:
         return Filters(**filter_fields(filters))
     except ValidationError as exc:
-        shown = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
-            for e in exc.errors()[:3]
-        )
+        shown = "; ".join(_problem(e) for e in exc.errors()[:3])
         raise InvalidFilterError(f"invalid filter: {shown}") from None
 
 
@@ -134,7 +138,11 @@ def check_filters(filters: Filters, snap: Any, metadata_values: Mapping[str, Any
             )
             if p
         )
-        dated = f"documents are dated {low} to {high}" if low else "no document has a date"
+        dated = (
+            "no document has a date"
+            if not low
+            else f"documents are dated {low}" + (f" to {high}" if high != low else "")
+        )
         raise InvalidFilterError(
             f"no document is dated {span} ({dated})",
             hint="documents without a date never pass a date filter; give dates at ingest "
