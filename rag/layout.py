@@ -40,7 +40,7 @@ import itertools
 import re
 from collections.abc import Sequence
 
-__all__ = ["FULL_LINE", "MAX_WRAP_WIDTH", "reflow", "wrap_width"]
+__all__ = ["CONTINUING_WORDS", "FULL_LINE", "MAX_WRAP_WIDTH", "reflow", "wrap_width"]
 
 #: Texts whose typical line is longer than this are not hard-wrapped.
 MAX_WRAP_WIDTH = 160
@@ -64,8 +64,8 @@ _LEADING_PART_RE = re.compile(r"[^\W\d_]+")
 # A word broken by a hyphen at a line end ("scien-" / "tific"): its halves are no words of the text.
 # (Tried only where a run of letters starts: from every letter of a long run it is quadratic.)
 _BROKEN_WORD_RE = re.compile(r"(?<![^\W\d_])[^\W\d_]+-[ \t]*\n[ \t]*[^\W\d_]+")
-# Words after which a sentence cannot end: a line ending in one goes on in the next line.
-_CONTINUING_WORDS = frozenset(
+#: Words after which a sentence cannot end: a line ending in one goes on in the next line.
+CONTINUING_WORDS = frozenset(
     """a an the of to in on at by for from with and or but nor as than that which whose
     into onto upon about between among within without under over after before during""".split()
 )
@@ -331,7 +331,7 @@ def _continues(a: str, b: str) -> bool:
     if first[:1].islower() and (a[-1:].isalnum() or a.endswith((",", "-"))):
         return True
     last = a.rsplit(maxsplit=1)[-1] if a else ""
-    return last.lower() in _CONTINUING_WORDS
+    return last.lower() in CONTINUING_WORDS
 
 
 def _join_continuations(lines: list[str], text: str) -> str:

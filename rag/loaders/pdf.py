@@ -11,13 +11,14 @@ from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from index.records import Document
 from rag.errors import LoaderError
-from rag.layout import reflow, wrap_width
+from rag.layout import CONTINUING_WORDS, FULL_LINE, reflow, wrap_width
 from rag.loaders.building import build_document
 
 logger = logging.getLogger(__name__)
 
 PAGE_SEPARATOR = "\n\n"
 MAX_TITLE_CHARS = 200
+_SENTENCE_END_RE = re.compile(r"[.!?]\s+[A-Z]")
 _ENCRYPTED = "encrypted PDF; decrypt it first"
 # Info-dictionary titles that are really the name of the file the PDF was made from
 # ("korea-norway.html", "Microsoft Word - brief.docx"): stale, so not used.
@@ -77,21 +78,28 @@ def _date(reader: PdfReader, label: str) -> str | None:
     return created.date().isoformat() if created is not None else None
 
 
-def heading_title(page: str) -> str:
-    """The opening heading line of a page's raw text: its first non-blank line when it is short
-    and reads as a heading (a capital first, no sentence or clause punctuation at its end), else
-    ``""``."""
-    for line in page.split("\n"):
-        line = " ".join(line.split())
-        if line:
-            heading = (
-                len(line) <= MAX_TITLE_CHARS
-                and not line[0].islower()
-                and any(c.isalpha() for c in line)
-                and not line.endswith((".", ",", ";", ":"))
-            )
-            return line if heading else ""
-    return ""
+def heading_title(page: str, width: int = 0) -> str:
+    """The opening heading line of a page's raw text, or ``""``: its first non-blank line when
+    that reads as a heading, not as the first wrapped line of a paragraph: short (under the wrap
+    ``width`` when the lines are hard-wrapped), a capital first, no sentence end inside, no
+    sentence or clause punctuation nor a word like "the" or "of" at its end, and the next line
+    not going on in lower case."""
+    lines = [" ".join(line.split()) for line in page.split("\n")]
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    line, after = lines[0], lines[1] if len(lines) > 1 else ""
+    heading = (
+        len(line) <= MAX_TITLE_CHARS
+        and (not width or len(line) < FULL_LINE * width)
+        and not line[0].islower()
+        and any(c.isalpha() for c in line)
+        and not line.endswith((".", ",", ";", ":", "-"))
+        and _SENTENCE_END_RE.search(line) is None
+        and line.rsplit(maxsplit=1)[-1].lower() not in CONTINUING_WORDS
+        and not after[:1].islower()
+    )
+    return line if heading else ""
 
 
 def _continues(previous: str, page: str) -> bool:
@@ -119,9 +127,9 @@ def parse_pdf(label: str, data: bytes, *, doc_id: str, source: str, stem: str) -
         raise LoaderError(label, f"corrupt or unreadable PDF: {_one_line(exc)}") from exc
     if not any(page.strip() for page in pages):
         raise LoaderError(label, "PDF has no extractable text (scanned?); run OCR on it first")
-    heading = next((heading_title(page) for page in pages if page.strip()), "")
     # Every line of a PDF is a wrap; the width is measured over all pages (one page may be short).
     width = wrap_width([line for page in pages for line in page.split("\n")])
+    heading = next((heading_title(page, width) for page in pages if page.strip()), "")
     pages = [reflow(page, width=width) for page in pages]
     page_starts: list[int] = []
     parts: list[str] = []
