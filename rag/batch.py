@@ -13,14 +13,21 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from index.errors import InvalidFilterError, RagError
-from rag.errors import InvalidQuestionError
+from rag.errors import InvalidQuestionError, LoaderError
 from rag.jsonlimits import loads_limited
 from rag.models import Answer
 
-__all__ = ["BatchItem", "answer_batch", "looks_like_jsonl", "parse_questions", "read_questions"]
+__all__ = [
+    "BatchItem",
+    "answer_batch",
+    "looks_like_jsonl",
+    "parse_questions",
+    "read_capped",
+    "read_questions",
+]
 
 
 @dataclass
@@ -59,9 +66,29 @@ def _item_from_record(line: int, record: Any) -> BatchItem:
     )
 
 
-def read_questions(path: Path) -> list[BatchItem]:
-    """The questions of ``path`` (JSONL records for ``.jsonl``, else one per non-blank line)."""
-    return parse_questions(path.read_text(encoding="utf-8-sig"), path.suffix.lower() == ".jsonl")
+#: Most bytes of questions read by default (``Settings.ask_file_max_bytes``).
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+def read_capped(stream: BinaryIO, limit: int, label: str) -> bytes:
+    """All bytes of ``stream`` if there are at most ``limit``; else :class:`LoaderError`, after
+    reading ``limit + 1`` bytes and no more (``/dev/zero`` or an endless pipe ends here)."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise LoaderError(
+            label,
+            f"more than {limit} bytes of questions; the limit is {limit}",
+            hint="split the questions into several files, or raise RAG_ASK_FILE_MAX_BYTES",
+        )
+    return data
+
+
+def read_questions(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[BatchItem]:
+    """The questions of ``path`` (JSONL records for ``.jsonl``, else one per non-blank line),
+    read up to ``max_bytes`` (more is a :class:`LoaderError`)."""
+    with open(path, "rb") as handle:
+        data = read_capped(handle, max_bytes, str(path))
+    return parse_questions(data.decode("utf-8-sig"), path.suffix.lower() == ".jsonl")
 
 
 def looks_like_jsonl(text: str) -> bool:

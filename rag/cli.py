@@ -176,7 +176,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             "no question given",
             hint='rag ask "question", rag ask - (reads standard input) or rag ask --file FILE',
         )
-    question = sys.stdin.read() if args.question == "-" else args.question
+    question = read_stdin(settings.ask_file_max_bytes) if args.question == "-" else args.question
     filters = parse_filters(args.filter or [])
     system = QASystem.open(settings)
     try:
@@ -188,6 +188,23 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(printable(format_answer(answer)))  # no terminal escapes from document text
     return EXIT_OK
+
+
+def read_stdin(limit: int) -> str:
+    """Standard input as UTF-8 text, at most ``limit`` bytes (more, e.g. ``< /dev/zero``, is a
+    :class:`LoaderError`: bad input, exit 4)."""
+    from rag.batch import read_capped
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes (a caller's replacement): its characters
+        text = str(sys.stdin.read(limit + 1))
+        if len(text) > limit:
+            raise LoaderError("standard input", f"more than {limit} characters of questions")
+        return text
+    try:
+        return read_capped(stream, limit, "standard input").decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoaderError("standard input", "not UTF-8 text") from exc
 
 
 def ask_batch(args: argparse.Namespace, settings: Settings) -> int:
@@ -206,11 +223,12 @@ def ask_batch(args: argparse.Namespace, settings: Settings) -> int:
     hint = 'one question a line, or .jsonl records {"question", ...}; - reads standard input'
     try:
         if args.file == "-":
-            text = sys.stdin.read()
+            text = read_stdin(settings.ask_file_max_bytes)
             items, name = parse_questions(text, looks_like_jsonl(text)), "standard input"
         else:
             path = Path(args.file)
-            items, name = read_questions(path), path.name
+            items = read_questions(path, max_bytes=settings.ask_file_max_bytes)
+            name = path.name
     except UnicodeDecodeError as exc:
         raise LoaderError(args.file, "not UTF-8 text", hint=hint) from exc
     except OSError as exc:

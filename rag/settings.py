@@ -7,6 +7,7 @@ Library code never reads the environment itself.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
@@ -19,6 +20,11 @@ RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
 MAX_K = 50
 DenseScoring = Literal["chunk", "sentence"]
 VectorIndexKind = Literal["auto", "flat", "ivf"]
+# A Ray head node: HOST:PORT or ray://HOST:PORT (a host name, IPv4 or [IPv6] address).
+_RAY_ADDRESS_RE = re.compile(
+    r"(?:ray://)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+    r":(?P<port>[0-9]{1,5})"
+)
 
 
 def default_index_dir() -> Path:
@@ -79,6 +85,13 @@ class Settings(BaseSettings):
     # --- cluster ingest (optional extra `ray`) ----------------------------------------------------
     ray_address: str | None = Field(
         None, description="Ingest on Ray: 'local', 'auto' or host:port; None: ingest here."
+    )
+    ray_connect_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds `rag ingest --ray HOST:PORT` waits for the head node to accept a "
+        "connection before it gives up with an error (Ray itself retries for minutes).",
     )
     ray_actors: int = Field(2, ge=1, le=4096, description="Embedding actors on the cluster.")
     ray_actor_cpus: float = Field(1.0, gt=0, description="CPUs per embedding actor.")
@@ -141,6 +154,12 @@ class Settings(BaseSettings):
     answer_model_dir: Path | None = Field(
         None, description="Folder of a trained answer scorer; default: the bundled one."
     )
+    ask_file_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1,
+        description="Most bytes `rag ask` reads from a --file of questions or from standard "
+        "input; a larger input (or an endless one, such as /dev/zero) is refused (exit 4).",
+    )
     answer_mode: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -179,6 +198,20 @@ class Settings(BaseSettings):
     write_queue_size: int = Field(
         64, ge=1, le=10_000, description="Writes waiting for the single writer; more get 503."
     )
+
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address_shape(cls, value: str | None) -> str | None:
+        """'local', 'auto', HOST:PORT or ray://HOST:PORT with a port from 1 to 65535."""
+        if value is None or value in ("local", "auto"):
+            return value
+        match = _RAY_ADDRESS_RE.fullmatch(value)
+        if match is None or not 1 <= int(match.group("port")) <= 65535:
+            raise ValueError(
+                "expected 'local', 'auto', HOST:PORT or ray://HOST:PORT with a port from 1 to "
+                "65535 (e.g. 10.0.0.5:6379)"
+            )
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ import itertools
 import logging
 import math
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -70,8 +71,8 @@ _INSTALL_HINT = "install the optional extra: pip install -e '.[ray]'"
 class ClusterOptions(BaseModel):
     """How a cluster ingest uses Ray. Built from :class:`Settings` by :meth:`from_settings`."""
 
-    # The four knobs that Settings holds (ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus)
-    # have their defaults there only; the rest are the cluster run's own.
+    # The five knobs that Settings holds (ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus,
+    # ray_connect_timeout_s) have their defaults there only; the rest are the cluster run's own.
     address: str = Field(
         description="'local' starts a private local cluster; 'auto' joins a running one; "
         "or host:port / ray://host:port of a head node.",
@@ -80,6 +81,9 @@ class ClusterOptions(BaseModel):
     actor_cpus: float = Field(gt=0, description="CPUs reserved per actor (= ONNX threads).")
     actor_gpus: float | None = Field(
         ge=0, description="GPUs per actor; None: 1 when the cluster has GPUs, else 0."
+    )
+    connect_timeout_s: float = Field(
+        gt=0, description="Seconds to wait for a HOST:PORT head node to accept a connection."
     )
     local_cpus: int | None = Field(
         2, ge=1, description="CPUs of a cluster started with address 'local' (None: all)."
@@ -114,6 +118,7 @@ class ClusterOptions(BaseModel):
             "actors": settings.ray_actors,
             "actor_cpus": settings.ray_actor_cpus,
             "actor_gpus": settings.ray_actor_gpus,
+            "connect_timeout_s": settings.ray_connect_timeout_s,
         }
         values.update(overrides)
         return cls(**values)
@@ -201,12 +206,37 @@ def _ray() -> Any:
     return ray
 
 
+def probe_head(address: str, timeout_s: float) -> None:
+    """Raise :class:`ConfigurationError` unless the head node at ``HOST:PORT`` (or
+    ``ray://HOST:PORT``) accepts a TCP connection within ``timeout_s``: ``ray.init`` retries an
+    unreachable address for minutes, logging all the while."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = (
+            f"no answer in {timeout_s:g} s"
+            if isinstance(exc, TimeoutError)
+            else " ".join(str(getattr(exc, "strerror", None) or exc).split())
+        )
+        raise ConfigurationError(
+            f"cannot reach a Ray cluster at {address!r}: {reason}",
+            hint="check the head node's address and port (ray start --head prints it), "
+            "or use --ray local",
+        ) from exc
+
+
 def connect(options: ClusterOptions) -> tuple[Any, bool]:
     """``ray.init`` for ``options.address``: the ray module, and whether this call connected
-    (so the caller disconnects; a driver already connected keeps its connection)."""
+    (so the caller disconnects; a driver already connected keeps its connection). A HOST:PORT
+    address is probed first, so an unreachable one fails within ``connect_timeout_s``."""
     ray = _ray()
     if ray.is_initialized():
         return ray, False
+    if options.address not in ("local", "auto"):
+        probe_head(options.address, options.connect_timeout_s)
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": False,

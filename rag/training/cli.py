@@ -21,6 +21,17 @@ from rag.settings import Settings
 AddCommon = Callable[[argparse.ArgumentParser], None]
 
 
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (argparse makes anything else a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
+    return value
+
+
 def register(subparsers: Any, add_common: AddCommon) -> None:
     p = subparsers.add_parser(
         "train-answerer",
@@ -46,8 +57,10 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
         default="rag/answering/model",
         help="where the model goes (default: rag/answering/model, the bundled one)",
     )
-    p.add_argument("--steps", type=int, default=450, help="cross-encoder steps (default 450)")
-    p.add_argument("--layers", type=int, default=2, help="MiniLM layers kept (default 2)")
+    p.add_argument(
+        "--steps", type=positive_int, default=450, help="cross-encoder steps (default 450)"
+    )
+    p.add_argument("--layers", type=positive_int, default=2, help="MiniLM layers kept (default 2)")
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
     p.add_argument(
         "--no-cross-encoder",

@@ -558,6 +558,42 @@ def test_cli_failures_are_one_line_and_a_documented_code(index_copy: Path, tmp_p
     assert_clean_failure(done, 9, "in use")
 
 
+def test_endless_inputs_and_bad_options_fail_fast(tmp_path: Path) -> None:
+    """Issue 28: `rag ask --file /dev/zero` read forever, `rag ask - < /dev/zero` too; `--ray
+    bogus:99999` hung for over 80 s; `train-answerer --steps -1` trained. Each is now a one-line
+    error within seconds, before any index or model is touched."""
+    ix = ["--index", str(tmp_path / "no-index")]
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{closed.getsockname()[1]}"
+    cases: list[tuple[list[Any], int, str]] = [
+        (["ask", "--file", "/dev/zero", *ix], 4, "more than 67108864 bytes"),
+        (["ingest", str(tmp_path), *ix, "--ray", "bogus:99999"], 2, "--ray 'bogus:99999'"),
+        (["ingest", str(tmp_path), *ix, "--ray", "no-port"], 2, "HOST:PORT"),
+        (["ingest", str(tmp_path), *ix, "--ray", dead], 6, "cannot reach a Ray cluster"),
+        (["train-answerer", "--steps", "-1"], 2, "positive whole number"),
+        (["train-answerer", "--layers", "0"], 2, "positive whole number"),
+    ]
+    (tmp_path / "a.txt").write_text("Norway hosted the talks in 2021.")
+    for args, code, needle in cases:
+        started = time.monotonic()
+        done = run_rag(*args, env={"RAG_RAY_CONNECT_TIMEOUT_S": "3"}, timeout=60)
+        assert time.monotonic() - started < 30, args
+        assert_clean_failure(done, code, needle)
+    for args in (["ask", "-", *ix], ["ask", "--file", "-", *ix]):
+        with open("/dev/zero", "rb") as zero:
+            done = subprocess.run(
+                [sys.executable, "-m", "rag.cli", *args],
+                env=offline_env(RAG_ASK_FILE_MAX_BYTES="1000000"),
+                stdin=zero,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        assert_clean_failure(done, 4, "standard input: more than 1000000 bytes")
+
+
 # --- 8: special files ----------------------------------------------------------------------
 def test_fifos_and_devices_are_refused(index_copy: Path, tmp_path: Path) -> None:
     folder = tmp_path / "inbox"

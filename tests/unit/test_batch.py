@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from rag.batch import looks_like_jsonl, parse_questions
+from rag.batch import looks_like_jsonl, parse_questions, read_capped, read_questions
+from rag.errors import LoaderError
 
 
 @pytest.mark.parametrize(
@@ -39,3 +42,14 @@ def test_plain_lines_are_questions_as_written() -> None:
         (1, '{"question": "kept as text"}'),
         (2, "Who spoke for Ankara?"),
     ]
+
+
+def test_questions_are_read_up_to_a_cap(tmp_path: Path) -> None:
+    """Issue 28: `rag ask --file /dev/zero` read 2.3 GB in 4.5 s and went on."""
+    path = tmp_path / "q.txt"
+    path.write_text("What?\n" * 10)
+    assert len(read_questions(path, max_bytes=60)) == 10
+    with pytest.raises(LoaderError, match="more than 59 bytes"):
+        read_questions(path, max_bytes=59)
+    with open("/dev/zero", "rb") as zero, pytest.raises(LoaderError, match="the limit is 1000"):
+        read_capped(zero, 1000, "/dev/zero")

@@ -165,3 +165,17 @@ def test_lower_layers_keep_no_default_of_their_own_for_a_setting() -> None:
     ]
     found = [line for p in files for line in _defaults_of_knobs(p)]
     assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "address", ["local", "auto", "10.0.0.5:6379", "ray://head:10001", "[::1]:1"]
+)
+def test_ray_addresses_of_every_documented_shape(address: str) -> None:
+    assert Settings(ray_address=address).ray_address == address
+
+
+@pytest.mark.parametrize("address", ["bogus:99999", "head:0", "head", "http://head:1", "h:1:2", ""])
+def test_a_malformed_ray_address_is_refused_up_front(address: str) -> None:
+    """Issue 28: `--ray bogus:99999` hung for 80 s inside Ray; now it is a settings error."""
+    with pytest.raises(ValidationError, match="HOST:PORT"):
+        Settings(ray_address=address)
