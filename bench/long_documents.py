@@ -27,7 +27,6 @@ import itertools
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ from eval.corpora import DISTRACTOR_FILES, shared_file
 from index.records import Document
 from rag.answering.scorer import ScorerSpec, bundled_model_dir
 from rag.loaders import LoadFailure, iter_documents
-from rag.retrieval import retrieve
 from rag.settings import DenseScoring, Settings
 from rag.system import QASystem
 from rag.training.fitting import decision_summary
@@ -56,21 +54,24 @@ CONFIGS: tuple[tuple[DenseScoring, int, float | None], ...] = tuple(
 def retrieval_hits(system: QASystem, asked: Sequence[TrainQuestion]) -> list[dict[str, Any]]:
     """hit@1 and hit@5 of the answerable questions under every configuration of CONFIGS."""
     hits = {c: [0, 0] for c in CONFIGS}
-    with system.snapshot() as snap:
-        base = system.params(5, "hybrid")
-        for q in asked:
-            vector = system.encoder.encode_query(q.question)
-            for scoring, depth, weight in CONFIGS:
-                params = replace(
-                    base,
-                    mode="dense" if weight is None else "hybrid",
-                    dense_scoring=scoring,
-                    dense_depth=depth,
-                    dense_weight=1.0 if weight is None else weight,
-                )
-                right = [q.found_in(p) for p in retrieve(snap, q.question, vector, params)]
-                hits[(scoring, depth, weight)][0] += bool(right) and right[0]
-                hits[(scoring, depth, weight)][1] += any(right)
+    for q in asked:
+        vector = system.encoder.encode_query(q.question)
+        for scoring, depth, weight in CONFIGS:
+            update = {
+                "dense_scoring": scoring,
+                "dense_depth": depth,
+                "dense_weight": 1.0 if weight is None else weight,
+            }
+            swept = system.with_settings(system.settings.model_copy(update=update))
+            passages = swept.search(
+                q.question,
+                k=5,
+                mode="dense" if weight is None else "hybrid",
+                query_vector=vector,
+            )
+            right = [q.found_in(p) for p in passages]
+            hits[(scoring, depth, weight)][0] += bool(right) and right[0]
+            hits[(scoring, depth, weight)][1] += any(right)
     n = max(1, len(asked))
     return [
         {

@@ -270,14 +270,18 @@ class QASystem:
         k: int | None = None,
         filters: Filters | Mapping[str, Any] | None = None,
         mode: RetrievalMode | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> list[Passage]:
         """The top-``k`` passages for ``question`` (retrieval only, no answer); ``filters`` as
-        for :meth:`ask`."""
+        for :meth:`ask`. ``query_vector`` reuses a vector already computed for ``question``
+        (a sweep over retrieval settings, each a :meth:`with_settings` system)."""
         text = validate_question(question, self.settings)
         filters = coerce_filters(filters)
         params = self.params(k, mode)
         flt = filters.to_chunk_filter() if filters is not None else None
-        vector = self.encoder.encode_query(text)
+        vector = None if params.mode == "lexical" else query_vector
+        if vector is None and params.mode != "lexical":
+            vector = self.encoder.encode_query(text)
         with self._store.snapshot() as snap:
             if filters is not None:
                 check_filters(filters, snap, self._metadata_values(snap))

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from index.records import Document
-from rag.answering.evidence import Candidate, Evidence
+from rag.answering import Candidate, Evidence
 from rag.answering.question import analyse_question
 from rag.answering.reader import CONTEXT_SEPARATOR, document_context, reader_input
 from rag.answering.scorer import AnswerScorer

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from index.records import Sentence
-from rag.answering.evidence import Candidate
+from rag.answering import Candidate
 from rag.models import Document, Filters, Passage
 from rag.settings import RetrievalMode
 from rag.system import QASystem

@@ -8,14 +8,13 @@ import json
 import pickle
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
 from rag.answering.features import BASE_FEATURES
 from rag.loaders import LoadFailure, iter_documents
 from rag.models import Document
-from rag.retrieval import retrieve
 from rag.settings import DenseScoring, RetrievalMode, Settings
 from rag.system import QASystem
 from rag.training.cross_encoder import TrainGroup
@@ -96,20 +95,20 @@ def fusion_curve(
     for answerable questions."""
     asked = [q for q in questions if q.answerable]
     vectors = [system.encoder.encode_query(q.question) for q in asked]
-    base = system.params(5, "hybrid")
     out: list[FusionPoint] = []
-    with system.snapshot() as snap:
-        for k in rrf_ks:
-            for scoring in scorings:
-                for w in weights:
-                    params = replace(base, dense_weight=w, dense_scoring=scoring, rrf_k=k)
-                    h1 = h5 = 0
-                    for q, v in zip(asked, vectors, strict=True):
-                        ids = [p.doc_id for p in retrieve(snap, q.question, v, params)]
-                        h1 += bool(ids) and ids[0] == q.gold_doc_id
-                        h5 += q.gold_doc_id in ids
-                    n = max(1, len(asked))
-                    out.append(FusionPoint(w, h1 / n, h5 / n, scoring, k))
+    for k in rrf_ks:
+        for scoring in scorings:
+            for w in weights:
+                update = {"dense_weight": w, "dense_scoring": scoring, "rrf_k": k}
+                swept = system.with_settings(system.settings.model_copy(update=update))
+                h1 = h5 = 0
+                for q, v in zip(asked, vectors, strict=True):
+                    hits = swept.search(q.question, k=5, mode="hybrid", query_vector=v)
+                    ids = [p.doc_id for p in hits]
+                    h1 += bool(ids) and ids[0] == q.gold_doc_id
+                    h5 += q.gold_doc_id in ids
+                n = max(1, len(asked))
+                out.append(FusionPoint(w, h1 / n, h5 / n, scoring, k))
     return out
 
 

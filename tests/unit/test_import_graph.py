@@ -208,3 +208,21 @@ def test_the_recipes_rules_fitting_and_card_need_no_index(module: str) -> None:
     rules, fitting and model card work on numbers and rows."""
     graph = import_graph()
     assert not {"rag.system", "rag.retrieval", "rag.training.stages"} & graph[module]
+
+
+#: Where retrieval and candidate gathering may be called: the one door and their own packages.
+EVIDENCE_OWNERS = ("rag.system", "rag.retrieval", "rag.answering")
+
+
+def test_one_evidence_step_retrieval_only_through_the_system() -> None:
+    """Training, evaluation, benchmarks and front ends get passages and candidates from
+    ``QASystem.evidence``/``search`` (what ``ask`` uses), never by calling retrieval themselves;
+    tests of retrieval's own pieces are the exception."""
+    graph = import_graph()
+    offenders = {
+        module: sorted(graph[module] & {"rag.retrieval", "rag.answering.evidence"})
+        for module in graph
+        if not module.startswith(EVIDENCE_OWNERS)
+        and graph[module] & {"rag.retrieval", "rag.answering.evidence"}
+    }
+    assert offenders == {}
