@@ -200,3 +200,25 @@ def test_rag_ingest_meta_and_date_flags(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2
     assert "not KEY=VALUE" in capsys.readouterr().err
     assert not (tmp_path / "ix").exists()
+
+
+# --- one filter shape on every door --------------------------------------------------------------
+
+
+def test_both_filter_shapes_make_the_same_filters() -> None:
+    from service.schemas import RequestFilters
+
+    flat = {"country": "SWE", "session": 77, "date_from": "2022", "doc_id": "a"}
+    nested = {"metadata": {"country": "SWE", "session": 77}, "date_from": "2022", "doc_ids": ["a"]}
+    assert RequestFilters.model_validate(flat) == RequestFilters.model_validate(nested)
+    mixed = RequestFilters.model_validate({"metadata": {"country": "SWE"}, "session": 77})
+    assert mixed.metadata == {"country": "SWE", "session": 77}
+
+
+def test_date_from_after_date_to_is_refused() -> None:
+    from index.errors import InvalidFilterError
+    from rag.filters import coerce_filters
+
+    with pytest.raises(InvalidFilterError, match="date_from 2023 is after date_to 2022-06"):
+        coerce_filters({"date_from": "2023", "date_to": "2022-06"})
+    assert coerce_filters({"date_from": "2022-06", "date_to": "2022"}) is not None  # June in 2022
