@@ -198,6 +198,36 @@ class Settings(BaseSettings):
     write_queue_size: int = Field(
         64, ge=1, le=10_000, description="Writes waiting for the single writer; more get 503."
     )
+    write_queue_per_client: int = Field(
+        8,
+        ge=1,
+        le=10_000,
+        description="Uploads one client address may have in the write queue at once (sending, "
+        "parsing or waiting); more get 503, so one client cannot fill the queue. Behind a "
+        "reverse proxy every client has the proxy's address: raise it there.",
+    )
+    # --- connection timeouts (see service/http_shape.py and service/limits.py) ---
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds a connection has to send a request's headers, counted from its "
+        "opening or from the end of its previous response; a slower one is closed (with 408 "
+        "when it sent part of them).",
+    )
+    body_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request has to send its whole body once its headers are in; a "
+        "slower one gets 408 and its queued upload is dropped.",
+    )
+    keep_alive_timeout_s: int = Field(
+        5,
+        ge=1,
+        le=600,
+        description="Seconds an idle keep-alive connection stays open between requests.",
+    )
 
     @field_validator("ray_address")
     @classmethod

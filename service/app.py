@@ -27,7 +27,7 @@ from service.access_log import AccessLogMiddleware
 from service.csrf import CrossSiteGuardMiddleware, is_loopback
 from service.errors import install_error_handlers
 from service.http_shape import ResponseHeadersMiddleware
-from service.limits import BodyLimitMiddleware
+from service.limits import BodyLimitMiddleware, BodyTimeoutMiddleware
 from service.metrics import ServiceMetrics
 from service.routes_ask import ask_router
 from service.routes_docs import install_docs
@@ -67,7 +67,7 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         qa = system if system is not None else await run_in_threadpool(QASystem.open, settings)
-        writes = WriteQueue(settings.write_queue_size)
+        writes = WriteQueue(settings.write_queue_size, per_client=settings.write_queue_per_client)
         try:
             await run_in_threadpool(qa.warm_up)
             uploads = UploadParser(ParseLimits.from_settings(settings))
@@ -109,6 +109,7 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
     install_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout_s)
     app.add_middleware(
         CrossSiteGuardMiddleware,
         allowed_origins=settings.cors_origins,

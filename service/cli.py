@@ -22,7 +22,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from rag.system import QASystem
     from service.app import create_app
     from service.auth import write_key
-    from service.http_shape import JsonErrorH11Protocol
+    from service.http_shape import protocol_with_timeouts
 
     # Open before binding: a missing, incompatible or damaged index is a clear error and exit
     # code (the snapshot verifies the catalog and the vector file's checksum).
@@ -44,7 +44,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             log_level="info",
             access_log=False,  # service.access_log writes one structured line per request
-            http=JsonErrorH11Protocol,
+            http=protocol_with_timeouts(settings.header_timeout_s),  # JSON 400s, header timeout
+            timeout_keep_alive=settings.keep_alive_timeout_s,
         )
         url = server_url(settings.host, int(sock.getsockname()[1]))
         logger.info("listening on %s", url)

@@ -224,7 +224,7 @@ def documents_router(settings: Settings) -> APIRouter:
                 f"POST /documents does not take {media_type or 'a body without a content type'}",
                 hint="send application/json (one Document) or multipart/form-data (a file)",
             )
-        async with state.writes.slot():
+        async with state.writes.slot(client=request.client.host if request.client else None):
             if media_type == "application/json":
                 body = await read_body(request, limit)
                 document = await state.writes.parse(

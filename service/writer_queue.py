@@ -5,7 +5,9 @@ must never hold one of those threads while it waits for the index's single write
 uploads would starve every reader. So a write request, on the event loop:
 
 1. takes a slot in the write queue, or gets 503 with ``Retry-After`` when ``write_queue_size``
-   writes are already pending (nothing is read or parsed before that);
+   writes are already pending, or when its client address already holds
+   ``write_queue_per_client`` of them (nothing is read or parsed before that; a body that
+   trickles in is cut off by ``body_timeout_s``);
 2. has its upload parsed by a budgeted child process, waited for in the parse pool's own thread
    (:mod:`service.upload_worker`);
 3. awaits its turn on the single writer thread, which embeds and commits.
@@ -58,9 +60,11 @@ async def _watch(request: Request, gone: threading.Event) -> None:
 class WriteQueue:
     """Admission (bounded), upload parsing (own pool) and the single writer thread."""
 
-    def __init__(self, size: int, *, parse_workers: int = 2) -> None:
+    def __init__(self, size: int, *, per_client: int | None = None, parse_workers: int = 2) -> None:
         self.size = size
+        self.per_client = per_client
         self._pending = 0
+        self._by_client: dict[str, int] = {}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-writer")
         self._parser = ThreadPoolExecutor(max_workers=parse_workers, thread_name_prefix="rag-parse")
 
@@ -69,19 +73,36 @@ class WriteQueue:
         return self._pending
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one of ``size`` places for the whole write, or raise 503 at once."""
+    async def slot(self, client: str | None = None) -> AsyncIterator[None]:
+        """Hold one of ``size`` places for the whole write, or raise 503 at once; ``client``
+        (an address) may hold at most ``per_client`` of them, so one slow or hostile client
+        cannot take every place."""
         if self._pending >= self.size:
             raise WriteQueueFullError(
                 f"{self._pending} writes are already waiting; the limit is {self.size}",
                 hint=f"retry in {RETRY_AFTER_S} s (RAG_WRITE_QUEUE_SIZE sets the limit)",
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
+        mine = self._by_client.get(client, 0) if client is not None else 0
+        if self.per_client is not None and client is not None and mine >= self.per_client:
+            raise WriteQueueFullError(
+                f"this client already has {mine} uploads in the write queue; the limit per "
+                f"client is {self.per_client}",
+                hint=f"wait for them to finish, then retry in {RETRY_AFTER_S} s "
+                "(RAG_WRITE_QUEUE_PER_CLIENT sets the limit)",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         self._pending += 1
+        if client is not None:
+            self._by_client[client] = mine + 1
         try:
             yield
         finally:
             self._pending -= 1
+            if client is not None:
+                left = self._by_client.pop(client, 1) - 1
+                if left > 0:
+                    self._by_client[client] = left
 
     async def parse(self, fn: Callable[[threading.Event], T], request: Request | None = None) -> T:
         """Run ``fn`` (which waits for a parse child) in the parse pool. ``fn`` gets an event

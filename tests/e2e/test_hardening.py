@@ -108,6 +108,7 @@ def guarded(
         RAG_UPLOAD_PARSE_SECONDS="4",
         RAG_UPLOAD_PARSE_MEMORY_BYTES=str(384 * 1024 * 1024),
         RAG_WRITE_QUEUE_SIZE="40",
+        RAG_WRITE_QUEUE_PER_CLIENT="64",  # these tests fill the whole queue from one address
         RAG_MAX_UPLOAD_BYTES="2000000",
     )
     with serving_a_copy(article_index.index_dir, index_copier, base, Server, env=env) as server:
@@ -343,6 +344,152 @@ def test_a_real_browser_page_on_another_origin_cannot_add_a_document(
         pages.wait(timeout=10)
     assert "<title>sent</title>" in done.stdout, (done.stdout[-1000:], done.stderr[-2000:])
     assert httpx.get(guarded.url + "/documents/evil.txt", timeout=10).status_code == 404
+
+
+# --- issue 28: header, body and idle timeouts; a per-client cap on queued uploads ---------------
+@pytest.fixture(scope="module")
+def timed(
+    article_index: Settings, index_copier: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server with short timeouts: 1 s for a request head, 2 s for a body, 1 s idle, and two
+    queued uploads per client address."""
+    base = tmp_path_factory.mktemp("timeouts")
+    env = offline_env(
+        RAG_HEADER_TIMEOUT_S="1",
+        RAG_BODY_TIMEOUT_S="2",
+        RAG_KEEP_ALIVE_TIMEOUT_S="1",
+        RAG_WRITE_QUEUE_PER_CLIENT="2",
+    )
+    with serving_a_copy(article_index.index_dir, index_copier, base, Server, env=env) as server:
+        yield server
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> tuple[bool, bytes]:
+    """Whether the server closed ``sock`` within ``seconds``, and what it sent before."""
+    sock.settimeout(0.2)
+    received = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return True, received
+        if not chunk:
+            return True, received
+        received += chunk
+    return False, received
+
+
+def test_trickling_and_silent_connections_are_closed(timed: Server) -> None:
+    """1,500 connections trickling their headers all stayed open; now each is closed once the
+    head has not arrived in time (408 when part of it came), while /health answers at once."""
+    trickling, silent = [], []
+    try:
+        for _ in range(20):
+            sock = socket.create_connection(("127.0.0.1", timed.port), timeout=5)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            trickling.append(sock)
+        for _ in range(5):
+            silent.append(socket.create_connection(("127.0.0.1", timed.port), timeout=5))
+        started = time.monotonic()
+        assert httpx.get(timed.url + "/health", timeout=5).status_code == 200
+        assert time.monotonic() - started < 1.0
+        for sock in trickling[:10]:  # a byte now and then does not extend the deadline
+            sock.sendall(b"a")
+        for sock in trickling:
+            closed, sent = _closed_within(sock, 5.0)
+            assert closed, "a trickling connection stayed open"
+            assert sent.startswith(b"HTTP/1.1 408 "), sent[:200]
+            assert b'"request_timeout"' in sent
+        for sock in silent:
+            closed, sent = _closed_within(sock, 5.0)
+            assert closed and sent == b"", sent[:200]
+        assert time.monotonic() - started < 8.0
+    finally:
+        for sock in trickling + silent:
+            sock.close()
+    with httpx.Client(base_url=timed.url, timeout=5) as client:  # whole requests are unaffected
+        for _ in range(3):
+            assert client.get("/health").status_code == 200  # keep-alive: one connection
+
+
+def test_slow_bodies_get_408_and_a_client_cannot_fill_the_queue(timed: Server) -> None:
+    """64 slow uploads from one client filled the write queue and every real write got 503.
+    Now one address holds at most 2 places, a slow body is cut off with 408 after 2 s, and
+    another client's write goes through meanwhile."""
+    head = (
+        b"POST /documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"X-Requested-With: pytest\r\nContent-Length: 1000\r\n\r\n{"
+    )
+    assert _writes_pending_becomes(timed, 0, timeout=10)
+    slow = []
+    try:
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", timed.port), timeout=5)
+            sock.sendall(head)
+            slow.append(sock)
+        assert _writes_pending_becomes(timed, 2, timeout=5)
+        third = httpx.post(timed.url + "/documents", json={"id": "third", "text": "T."}, timeout=5)
+        assert third.status_code == 503, third.text
+        assert "per client" in third.json()["error"]["message"]
+        assert third.headers["Retry-After"].isdigit()
+        other = httpx.Client(  # another address (127.0.0.2) is another client
+            base_url=timed.url,
+            transport=httpx.HTTPTransport(local_address="127.0.0.2"),
+            timeout=60,
+        )
+        with other:
+            r = other.post("/documents", json={"id": "other-client", "text": "Oslo hosted it."})
+        assert r.status_code == 201, r.text
+        for sock in slow:
+            closed, sent = _closed_within(sock, 6.0)
+            assert closed and sent.startswith(b"HTTP/1.1 408 "), sent[:300]
+            assert b"did not arrive within 2 s" in sent
+        assert _writes_pending_becomes(timed, 0, timeout=5)
+    finally:
+        for sock in slow:
+            sock.close()
+    r = httpx.post(timed.url + "/documents", json={"id": "after-slow", "text": "A."}, timeout=60)
+    assert r.status_code == 201, r.text
+
+
+def test_an_idle_keep_alive_connection_is_closed(timed: Server) -> None:
+    with socket.create_connection(("127.0.0.1", timed.port), timeout=5) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        closed, sent = _closed_within(sock, 4.0)
+    assert closed and sent.startswith(b"HTTP/1.1 200 "), sent[:200]
+
+
+def test_a_hostile_json_body_does_not_stall_the_server(timed: Server) -> None:
+    """A 40 KB body froze every request for 10 s (the depth check was quadratic): a 1 MB body
+    of escaped quotes is now refused at once and /health never waits."""
+    body = b'{"id": "x", "text": "' + b'\\"' * 500_000
+    latencies: list[float] = []
+
+    def probe() -> None:
+        with httpx.Client(base_url=timed.url, timeout=10) as client:
+            for _ in range(10):
+                t0 = time.perf_counter()
+                client.get("/health")
+                latencies.append(time.perf_counter() - t0)
+                time.sleep(0.05)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    started = time.perf_counter()
+    r = httpx.post(
+        timed.url + "/documents",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    took = time.perf_counter() - started
+    prober.join()
+    assert r.status_code == 422, r.text[:300]
+    assert took < 3.0
+    assert max(latencies) < 1.0, latencies
 
 
 # --- 4: nesting ------------------------------------------------------------------------------
