@@ -11,7 +11,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rag.models import Answer, Document, Filters
+    from rag.filters import Filters
+    from rag.models import Answer, Document
     from rag.settings import Settings
     from rag.system import QASystem
 
@@ -22,7 +23,7 @@ _EXPORTS = {
     "Settings": "rag.settings",
     "Document": "rag.models",
     "Answer": "rag.models",
-    "Filters": "rag.models",
+    "Filters": "rag.filters",
 }
 
 

@@ -1,4 +1,5 @@
-"""Filters given as mappings, and the check that a metadata filter names a key the index has."""
+"""The :class:`Filters` model, filters given as mappings, and the checks that a filter names keys
+and values the index has."""
 
 from __future__ import annotations
 
@@ -7,10 +8,55 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from index.errors import InvalidFilterError
-from rag.models import ChunkFilter, Filters
+from index.records import ChunkFilter, MetadataValue, is_iso_date
+
+
+class Filters(BaseModel):
+    """Restrict retrieval to some documents. Every field is optional; all given must hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_ids: list[str] | None = Field(None, description="Only these document ids.")
+    source: str | None = Field(None, description="Only documents with exactly this source.")
+    date_from: str | None = Field(
+        None, description="Only documents dated on/after (YYYY[-MM[-DD]])."
+    )
+    date_to: str | None = Field(
+        None, description="Only documents dated on/before (YYYY[-MM[-DD]])."
+    )
+    metadata: dict[str, MetadataValue] = Field(
+        default_factory=dict, description="Only documents whose metadata has these key/values."
+    )
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _date_is_iso(cls, value: str | None) -> str | None:
+        if value is not None and not is_iso_date(value):
+            raise ValueError("dates are written YYYY, YYYY-MM or YYYY-MM-DD (a real date)")
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Filters:
+        # date_to "2021" takes all of 2021 (a document's date compares as a prefix)
+        if self.date_from and self.date_to and self.date_from > self.date_to + "~":
+            raise ValueError(
+                f"date_from {self.date_from} is after date_to {self.date_to}: no document can "
+                "match; swap them"
+            )
+        return self
+
+    def to_chunk_filter(self) -> ChunkFilter:
+        return ChunkFilter(
+            doc_ids=frozenset(self.doc_ids) if self.doc_ids is not None else None,
+            source=self.source,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            metadata=dict(self.metadata),
+        )
+
 
 #: Filter fields every index has; any other key is matched against document metadata.
 BUILTIN_FILTER_KEYS = ("doc_id", "source", "date_from", "date_to")

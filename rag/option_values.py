@@ -1,5 +1,5 @@
 """Values given as command-line text: a scalar typed from its text, ``KEY=VALUE`` filter options
-made into :class:`rag.models.Filters` through :mod:`rag.filters` (the one definition of the filter
+made into :class:`rag.filters.Filters` (:mod:`rag.filters` holds the one definition of the filter
 fields and of how a mapping becomes filters), the number of passages, and the one-line error that
 names the option or ``RAG_*`` variable a bad setting came from."""
 
@@ -17,7 +17,7 @@ from rag.settings import MAX_K
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from rag.models import Filters
+    from rag.filters import Filters
 
 
 def parse_scalar(raw: str) -> str | int | float | bool:
@@ -43,7 +43,7 @@ def parse_scalar(raw: str) -> str | int | float | bool:
 
 
 def parse_filters(items: Sequence[str]) -> Filters | None:
-    """``KEY=VALUE`` options into :class:`rag.models.Filters` (doc_id may repeat; a built-in
+    """``KEY=VALUE`` options into :class:`rag.filters.Filters` (doc_id may repeat; a built-in
     field's value is text, a metadata value is typed by :func:`parse_scalar`)."""
     from rag.filters import BUILTIN_FILTER_KEYS, coerce_filters  # the query path stays light
 

@@ -36,7 +36,13 @@ from rag.answering import (
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.embedding.onnx_runtime import OnnxQueryEncoder
 from rag.errors import InvalidQuestionError
-from rag.filters import FilterOptions, check_filters, coerce_filters, known_filter_keys
+from rag.filters import (
+    FilterOptions,
+    Filters,
+    check_filters,
+    coerce_filters,
+    known_filter_keys,
+)
 from rag.ingest import (
     IngestEvent,
     IngestOptions,
@@ -47,7 +53,7 @@ from rag.ingest import (
 )
 from rag.language import detect_language
 from rag.loaders import LoadFailure
-from rag.models import Answer, Filters, IndexStats, Passage
+from rag.models import Answer, IndexStats, Passage
 from rag.retrieval import RetrievalParams, retrieve
 from rag.settings import MAX_K, RETRIEVAL_MODES, RetrievalMode, Settings
 from rag.tokens import TiktokenCounter, TokenCounter

@@ -15,8 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-from rag.filters import filter_fields
-from rag.models import DocumentInfo, Filters
+from rag.filters import Filters, filter_fields
+from rag.models import DocumentInfo
 from rag.settings import MAX_K, RetrievalMode
 
 #: Metadata filter keys the index accepts (see ``index.catalog``).

@@ -21,7 +21,8 @@ from typing import Any
 
 from index.records import Sentence
 from rag.answering import Candidate
-from rag.models import Document, Filters, Passage
+from rag.filters import Filters
+from rag.models import Document, Passage
 from rag.settings import RetrievalMode
 from rag.system import QASystem
 

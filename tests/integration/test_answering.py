@@ -15,7 +15,8 @@ from index.errors import InvalidFilterError
 from rag.answering.base import make_answerer
 from rag.answering.llm import LLMAnswerer
 from rag.errors import ConfigurationError, InvalidQuestionError
-from rag.models import Answer, Filters
+from rag.filters import Filters
+from rag.models import Answer
 from rag.settings import Settings
 from rag.system import QASystem
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.filters import Filters
 from rag.language import detect_language
 from rag.layout import reflow
 from rag.loaders import iter_documents, load_bytes, load_file
-from rag.models import Answer, Filters
+from rag.models import Answer
 from rag.sentences import split_sentences
 from rag.system import QASystem, encoder_folder
 from tests.index_folders import link_encoder

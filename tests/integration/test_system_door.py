@@ -14,7 +14,7 @@ import pytest
 from index.manifest import Manifest
 from index.records import Document
 from index.store import IndexStore
-from rag.models import Filters
+from rag.filters import Filters
 from rag.settings import Settings
 from rag.system import QASystem
 from rag.tokens import DEFAULT_ENCODING, TiktokenCounter

@@ -6,8 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from index.errors import InvalidFilterError
-from rag.filters import coerce_filters
-from rag.models import Filters
+from rag.filters import Filters, coerce_filters
 from rag.option_values import parse_filters, parse_scalar
 
 
