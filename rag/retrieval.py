@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from rag.language import function_words
 from rag.models import Passage, PassageDebug, RetrieverHit, relevance_of
 from rag.settings import DenseScoring, RetrievalMode
 from rag.text_features import content_terms
+
+if TYPE_CHECKING:
+    from rag.answering.question import QuestionAnalysis
 
 _WORD_RE = re.compile(r"\w+")
 
@@ -80,14 +84,17 @@ def by_best_sentence(
     return sorted(dense, key=lambda hit: -best.get(hit[0], hit[1]))
 
 
-def lexical_terms(question: str, language: str = "en") -> list[str]:
+def lexical_terms(
+    question: str, language: str = "en", analysis: QuestionAnalysis | None = None
+) -> list[str]:
     """Terms for the BM25 query: the question's content words (stopwords carry no evidence).
 
-    English questions use the answerer's content words; other languages keep every word except
-    that language's function words (the analysis in the index stems them and splits CJK runs).
+    English questions use the answerer's content words (``analysis.terms`` when the question's
+    analysis is given, made once per question); other languages keep every word except that
+    language's function words (the analysis in the index stems them and splits CJK runs).
     """
     if language == "en":
-        return content_terms(question)
+        return list(analysis.terms) if analysis is not None else content_terms(question)
     stop = function_words(language)
     return [w for w in _WORD_RE.findall(question.lower()) if w not in stop]
 
@@ -104,9 +111,11 @@ def retrieve(
     params: RetrievalParams,
     flt: ChunkFilter | None = None,
     language: str = "en",
+    analysis: QuestionAnalysis | None = None,
 ) -> list[Passage]:
     """Top-``k`` passages for a question in ``language`` (ISO 639-1); filters are applied
-    inside each retriever."""
+    inside each retriever. ``analysis`` is the question's analysis when the caller made it
+    (:meth:`rag.system.QASystem.evidence`), so that its terms are not derived twice."""
     dense: list[tuple[int, float]] = []
     lexical: list[tuple[int, float]] = []
     if params.mode in ("hybrid", "dense"):
@@ -117,7 +126,7 @@ def retrieve(
             dense = by_best_sentence(snapshot, query_vector, dense)
     if params.mode in ("hybrid", "lexical"):
         lexical = snapshot.search_lexical(
-            lexical_terms(question, language),
+            lexical_terms(question, language, analysis),
             params.lexical_depth,
             flt,
             languages=query_languages(language),

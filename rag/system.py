@@ -29,6 +29,7 @@ from rag.answering import (
     Answerer,
     Evidence,
     abstention,
+    analyse_question,
     gather_candidates,
     make_answerer,
     verify_citations,
@@ -307,11 +308,14 @@ class QASystem:
         answerer; training and evaluation call it to see exactly what ``ask`` sees.
 
         ``query_vector`` reuses a vector already computed for ``question`` (training loops that
-        ask the same question several times); ``filters`` and ``mode`` as for :meth:`ask`."""
+        ask the same question several times); ``filters`` and ``mode`` as for :meth:`ask`.
+        The question is analysed once here: retrieval takes its terms from the analysis and
+        the answerer reads it from the evidence."""
         t0 = time.perf_counter()
         text = validate_question(question, self.settings)
         filters = coerce_filters(filters)
         language = detect_language(text)
+        analysis = analyse_question(text)
         fallback = (
             mode is None and language not in ENGLISH and self.settings.retrieval_mode != "lexical"
         )
@@ -329,7 +333,9 @@ class QASystem:
         with self._store.snapshot() as snap:
             if filters is not None:
                 check_filters(filters, snap, self._metadata_values(snap))
-            passages = retrieve(snap, text, query_vector, params, flt, language=language)
+            passages = retrieve(
+                snap, text, query_vector, params, flt, language=language, analysis=analysis
+            )
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)
         warnings = []
@@ -346,6 +352,7 @@ class QASystem:
             passages=passages,
             candidates=candidates,
             warnings=warnings,
+            analysis=analysis,
             timings_ms={
                 "encode": round((t1 - t0) * 1000, 2),
                 "retrieve": round((t2 - t1) * 1000, 2),
@@ -371,7 +378,9 @@ class QASystem:
         ev = self.evidence(question, k=k, filters=filters, mode=mode)
         t2 = time.perf_counter()
         if ev.candidates:
-            draft = self.answerer.answer(ev.question, ev.query_vector, ev.candidates, ev.passages)
+            draft = self.answerer.answer(
+                ev.question, ev.query_vector, ev.candidates, ev.passages, analysis=ev.analysis
+            )
             verify_citations(draft, {c.document.id: c.document for c in ev.candidates})
         else:
             draft = abstention(0.0, "nothing relevant was retrieved", answerer=self.answerer.name)

@@ -8,6 +8,7 @@ import numpy as np
 
 from rag.answering.evidence import Candidate
 from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer
+from rag.answering.question import QuestionAnalysis
 from rag.answering.scorer import AnswerScorer
 from rag.errors import ConfigurationError
 from rag.models import AnswerDraft, AnswererName, Passage
@@ -18,7 +19,11 @@ class Answerer(Protocol):
     """Turns evidence into an :class:`~rag.models.AnswerDraft`: the cited sentences (each
     citation complete with its document's fields) or an abstention. The caller
     (:meth:`rag.system.QASystem.ask`) verifies the citations and builds the
-    :class:`~rag.models.Answer` once, with the passages, retrieval mode, warnings and timings."""
+    :class:`~rag.models.Answer` once, with the passages, retrieval mode, warnings and timings.
+
+    ``analysis`` is the question's :class:`~rag.answering.question.QuestionAnalysis` as
+    :meth:`~rag.system.QASystem.evidence` made it (once per question); an answerer given none
+    analyses ``question`` itself when it needs to."""
 
     name: AnswererName
 
@@ -28,6 +33,8 @@ class Answerer(Protocol):
         query_vector: np.ndarray | None,
         candidates: list[Candidate],
         passages: list[Passage],
+        *,
+        analysis: QuestionAnalysis | None = None,
     ) -> AnswerDraft: ...
 
 

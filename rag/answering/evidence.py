@@ -9,6 +9,7 @@ import numpy as np
 from index.errors import CorruptIndexError
 from index.records import Document, Sentence
 from index.store import Snapshot
+from rag.answering.question import QuestionAnalysis
 from rag.models import Passage
 from rag.settings import RetrievalMode
 
@@ -96,7 +97,8 @@ class Evidence:
     """What the answerer reads for one question: the question as validated, its detected
     language, the retrieval mode used (lexical for a language the embedding model cannot read),
     the query vector (``None`` in lexical mode), the retrieved passages and every candidate
-    sentence of them. :meth:`rag.system.QASystem.evidence` builds it; ``ask()`` hands it to the
+    sentence of them, and the question's analysis (made once: retrieval took its terms and the
+    answerer reads it). :meth:`rag.system.QASystem.evidence` builds it; ``ask()`` hands it to the
     answerer, and training and evaluation read the same object."""
 
     question: str
@@ -107,3 +109,4 @@ class Evidence:
     candidates: list[Candidate]
     warnings: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    analysis: QuestionAnalysis | None = None

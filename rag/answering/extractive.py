@@ -88,11 +88,14 @@ class ExtractiveAnswerer:
         query_vector: np.ndarray | None,
         candidates: list[Candidate],
         passages: list[Passage],
+        *,
+        analysis: QuestionAnalysis | None = None,
     ) -> AnswerDraft:
         """The cited sentences that answer ``question`` among ``candidates``, or an abstention.
         (``passages`` is part of the :class:`~rag.answering.base.Answerer` contract; the
-        candidates carry theirs.) The system completes the draft into an answer."""
-        q = analyse_question(question)
+        candidates carry theirs; ``analysis`` is the question's, analysed here when not given.)
+        The system completes the draft into an answer."""
+        q = analysis if analysis is not None else analyse_question(question)
         p = self.policy
         scored, p_answer, threshold, ratio = self.score(q, query_vector, candidates)
         if not scored:

@@ -17,6 +17,7 @@ import numpy as np
 from rag.answering.citations import passage_citation
 from rag.answering.evidence import Candidate
 from rag.answering.extractive import NO_ANSWER, ExtractiveAnswerer, abstention
+from rag.answering.question import QuestionAnalysis
 from rag.models import AnswerDraft, AnswererName, AnswerSentence, Citation, Passage
 from rag.sentences import split_sentences
 
@@ -80,12 +81,16 @@ class LLMAnswerer:
         query_vector: np.ndarray | None,
         candidates: list[Candidate],
         passages: list[Passage],
+        *,
+        analysis: QuestionAnalysis | None = None,
     ) -> AnswerDraft:
         try:
             text = self._complete(build_messages(question, passages))
         except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
             logger.warning("language model failed (%s); falling back to extractive", exc)
-            draft = self.fallback.answer(question, query_vector, candidates, passages)
+            draft = self.fallback.answer(
+                question, query_vector, candidates, passages, analysis=analysis
+            )
             return draft.with_warning(
                 f"language model unavailable ({type(exc).__name__}); extractive answer given"
             )

@@ -14,6 +14,7 @@ import pytest
 from index.manifest import Manifest
 from index.records import Document
 from index.store import IndexStore
+from rag.answering.question import QuestionAnalysis
 from rag.filters import Filters
 from rag.settings import Settings
 from rag.system import QASystem
@@ -119,6 +120,37 @@ def test_ask_returns_a_complete_answer(system: QASystem) -> None:
     for c in answer.citations:
         doc = system.get_document(c.doc_id)
         assert doc is not None and doc.text[c.char_start : c.char_end] == c.quote
+
+
+def test_the_question_is_analysed_once_per_ask(
+    system: QASystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``evidence()`` analyses the question once; retrieval takes its lexical terms from that
+    analysis and the answerer reads it from the evidence, so neither derives them again."""
+    import rag.answering.extractive as extractive
+    import rag.retrieval as retrieval
+    import rag.system as door
+
+    real = door.analyse_question
+    expected = system.ask("When did the bakery open?")
+    calls: list[str] = []
+
+    def counted(text: str) -> QuestionAnalysis:
+        calls.append(text)
+        return real(text)
+
+    def again(*args: object) -> None:
+        raise AssertionError("the question was analysed again")
+
+    monkeypatch.setattr(door, "analyse_question", counted)
+    monkeypatch.setattr(extractive, "analyse_question", again)
+    monkeypatch.setattr(retrieval, "content_terms", again)
+    answer = system.ask("When did the bakery open?")
+    assert calls == ["When did the bakery open?"]
+    assert answer.answer == expected.answer and answer.citations == expected.citations
+    assert [p.chunk_id for p in answer.passages] == [p.chunk_id for p in expected.passages]
+    evidence = system.evidence("When did the bakery open?")
+    assert evidence.analysis == real(evidence.question)
 
 
 def test_reingest_is_a_no_op_and_delete_removes(system: QASystem) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+import rag.answering.extractive as extractive
 from rag.answering.citations import (
     CitationError,
     make_citation,
@@ -15,6 +16,7 @@ from rag.answering.citations import (
 )
 from rag.answering.extractive import NO_ANSWER, abstention
 from rag.answering.llm import LLMAnswerer, parse_generated
+from rag.answering.question import analyse_question
 from rag.models import AnswerDraft, AnswerSentence
 from tests.unit.answering_fakes import candidates_from
 from tests.unit.test_scoring import answerer  # the extractive answerer on a stand-in scorer
@@ -137,6 +139,39 @@ def test_llm_fallback_adds_its_warning_to_a_new_draft() -> None:
     draft = llm.answer("When did the quay open?", None, cands, [cands[0].passage])
     assert draft.answerer == "extractive" and draft.citations[0].quote.endswith("April 2020.")
     assert draft.warnings == ["language model unavailable (ConnectError); extractive answer given"]
+
+
+def test_an_answerer_given_the_questions_analysis_does_not_analyse_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``ask()`` hands the analysis its evidence step made; the extractive answerer (and the
+    language-model one, through its fallback) reads it instead of analysing the question anew."""
+    cands = candidates_from("harbour:quay", HARBOUR)
+    question = "When did the quay open?"
+    analysis = analyse_question(question)
+    fallback = answerer({"The harbour master o": 0.9})
+    alone = fallback.answer(question, None, cands, [cands[0].passage])
+
+    def again(text: str) -> None:
+        raise AssertionError(f"analysed again: {text}")
+
+    monkeypatch.setattr(extractive, "analyse_question", again)
+    given = fallback.answer(question, None, cands, [cands[0].passage], analysis=analysis)
+    assert given == alone
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    llm = LLMAnswerer(
+        base_url="http://llm.test/v1",
+        model="m",
+        api_key=None,
+        timeout_s=1,
+        fallback=fallback,
+        transport=httpx.MockTransport(down),
+    )
+    draft = llm.answer(question, None, cands, [cands[0].passage], analysis=analysis)
+    assert draft.citations == alone.citations
 
 
 def test_verify_citations_checks_a_draft_too() -> None:

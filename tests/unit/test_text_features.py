@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answering.question import analyse_question
 from rag.retrieval import lexical_terms
 from rag.text_features import content_stems, content_terms, dates, entities, numbers, stem
 
@@ -33,6 +34,15 @@ def test_content_words_survive_for_the_lexical_query() -> None:
     terms = lexical_terms("What does the Secretary of State say about a two-state solution?")
     assert {"secretary", "state", "two", "solution"} <= set(terms)
     assert "the" not in terms and "what" not in terms
+
+
+def test_the_lexical_query_takes_its_terms_from_the_questions_analysis() -> None:
+    """Given the analysis made once per question, retrieval uses its terms: the same words."""
+    question = "What does the Secretary of State say about a two-state solution?"
+    analysis = analyse_question(question)
+    assert lexical_terms(question, "en", analysis) == lexical_terms(question)
+    french = "Que dit le ministre sur la solution à deux États ?"
+    assert lexical_terms(french, "fr", analyse_question(french)) == lexical_terms(french, "fr")
 
 
 def test_function_words_are_dropped() -> None:
