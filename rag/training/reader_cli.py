@@ -84,6 +84,7 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from rag.answering.fingerprint import READER_MODULES, code_fingerprint
+    from rag.answering.scorer import READER_DIR
     from rag.embedding import default_model_path
     from rag.training.reader import ReaderRecipe, export, load_best, train
     from rag.training.reader_recipe import build_groups, load_all, validation_sample
@@ -146,16 +147,58 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
             stop_after=args.stop_after,
         )
     model, null, step = load_best(default_model_path(), recipe, folder)
-    out = Path(args.out) / "reader"
+    out = Path(args.out)
     export(
         model,
         null,
-        out,
+        out / READER_DIR,
         extra={
             "step": step,
             "recipe": recipe.__dict__,
             "input_fingerprint": code_fingerprint(READER_MODULES),
         },
     )
-    print(f"reader written to {out} (best validation step {step})")
+    log(f"reader exported to {out / READER_DIR} (best validation step {step})")
+    chosen = select(out, work, recipe, log)
+    print(
+        f"reader written to {out / READER_DIR}: best validation step {step}, reads the top "
+        f"{chosen['top']}, threshold {chosen['threshold']}, "
+        f"further-sentence ratio {chosen['extra_sentence_ratio']}"
+    )
     return 0
+
+
+def select(out: Path, work: Path, recipe: Any, log: Callable[[str], None]) -> dict[str, Any]:
+    """Choose the reader's threshold and further-sentence ratio on validation groups with the
+    exported model, and write them into ``out``'s scorer.json (and the curves beside it)."""
+    import json
+
+    from rag.answering.scorer import READER_DIR, SCORER_FILE, CrossEncoder
+    from rag.training.reader_data import read_groups
+    from rag.training.reader_select import (
+        choose_ratio,
+        choose_threshold,
+        ratio_curve,
+        threshold_curve,
+    )
+    from rag.training.reader_select import read_groups as read_with
+
+    reader = CrossEncoder(out / READER_DIR, threads=recipe.threads)
+    top = recipe.eval_top
+    policy = read_with(reader, read_groups(work / "groups-policy-validation.jsonl"), top)
+    squad = read_with(reader, read_groups(work / "groups-squad-validation.jsonl"), top)
+    curve = threshold_curve(policy, squad)
+    threshold = choose_threshold(curve)
+    ratios = ratio_curve([*policy, *squad], threshold)
+    chosen = {"top": top, "threshold": threshold, "extra_sentence_ratio": choose_ratio(ratios)}
+    log(f"chosen on validation: {chosen}")
+    path = out / SCORER_FILE
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    spec["reader"] = chosen
+    path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+    report = {"chosen": chosen, "threshold_curve": curve, "ratio_curve": ratios}
+    learning = work / f"run-L{recipe.layers}-s{recipe.seed}" / "curve.json"
+    if learning.is_file():
+        report["learning_curve"] = json.loads(learning.read_text(encoding="utf-8"))
+    (out / "reader-report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return chosen

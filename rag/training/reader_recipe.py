@@ -59,57 +59,71 @@ def build_groups(
     """Every group file, built unless it is already in ``work``."""
     paths = {name: work / f"groups-{name}.jsonl" for name in GROUP_FILES}
     scorer = AnswerScorer.load(threads=1)
+    build_squad_groups(shared, paths, squad_index, scorer, log)
+    build_policy_groups(shared, paths, policy_index, scorer, log)
+    return paths
+
+
+def build_policy_groups(
+    shared: Path, paths: dict[str, Path], index: Path, scorer: AnswerScorer, log: Log
+) -> None:
     policy_dir = shared / "benchmarks" / "policy-qa"
     todo = [n for n in ("policy-train", "policy-validation") if not paths[n].is_file()]
-    if todo:
-        with QASystem.open(Settings(index_dir=policy_index)) as system:
-            for name in todo:
-                part = name.split("-", 1)[1]
-                asked = load_policy_questions(policy_dir / f"{part}.jsonl")
-                n = write_groups(
-                    paths[name],
-                    policy_groups(
-                        system,
-                        scorer,
-                        asked,
-                        answer_removed_share=0.3 if part == "train" else 0.0,
-                        on_question=_progress(log, name, len(asked)),
-                    ),
-                )
-                log(f"{name}: {n} groups")
+    if not todo:
+        return
+    with QASystem.open(Settings(index_dir=index)) as system:
+        for name in todo:
+            part = name.split("-", 1)[1]
+            asked = load_policy_questions(policy_dir / f"{part}.jsonl")
+            n = write_groups(
+                paths[name],
+                policy_groups(
+                    system,
+                    scorer,
+                    asked,
+                    answer_removed_share=0.3 if part == "train" else 0.0,
+                    on_question=_progress(log, name, len(asked)),
+                ),
+            )
+            log(f"{name}: {n} groups")
+
+
+def build_squad_groups(
+    shared: Path, paths: dict[str, Path], index: Path, scorer: AnswerScorer, log: Log
+) -> None:
     todo = [n for n in ("squad-train", "squad-validation") if not paths[n].is_file()]
-    if todo:
-        squad_dir = shared / "benchmarks" / "squad-train"
-        questions = load_questions(squad_dir / "questions.jsonl")
-        split = make_split(questions)
-        by_id = {q.id: q for q in questions}
-        paraphrases = load_paraphrases(squad_dir / "paraphrases.jsonl", by_id)
-        rng = random.Random(SAMPLE_SEED)
-        train_q = [q for q in questions if split.of(q.article) != "validation"]
-        val_q = [q for q in questions if split.of(q.article) == "validation"]
-        chosen = {
-            "squad-train": rng.sample(train_q, min(SQUAD_TRAIN_QUESTIONS, len(train_q))),
-            "squad-validation": rng.sample(val_q, min(SQUAD_VALIDATION_QUESTIONS, len(val_q))),
-        }
-        for p in paraphrases:
-            key = "squad-validation" if split.of(p.article) == "validation" else "squad-train"
-            chosen[key].append(p)
-        with QASystem.open(Settings(index_dir=squad_index)) as system:
-            for name in todo:
-                qs = chosen[name]
-                n = write_groups(
-                    paths[name],
-                    squad_groups(
-                        system,
-                        scorer,
-                        qs,
-                        source="squad",
-                        answer_removed_share=0.2 if name == "squad-train" else 0.0,
-                        on_question=_progress(log, name, len(qs)),
-                    ),
-                )
-                log(f"{name}: {n} groups")
-    return paths
+    if not todo:
+        return
+    squad_dir = shared / "benchmarks" / "squad-train"
+    questions = load_questions(squad_dir / "questions.jsonl")
+    split = make_split(questions)
+    by_id = {q.id: q for q in questions}
+    paraphrases = load_paraphrases(squad_dir / "paraphrases.jsonl", by_id)
+    rng = random.Random(SAMPLE_SEED)
+    train_q = [q for q in questions if split.of(q.article) != "validation"]
+    val_q = [q for q in questions if split.of(q.article) == "validation"]
+    chosen = {
+        "squad-train": rng.sample(train_q, min(SQUAD_TRAIN_QUESTIONS, len(train_q))),
+        "squad-validation": rng.sample(val_q, min(SQUAD_VALIDATION_QUESTIONS, len(val_q))),
+    }
+    for p in paraphrases:
+        key = "squad-validation" if split.of(p.article) == "validation" else "squad-train"
+        chosen[key].append(p)
+    with QASystem.open(Settings(index_dir=index)) as system:
+        for name in todo:
+            qs = chosen[name]
+            n = write_groups(
+                paths[name],
+                squad_groups(
+                    system,
+                    scorer,
+                    qs,
+                    source="squad",
+                    answer_removed_share=0.2 if name == "squad-train" else 0.0,
+                    on_question=_progress(log, name, len(qs)),
+                ),
+            )
+            log(f"{name}: {n} groups")
 
 
 def load_all(paths: dict[str, Path]) -> dict[str, list[ReaderGroup]]:
