@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         le=1.0,
         description="Abstain when the probability that the best sentence answers is below this; "
         "default: the threshold chosen on the scorer's validation split for each model variant "
-        "(hybrid 0.065, lexical-only 0.04; its model card).",
+        "(hybrid and lexical-only; see the answer model card).",
     )
     extra_sentence_ratio: float | None = Field(
         None,

@@ -59,6 +59,27 @@ def test_every_setting_has_a_description() -> None:
     assert all(row.rstrip(" |").split("|")[-1].strip() for row in table.values()), table
 
 
+def test_the_models_chosen_numbers_are_not_repeated() -> None:
+    """The thresholds and further-sentence ratios the recipe chose live in ``scorer.json`` and its
+    model card; settings descriptions (and so this page) and the docs' sentences about thresholds
+    point to the card instead of repeating them, so that a retrained model leaves none stale."""
+    spec = json.loads(read("rag/answering/model/scorer.json"))
+    chosen = {
+        f"{value:g}"
+        for variant in (spec, spec["lexical"])
+        for value in (variant["threshold"], variant["extra_sentence_ratio"])
+    }
+    number = re.compile(r"(?<![\d.])(\d+\.\d+)(?![\d])")
+    for field, info in Settings.model_fields.items():
+        shown = set(number.findall(info.description or "")) & chosen
+        assert not shown, f"Settings.{field}'s description repeats the model card's {shown}"
+    for page in sorted(DOCS.glob("*.md")):
+        for line in page.read_text(encoding="utf-8").splitlines():
+            if "threshold" in line and not line.startswith("|"):
+                shown = set(number.findall(line)) & chosen
+                assert not shown, f"{page.name} repeats the model card's {shown}: {line}"
+
+
 def scalar_defaults() -> list[str]:
     """Fields whose documented default is a literal value (the rest are shown in words)."""
     table = settings_table()
