@@ -367,6 +367,15 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
     }
 
 
+def all_texts(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
+    """Every chunk's text in id order and every sentence's in document and sentence order."""
+    chunks = [str(r[0]) for r in conn.execute("SELECT text FROM chunks ORDER BY id")]
+    sentences = [
+        str(r[0]) for r in conn.execute("SELECT text FROM sentences ORDER BY doc_id, ordinal")
+    ]
+    return chunks, sentences
+
+
 def all_chunk_ids(conn: sqlite3.Connection) -> np.ndarray:
     return np.fromiter((int(r[0]) for r in conn.execute("SELECT id FROM chunks")), dtype=np.int64)
 

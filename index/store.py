@@ -442,6 +442,10 @@ class Snapshot:
         """A few values of ``id``, ``source`` or metadata ``key`` holding ``text`` (any case)."""
         return catalog.values_containing(self.conn, field, text, key=key)
 
+    def texts(self) -> tuple[list[str], list[str]]:
+        """Every chunk's and every sentence's text, in storage order (:func:`catalog.all_texts`)."""
+        return catalog.all_texts(self.conn)
+
     def counts(self) -> dict[str, int]:
         out = catalog.counts(self.conn)
         out["vectors"] = self.vectors.ntotal

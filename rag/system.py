@@ -506,12 +506,7 @@ class QASystem:
     def texts(self) -> tuple[list[str], list[str]]:
         """Every chunk's and every sentence's text, in storage order (for benchmarks)."""
         with self._store.snapshot() as snap:
-            chunks = [r[0] for r in snap.conn.execute("SELECT text FROM chunks ORDER BY id")]
-            sentences = [
-                r[0]
-                for r in snap.conn.execute("SELECT text FROM sentences ORDER BY doc_id, ordinal")
-            ]
-        return chunks, sentences
+            return snap.texts()
 
 
 def manifest_for(settings: Settings, embedder: Embedder, encoding: str) -> Manifest:

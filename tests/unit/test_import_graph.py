@@ -181,6 +181,23 @@ def test_front_ends_go_through_qasystem_only(front: str) -> None:
         assert not reached and "IndexStore" not in names, module
 
 
+def test_the_door_runs_no_sql() -> None:
+    """``QASystem`` reads the index through the snapshot's typed methods (``index.store``), never
+    through its SQLite connection."""
+    tree = ast.parse(project_modules()["rag.system"].read_text(encoding="utf-8"))
+    reached = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in ("conn", "execute", "executemany")
+    }
+    strings = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    assert not reached and not [s for s in strings if s.lstrip().upper().startswith("SELECT ")]
+
+
 def test_answering_exports_its_public_names() -> None:
     import rag.answering
 
