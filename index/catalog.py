@@ -459,6 +459,40 @@ def _sql_value(value: MetadataValue) -> object:
     return value
 
 
+def group_counts(
+    conn: sqlite3.Connection, field: str, flt: ChunkFilter, *, key: str | None = None
+) -> list[tuple[MetadataValue, int, str | None]]:
+    """The values of a document field among the documents passing ``flt``, each with how many
+    documents have it and the earliest year of their dates: ``field`` is ``year`` (of the date),
+    ``source``, or ``metadata`` with ``key`` (values as stored: ``session`` 78 stays a number).
+    Documents without the field are left out; values in their natural order."""
+    where, params = filter_clause(flt)
+    year = "min(substr(d.date, 1, 4))"
+    pre: list[object]
+    if field == "year":
+        column, pre = "substr(d.date, 1, 4)", []
+    elif field == "source":
+        column, pre = "nullif(d.source, '')", []
+    elif field == "metadata" and key is not None and _META_KEY_RE.match(key):
+        column, pre = "json_extract(d.metadata, ?)", [f'$."{key}"']
+    else:
+        raise ValueError(f"not a groupable field: {field} {key or ''}".strip())
+    typed = "json_type(d.metadata, ?)" if field == "metadata" else "NULL"
+    rows = conn.execute(
+        f"SELECT {column} AS v, {typed} AS t, count(*), {year} FROM documents d "
+        f"WHERE v IS NOT NULL AND {where} GROUP BY v, t ORDER BY v",
+        [*pre, *(pre if field == "metadata" else []), *params],
+    ).fetchall()
+    out: list[tuple[MetadataValue, int, str | None]] = []
+    for value, kind, n, first_year in rows:
+        if kind in ("object", "array"):
+            continue
+        if kind in ("true", "false"):
+            value = kind == "true"
+        out.append((value, int(n), None if first_year is None else str(first_year)))
+    return out
+
+
 def allowed_chunk_ids(conn: sqlite3.Connection, flt: ChunkFilter) -> np.ndarray:
     where, params = filter_clause(flt)
     rows = conn.execute(

@@ -434,6 +434,13 @@ class Snapshot:
         """Whether some document passes ``flt``."""
         return catalog.any_document(self.conn, flt)
 
+    def group_counts(
+        self, field: str, flt: ChunkFilter, *, key: str | None = None
+    ) -> list[tuple[MetadataValue, int, str | None]]:
+        """Values of ``year``, ``source`` or metadata ``key`` among the documents passing
+        ``flt``, with their document counts and earliest year (:func:`catalog.group_counts`)."""
+        return catalog.group_counts(self.conn, field, flt, key=key)
+
     def existing_ids(self, doc_ids: Sequence[str]) -> set[str]:
         """Those of ``doc_ids`` that are documents of the index."""
         return catalog.existing_ids(self.conn, doc_ids)

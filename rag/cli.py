@@ -59,7 +59,7 @@ EXIT_ADDRESS = 9  # rag serve cannot listen on --host/--port (in use, not permit
 EXIT_NO_SPACE = 10  # the disk holding the index is full; the index keeps its last commit
 EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE, as a shell reports it)
 
-BUILTIN = ("ingest", "ask", "documents", "stats")
+BUILTIN = ("ingest", "ask", "compare", "documents", "stats")
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 logger = logging.getLogger("rag")
@@ -427,6 +427,10 @@ def build_parser(with_plugins: bool) -> argparse.ArgumentParser:
         help="with --file: show progress on stderr even when it is not a terminal",
     )
     p.set_defaults(handler=cmd_ask)
+
+    from rag.compare_cli import register as register_compare
+
+    register_compare(sub, _common)
 
     p = sub.add_parser("documents", help="list, show or delete documents")
     p.add_argument("action", choices=["list", "show", "delete"], help="what to do")

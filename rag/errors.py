@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.errors import RagError
+from index.errors import InvalidFilterError, RagError
 
 
 class LoaderError(RagError):
@@ -20,6 +20,11 @@ class UnsupportedFileTypeError(LoaderError):
 
 class InvalidQuestionError(RagError):
     """The question is empty, too long or otherwise unusable."""
+
+
+class InvalidComparisonError(InvalidFilterError):
+    """A comparison cannot group as asked: an unknown grouping key, a key no document carries,
+    or more groups than ``Settings.compare_max_groups``."""
 
 
 class ModelError(RagError):

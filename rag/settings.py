@@ -160,6 +160,20 @@ class Settings(BaseSettings):
         description="Most bytes `rag ask` reads from a --file of questions or from standard "
         "input; a larger input (or an endless one, such as /dev/zero) is refused (exit 4).",
     )
+    compare_max_groups: int = Field(
+        250,
+        ge=1,
+        le=10_000,
+        description="Most groups one comparison (`rag compare`, `POST /compare`) may ask: every "
+        "UN member state of one session fits; more is refused (exit 4, HTTP 422).",
+    )
+    compare_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Groups of one comparison answered at once (threads; each group is one "
+        "filtered retrieval and one answer).",
+    )
     answer_mode: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str | None = None
     llm_model: str | None = None

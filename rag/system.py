@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,6 +58,9 @@ from rag.models import Answer, IndexStats, Passage
 from rag.retrieval import RetrievalParams, retrieve
 from rag.settings import MAX_K, RETRIEVAL_MODES, RetrievalMode, Settings
 from rag.tokens import TiktokenCounter, TokenCounter
+
+if TYPE_CHECKING:
+    from rag.compare import Comparison, ComparisonRow
 
 logger = logging.getLogger(__name__)
 
@@ -366,16 +369,17 @@ class QASystem:
         k: int | None = None,
         filters: Filters | Mapping[str, Any] | None = None,
         mode: RetrievalMode | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> Answer:
         """Answer with citations, or abstain. Identical for CLI, service and evaluation:
-        :meth:`evidence`, then the answerer.
+        :meth:`evidence`, then the answerer (``query_vector`` as for :meth:`evidence`).
 
         ``filters`` is a :class:`Filters` or a mapping such as ``{"country": "SWE",
         "date_from": "2022"}``; a metadata key, or a value of one field, that no document
         has is an :class:`~index.errors.InvalidFilterError` naming the known keys or close values
         (:func:`rag.filters.check_filters`)."""
         t0 = time.perf_counter()
-        ev = self.evidence(question, k=k, filters=filters, mode=mode)
+        ev = self.evidence(question, k=k, filters=filters, mode=mode, query_vector=query_vector)
         t2 = time.perf_counter()
         if ev.candidates:
             draft = self.answerer.answer(
@@ -397,6 +401,27 @@ class QASystem:
             mode=ev.mode,
             warnings=list(ev.warnings),
             timings_ms=timings,
+        )
+
+    def compare(
+        self,
+        question: str,
+        *,
+        by: str,
+        groups: Sequence[str] | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        on_row: Callable[[ComparisonRow, int, int], None] | None = None,
+    ) -> Comparison:
+        """``question`` asked of each group of metadata key ``by`` (``date``: by year) under
+        ``filters``: one :class:`~rag.compare.ComparisonRow` per group, each :meth:`ask`'s answer
+        with the group's filter added, one query vector for all (:mod:`rag.compare`)."""
+        from rag.compare import compare
+
+        text = validate_question(question, self.settings)
+        return compare(
+            self, text, by=by, groups=groups, filters=filters, k=k, mode=mode, on_row=on_row
         )
 
     def _metadata_values(self, snap: Any) -> dict[str, list[str]]:

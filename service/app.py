@@ -30,6 +30,7 @@ from service.http_shape import ResponseHeadersMiddleware
 from service.limits import BodyLimitMiddleware, BodyTimeoutMiddleware
 from service.metrics import ServiceMetrics
 from service.routes_ask import ask_router
+from service.routes_compare import compare_router
 from service.routes_docs import install_docs
 from service.routes_documents import documents_router
 from service.routes_filters import router as filters_router
@@ -131,6 +132,7 @@ def create_app(settings: Settings, *, system: QASystem | None = None) -> FastAPI
     )
     app.include_router(health_router)
     app.include_router(ask_router(settings))
+    app.include_router(compare_router(settings))
     app.include_router(filters_router)
     app.include_router(documents_router(settings))
     app.include_router(page_router())

@@ -33,6 +33,7 @@ from index.errors import (
 )
 from rag.errors import (
     ConfigurationError,
+    InvalidComparisonError,
     InvalidQuestionError,
     LoaderError,
     ModelError,
@@ -138,6 +139,7 @@ STATUS_OF: tuple[tuple[type[RagError], int, str], ...] = (
     (UnsupportedFileTypeError, 415, "unsupported_file_type"),
     (LoaderError, 422, "unreadable_file"),
     (InvalidQuestionError, 422, "invalid_question"),
+    (InvalidComparisonError, 422, "invalid_comparison"),
     (InvalidFilterError, 422, "invalid_filter"),
     (InvalidDocumentError, 422, "invalid_document"),
     (DocumentNotFoundError, 404, "document_not_found"),

@@ -1,0 +1,232 @@
+"""The question of a comparison, worded for each group.
+
+"What did China say about climate finance in 2023?" asked of every country of session 78 must not
+carry "China" into the United States' row: filtered to the United States' statement, the name
+would pull retrieval toward the sentences that mention China and count against sentences that do
+not name it. The rule:
+
+- **Country** (grouping by ``country``, or any key whose values are ISO 3166 codes): the country
+  the question names as the *speaker* is replaced by the group's country name. A country is the
+  speaker when an auxiliary comes just before it ("did China say", "has Japan called"), a verb of
+  speech just after it ("China said", "Japan argues"), "according to" before it, or its
+  possessive names a position ("China's position/view/stance/line/statement"). Any other country
+  is the topic and stays ("What did China say about Taiwan?" asked of Japan: "What did Japan say
+  about Taiwan?").
+- **Year** (grouping by ``date``/``year`` or ``session``): "in 2023" / "during 2023" becomes the
+  group's year; a year that is not the time frame ("the 2015 Paris Agreement") stays.
+- **Session** (grouping by ``session``): "session 78" / "the 78th session" becomes the group's.
+- **Any other key**: a value of the key named in the question (whole words, any case) becomes the
+  group's value.
+
+The query vector is computed once for the whole table from the *neutral* wording: the speaker
+becomes "the country", the time frame and the session phrase are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+#: How a country reads in a sentence where pycountry's name does not ("Korea, Republic of").
+DISPLAY_NAMES = {
+    "USA": "the United States",
+    "GBR": "the United Kingdom",
+    "RUS": "Russia",
+    "KOR": "South Korea",
+    "PRK": "North Korea",
+    "IRN": "Iran",
+    "SYR": "Syria",
+    "VEN": "Venezuela",
+    "BOL": "Bolivia",
+    "TZA": "Tanzania",
+    "MDA": "Moldova",
+    "LAO": "Laos",
+    "VNM": "Viet Nam",
+    "COD": "the Democratic Republic of the Congo",
+    "COG": "the Republic of the Congo",
+    "FSM": "Micronesia",
+    "ARE": "the United Arab Emirates",
+    "NLD": "the Netherlands",
+    "PHL": "the Philippines",
+    "CZE": "Czechia",
+    "TUR": "Türkiye",
+    "VAT": "the Holy See",
+    "PSE": "Palestine",
+}
+#: Other names people use for a country (matched besides pycountry's names and the code).
+ALIASES = {
+    "USA": ("United States of America", "United States", "U.S.", "US", "America"),
+    "GBR": ("United Kingdom", "Britain", "Great Britain", "UK", "U.K."),
+    "RUS": ("Russia",),
+    "KOR": ("South Korea", "Republic of Korea"),
+    "PRK": ("North Korea", "DPRK"),
+    "TUR": ("Turkey", "Türkiye", "Turkiye"),
+    "CZE": ("Czech Republic", "Czechia"),
+    "CIV": ("Ivory Coast", "Côte d'Ivoire", "Cote d'Ivoire"),
+    "VAT": ("Holy See", "Vatican"),
+    "PSE": ("Palestine", "State of Palestine"),
+    "VNM": ("Vietnam", "Viet Nam"),
+    "SWZ": ("Swaziland", "Eswatini"),
+    "MMR": ("Myanmar", "Burma"),
+}
+AUXILIARIES = r"did|does|do|has|have|had|is|was|were|will|would|could|can|should|must"
+SPEECH = (
+    r"say|says|said|saying|state|states|stated|call|calls|called|argue|argues|argued|describe|"
+    r"describes|described|tell|tells|told|urge|urges|urged|propose|proposes|proposed|announce|"
+    r"announces|announced|stress|stresses|stressed|warn|warns|warned|claim|claims|claimed|"
+    r"express|expresses|expressed|raise|raises|raised|mention|mentions|mentioned|note|notes|"
+    r"noted|view|views|see|sees|consider|considers|want|wants|support|supports|pledge|pledges"
+)
+POSITIONS = r"position|positions|view|views|stance|line|statement|speech|remarks|policy|call"
+_YEAR = r"(?:19|20)\d\d"
+_TIME_FRAME = re.compile(rf"\b(in|during)\s+(?:the\s+year\s+)?({_YEAR})\b", re.IGNORECASE)
+_SESSION = re.compile(
+    r"\b(?:(?:at|in|during)\s+)?(?:the\s+)?(?:(?:UN\s+)?(?:General\s+Assembly\s+)?session\s+(\d{1,3})"
+    r"|(\d{1,3})(?:st|nd|rd|th)\s+(?:UN\s+)?(?:General\s+Assembly\s+)?session)\b",
+    re.IGNORECASE,
+)
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> tuple[dict[str, str], dict[str, str]]:
+    """(alpha-3 code → display name, lower-case name or alias → alpha-3 code)."""
+    import pycountry
+
+    display: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for c in pycountry.countries:
+        code = str(c.alpha_3)
+        base = str(getattr(c, "common_name", None) or c.name)
+        display[code] = DISPLAY_NAMES.get(code, base.split(",")[0])
+        for name in (c.name, getattr(c, "common_name", None), getattr(c, "official_name", None)):
+            if name:
+                names.setdefault(str(name).lower(), code)
+                names.setdefault(str(name).split(",")[0].lower(), code)
+    for code, aliases in ALIASES.items():
+        for alias in aliases:
+            names[alias.lower()] = code
+    return display, names
+
+
+def country_display(code: str) -> str | None:
+    """How a country code reads in a question ("the United States" for USA), or None."""
+    display, _ = _country_names()
+    code = code.strip().upper()
+    if len(code) == 2:
+        import pycountry
+
+        found = pycountry.countries.get(alpha_2=code)
+        code = str(found.alpha_3) if found else code
+    return display.get(code)
+
+
+def country_code(text: str) -> str | None:
+    """The alpha-3 code of a country named or coded in ``text`` (any case), or None."""
+    display, names = _country_names()
+    if text.strip().upper() in display:
+        return text.strip().upper()
+    return names.get(text.strip().lower().removeprefix("the "))
+
+
+@lru_cache(maxsize=1)
+def _country_pattern() -> re.Pattern[str]:
+    display, names = _country_names()
+    words = sorted(names, key=len, reverse=True)
+    # Short names and abbreviations ("US", "U.K.") only as written: "us" is a pronoun.
+    named = "|".join(re.escape(w) for w in words if len(w) > 4 and "." not in w)
+    short = {a for aliases in ALIASES.values() for a in aliases if len(a) <= 4 or "." in a}
+    exact = "|".join(re.escape(w) for w in sorted(short | set(display), key=len, reverse=True))
+    return re.compile(
+        rf"(?<![\w.])(?i:the\s+)?(?:(?P<name>(?i:{named}))|(?P<code>{exact}))"
+        rf"(?P<poss>['’]s|(?<=s)['’])?(?![\w])"
+    )
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A span of the question naming a value of the grouping dimension."""
+
+    start: int
+    end: int
+    kind: str  # "country", "year", "session" or "value"
+    prefix: str = ""  # "in " / "during " before a year, kept when substituting
+    possessive: str = ""
+
+
+def _speaker(question: str, start: int, end: int, possessive: str) -> bool:
+    before = question[:start].rstrip().lower()
+    after = question[end:].lstrip().lower()
+    if possessive:
+        return re.match(rf"(?:\w+\s+)?(?:{POSITIONS})\b", after) is not None
+    if re.search(rf"\b(?:{AUXILIARIES})$", before) or before.endswith("according to"):
+        return True
+    return re.match(rf"(?:{SPEECH})\b", after) is not None
+
+
+def find_mentions(
+    question: str, by: str, *, country_like: bool, values: Iterable[str] = ()
+) -> list[Mention]:
+    """The spans of ``question`` naming the grouping dimension ``by`` (see the module's rule)."""
+    found: list[Mention] = []
+    if country_like:
+        for m in _country_pattern().finditer(question):
+            poss = m.group("poss") or ""
+            if _speaker(question, m.start(), m.end(), poss):
+                found.append(Mention(m.start(), m.end(), "country", possessive=poss and "'s"))
+                break  # one speaker
+    elif by in ("date", "year", "session"):
+        for m in _TIME_FRAME.finditer(question):
+            found.append(Mention(m.start(), m.end(), "year", prefix=m.group(1)))
+        if by == "session":
+            for m in _SESSION.finditer(question):
+                found.append(Mention(m.start(), m.end(), "session"))
+    else:
+        for value in sorted({v for v in values if v.strip()}, key=len, reverse=True):
+            for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", question, re.IGNORECASE):
+                if not any(f.start < m.end() and m.start() < f.end for f in found):
+                    found.append(Mention(m.start(), m.end(), "value"))
+    found.sort(key=lambda f: f.start)
+    return [f for n, f in enumerate(found) if n == 0 or f.start >= found[n - 1].end]
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+([?.!,;:])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+def reword(
+    question: str,
+    mentions: Sequence[Mention],
+    *,
+    country: str | None = None,
+    year: str | None = None,
+    session: str | None = None,
+    value: str | None = None,
+) -> str:
+    """``question`` with each mention replaced: by the group's country name, year, session or
+    value when given, else by the neutral wording (the country → "the country"; a time frame
+    or session phrase dropped; a value dropped)."""
+    out, last = [], 0
+    for m in mentions:
+        out.append(question[last : m.start])
+        if m.kind == "country":
+            name = country or "the country"
+            at_start = not question[: m.start].strip()
+            possessive = "'" if m.possessive and name.endswith("s") else m.possessive
+            out.append((name[:1].upper() + name[1:] if at_start else name) + possessive)
+        elif m.kind == "year":
+            out.append(f"{m.prefix} {year}" if year else "")
+        elif m.kind == "session":
+            out.append(f"at the {ordinal(int(session))} session" if session else "")
+        else:
+            out.append(value or "")
+        last = m.end
+    out.append(question[last:])
+    return _tidy("".join(out))

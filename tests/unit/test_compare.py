@@ -1,0 +1,346 @@
+"""Comparisons without a model or an index: the grouping logic over a fake system (the groups
+present, the groups asked, their filters, ranking and declines, the limits and bad keys), the
+wording rule of the question per group, and the CSV / Markdown exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+
+from index.records import ChunkFilter
+from rag.compare import Comparison, ComparisonRow, compare, group_key
+from rag.compare_cli import format_comparison, parse_groups
+from rag.compare_export import CSV_COLUMNS, to_csv, to_markdown
+from rag.compare_wording import country_code, country_display, find_mentions, ordinal, reword
+from rag.errors import InvalidComparisonError
+from rag.filters import FilterOptions, Filters
+from rag.models import Answer, AnswerSentence, Citation
+from rag.settings import Settings
+
+#: (country, session, year) of each fake document.
+DOCS = [
+    ("CHN", 78, "2023"),
+    ("USA", 78, "2023"),
+    ("FRA", 78, "2023"),
+    ("CHN", 77, "2022"),
+    ("JPN", 77, "2022"),
+]
+#: What each country's documents say about anything (None: silent).
+SAYS = {
+    "CHN": ("China will respond to climate change.", 0.8),
+    "FRA": ("France calls for climate finance.", 0.6),
+    "USA": (None, 0.05),
+    "JPN": ("Japan supports a treaty.", 0.4),
+}
+
+
+class FakeSnapshot:
+    def group_counts(
+        self, field: str, flt: ChunkFilter, *, key: str | None = None
+    ) -> list[tuple[Any, int, str | None]]:
+        counts: dict[Any, list[Any]] = {}
+        for country, session, year in DOCS:
+            meta = {"country": country, "session": session}
+            if any(meta.get(k) != v for k, v in flt.metadata.items()):
+                continue
+            if flt.date_from and year < flt.date_from[:4]:
+                continue
+            value = year if field == "year" else meta[key or ""]
+            entry = counts.setdefault(value, [0, year])
+            entry[0] += 1
+        return [(v, n, y) for v, (n, y) in sorted(counts.items())]
+
+    def any_document(self, flt: ChunkFilter) -> bool:
+        return bool(self.group_counts("year", flt))
+
+
+class FakeSystem:
+    """The public surface :mod:`rag.compare` uses: settings, filter_options, snapshot, the
+    encoder and ask — which records what it was asked."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings = Settings(compare_workers=1, **settings)
+        self.asked: list[tuple[str, dict[str, Any], Any]] = []
+        self.encoded: list[str] = []
+        self.encoder = self
+
+    def encode_query(self, text: str) -> np.ndarray:
+        self.encoded.append(text)
+        return np.ones(4, dtype=np.float32)
+
+    def filter_options(self) -> FilterOptions:
+        return FilterOptions(
+            keys=["doc_id", "source", "date_from", "date_to", "country", "session"],
+            metadata={"country": ["CHN", "FRA", "JPN", "USA"], "session": ["77", "78"]},
+        )
+
+    @contextmanager
+    def snapshot(self) -> Iterator[FakeSnapshot]:
+        yield FakeSnapshot()
+
+    def ask(
+        self, question: str, *, k: Any, filters: Filters, mode: Any, query_vector: Any
+    ) -> Answer:
+        self.asked.append((question, filters.model_dump(exclude_defaults=True), query_vector))
+        country = filters.metadata.get("country")
+        text, confidence = SAYS.get(str(country), ("A statement.", 0.5))
+        if text is None:
+            return Answer(
+                question=question,
+                answer="",
+                abstained=True,
+                confidence=confidence,
+                answerer="extractive",
+                mode="hybrid",
+            )
+        doc_id = f"ungdc:{country}"
+        citation = Citation(
+            marker=1,
+            doc_id=doc_id,
+            title=f"{country} statement",
+            source="UNGDC",
+            char_start=10,
+            char_end=10 + len(text),
+            quote=text,
+        )
+        return Answer(
+            question=question,
+            answer=f"{text} [1]",
+            sentences=[AnswerSentence(text=text, markers=[1])],
+            citations=[citation],
+            confidence=confidence,
+            answerer="extractive",
+            mode="hybrid",
+        )
+
+
+def run(
+    system: FakeSystem, question: str = "What did China say about climate?", **kw: Any
+) -> Comparison:
+    return compare(system, question, **kw)  # type: ignore[arg-type]
+
+
+# --- grouping ----------------------------------------------------------------------------------
+def test_all_groups_keep_those_that_answer_most_confident_first() -> None:
+    system = FakeSystem()
+    table = run(system, by="country", filters={"session": 78})
+    assert [r.group for r in table.rows] == ["CHN", "FRA"]
+    assert all(r.status == "answered" for r in table.rows)
+    assert table.declined == ["USA"] and table.groups_total == 3
+    # each group asked with its own filter added to the shared ones, one vector for all
+    assert sorted(f["metadata"]["country"] for _, f, _ in system.asked) == ["CHN", "FRA", "USA"]
+    assert all(f["metadata"]["session"] == 78 for _, f, _ in system.asked)
+    assert len(system.encoded) == 1
+    assert all(v is not None for _, _, v in system.asked)
+
+
+def test_groups_asked_are_rows_in_their_order_with_their_status() -> None:
+    system = FakeSystem()
+    table = run(
+        system, by="country", groups=["usa", "China", "JPN", "XYZ"], filters={"session": 78}
+    )
+    assert [(r.group, r.status) for r in table.rows] == [
+        ("USA", "declined"),  # any case
+        ("CHN", "answered"),  # by name
+        ("JPN", "no_documents"),  # in the index, but not in session 78
+        ("XYZ", "no_documents"),  # nowhere
+    ]
+    assert [r.label for r in table.rows][:2] == ["United States (USA)", "China (CHN)"]
+    assert table.rows[2].answer is None and table.rows[2].documents == 0
+    assert len(system.asked) == 2  # nothing asked of a group without documents
+    assert table.declined == []
+
+
+def test_by_year_filters_each_group_to_its_year() -> None:
+    system = FakeSystem()
+    table = run(
+        system, "What did China say about climate in 2022?", by="date", filters={"country": "CHN"}
+    )
+    assert {r.group for r in table.rows} == {"2022", "2023"}
+    dates = sorted((f["date_from"], f["date_to"]) for _, f, _ in system.asked)
+    assert dates == [("2022", "2022"), ("2023", "2023")]
+    questions = sorted(q for q, _, _ in system.asked)
+    assert questions == [
+        "What did China say about climate in 2022?",
+        "What did China say about climate in 2023?",
+    ]
+    assert system.encoded == ["What did China say about climate?"]
+
+
+def test_by_session_keeps_the_value_type() -> None:
+    system = FakeSystem()
+    run(system, by="session", groups=["77", "78"], filters={"country": "CHN"})
+    assert [f["metadata"]["session"] for _, f, _ in system.asked] == [77, 78]
+
+
+@pytest.mark.parametrize(
+    ("by", "message"),
+    [
+        ("colour", "no document carries the key 'colour'"),
+        ("date_from", "cannot group by 'date_from'"),
+        ("doc_id", "cannot group by 'doc_id'"),
+        ("a b", "cannot group by 'a b'"),
+        ("", "cannot group by ''"),
+    ],
+)
+def test_a_key_that_cannot_group_is_refused(by: str, message: str) -> None:
+    with pytest.raises(InvalidComparisonError, match=message):
+        run(FakeSystem(), by=by)
+
+
+def test_builtin_grouping_keys() -> None:
+    assert group_key("date", []) == ("year", None)
+    assert group_key("year", []) == ("year", None)
+    assert group_key("source", []) == ("source", None)
+    assert group_key("country", ["country"]) == ("metadata", "country")
+
+
+def test_more_groups_than_the_limit_are_refused() -> None:
+    with pytest.raises(InvalidComparisonError, match="4 groups asked; the limit is 3"):
+        run(FakeSystem(compare_max_groups=3), by="country", groups=["A", "B", "C", "D"])
+    with pytest.raises(InvalidComparisonError, match="4 values of 'country'.*limit is 3"):
+        run(FakeSystem(compare_max_groups=3), by="country")
+    with pytest.raises(InvalidComparisonError, match="no groups given"):
+        run(FakeSystem(), by="country", groups=[])
+    with pytest.raises(InvalidComparisonError, match="names no group"):
+        parse_groups(" , ")
+    assert parse_groups("USA, CHN,") == ["USA", "CHN"]
+
+
+def test_progress_is_reported_per_group() -> None:
+    seen: list[tuple[str, int, int]] = []
+    compare(
+        FakeSystem(),  # type: ignore[arg-type]
+        "What did China say?",
+        by="country",
+        on_row=lambda row, done, total: seen.append((row.group, done, total)),
+    )
+    assert seen == [("CHN", 1, 4), ("FRA", 2, 4), ("JPN", 3, 4), ("USA", 4, 4)]
+
+
+# --- wording -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "asked_of_usa", "neutral"),
+    [
+        (
+            "What did China say about climate finance?",
+            "What did the United States say about climate finance?",
+            "What did the country say about climate finance?",
+        ),
+        (  # the topic stays: only the speaker is the group
+            "What did China say about Taiwan?",
+            "What did the United States say about Taiwan?",
+            "What did the country say about Taiwan?",
+        ),
+        (
+            "What is China's position on Security Council reform?",
+            "What is the United States' position on Security Council reform?",
+            "What is the country's position on Security Council reform?",
+        ),
+        (
+            "According to Japan, what must happen to nuclear weapons?",
+            "According to the United States, what must happen to nuclear weapons?",
+            "According to the country, what must happen to nuclear weapons?",
+        ),
+        (
+            "China said what about the pandemic?",
+            "The United States said what about the pandemic?",
+            "The country said what about the pandemic?",
+        ),
+        (  # no speaker named: asked as written
+            "How did countries describe Russia's invasion of Ukraine?",
+            "How did countries describe Russia's invasion of Ukraine?",
+            "How did countries describe Russia's invasion of Ukraine?",
+        ),
+        (  # "us" is a pronoun, not the United States
+            "What did they tell us about debt?",
+            "What did they tell us about debt?",
+            "What did they tell us about debt?",
+        ),
+    ],
+)
+def test_the_speaker_country_is_the_group(question: str, asked_of_usa: str, neutral: str) -> None:
+    mentions = find_mentions(question, "country", country_like=True)
+    assert reword(question, mentions, country=country_display("USA")) == asked_of_usa
+    assert reword(question, mentions) == neutral
+
+
+def test_years_and_sessions_become_the_groups() -> None:
+    q = "What did Japan say at the 77th session about disarmament in 2022?"
+    mentions = find_mentions(q, "session", country_like=False)
+    assert reword(q, mentions, session="79", year="2024") == (
+        "What did Japan say at the 79th session about disarmament in 2024?"
+    )
+    assert reword(q, mentions) == "What did Japan say about disarmament?"
+    q = "What did countries say about the 2015 Paris Agreement?"  # not a time frame
+    assert find_mentions(q, "date", country_like=False) == []
+
+
+def test_other_keys_substitute_a_named_value() -> None:
+    q = "What does the wire say about NATO?"
+    mentions = find_mentions(q, "source", country_like=False, values=["wire", "gazette"])
+    assert reword(q, mentions, value="gazette") == "What does the gazette say about NATO?"
+
+
+def test_country_names_and_codes() -> None:
+    assert country_code("China") == "CHN" and country_code("usa") == "USA"
+    assert country_code("the United Kingdom") == "GBR" and country_code("Atlantis") is None
+    assert country_display("KOR") == "South Korea" and country_display("fr") == "France"
+    assert [ordinal(n) for n in (1, 2, 3, 11, 22, 78)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "11th",
+        "22nd",
+        "78th",
+    ]
+
+
+def test_the_group_wording_is_what_is_asked() -> None:
+    system = FakeSystem()
+    run(system, "What did China say about climate?", by="country", groups=["USA", "FRA"])
+    assert [q for q, _, _ in system.asked] == [
+        "What did the United States say about climate?",
+        "What did France say about climate?",
+    ]
+
+
+# --- exports -----------------------------------------------------------------------------------
+def test_csv_has_one_line_per_group_with_its_citations() -> None:
+    table = run(FakeSystem(), by="country", filters={"session": 78})
+    rows = list(csv.reader(io.StringIO(to_csv(table))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    body = [dict(zip(CSV_COLUMNS, r, strict=True)) for r in rows[1:]]
+    assert [(r["group"], r["status"]) for r in body] == [
+        ("CHN", "answered"),
+        ("FRA", "answered"),
+        ("USA", "declined"),
+    ]
+    assert body[0]["citation_doc_ids"] == "ungdc:CHN"
+    assert body[0]["citation_spans"] == "10-47"
+    assert body[0]["citation_quotes"] == "China will respond to climate change."
+    assert body[0]["confidence"] == "0.8000" and body[2]["answer"] == ""
+
+
+def test_csv_quotes_commas_quotes_and_newlines() -> None:
+    row = ComparisonRow(
+        group="X", label='A, "B"\nC', status="no_documents", question="q", documents=0
+    )
+    table = Comparison(question="q", by="country", rows=[row], groups=["X"], groups_total=1)
+    assert list(csv.reader(io.StringIO(to_csv(table))))[1][1] == 'A, "B"\nC'
+
+
+def test_markdown_and_text_show_every_group() -> None:
+    table = run(FakeSystem(), by="country", groups=["CHN", "USA", "XYZ"], filters={"session": 78})
+    md = to_markdown(table)
+    assert "| China (CHN) | China will respond to climate change. [1] | 0.80 |" in md
+    assert "_no statement on this_" in md and "_no documents_" in md
+    assert "1. CHN statement (`ungdc:CHN`, 10-47)" in md
+    text = format_comparison(table)
+    assert "United States (USA): declined" in text and "XYZ: no documents" in text
