@@ -18,6 +18,7 @@ import numpy as np
 
 from index.analysis import analyse, query_tokens
 from index.errors import CorruptIndexError, InvalidFilterError
+from index.lexical import filtered_bm25
 from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
 
 SCHEMA = """
@@ -501,16 +502,19 @@ def allowed_chunk_ids(conn: sqlite3.Connection, flt: ChunkFilter) -> np.ndarray:
     return np.fromiter((int(r[0]) for r in rows), dtype=np.int64)
 
 
-def fts_query(terms: Sequence[str]) -> str | None:
-    """An FTS5 OR-query from plain terms; every term quoted so no syntax can be injected."""
+def fts_phrases(terms: Sequence[str]) -> list[str]:
+    """FTS5 phrases from plain terms, each quoted so that no syntax can be injected."""
     cleaned: list[str] = []
     for term in terms:
         for piece in _FTS_TERM_RE.split(term):
             if piece and piece not in cleaned:
                 cleaned.append(piece)
-    if not cleaned:
-        return None
-    return " OR ".join(f'"{p}"' for p in cleaned)
+    return [f'"{p}"' for p in cleaned]
+
+
+def fts_query(terms: Sequence[str]) -> str | None:
+    """An FTS5 OR-query from plain terms; every term quoted so no syntax can be injected."""
+    return " OR ".join(fts_phrases(terms)) or None
 
 
 def search_lexical(
@@ -523,11 +527,19 @@ def search_lexical(
     """BM25 search (higher score is better) with the filter applied inside the query.
 
     ``terms`` are analysed like chunk text, once for each of ``languages`` (the question's
-    language and English, say); any resulting token may match.
+    language and English, say); any resulting token may match. A filtered search weighs terms
+    by the statistics of the chunks that pass the filter (:func:`index.lexical.filtered_bm25`),
+    so documents the filter excludes never reorder those it keeps.
     """
-    query = fts_query(query_tokens(terms, languages))
-    if query is None:
+    phrases = fts_phrases(query_tokens(terms, languages))
+    if not phrases:
         return []
+    query = " OR ".join(phrases)
+    if flt is not None and not flt.is_empty():
+        where, params = filter_clause(flt)
+        local = filtered_bm25(conn, phrases, k, where, params)
+        if local is not None:
+            return local
     if flt is None or flt.is_empty():
         rows = conn.execute(
             "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
