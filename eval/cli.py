@@ -1,5 +1,5 @@
-"""``rag eval``, ``rag eval-squad`` and ``rag eval-policy-qa``: the evaluation commands,
-registered as a ``rag`` plugin.
+"""``rag eval``, ``rag eval-squad``, ``rag eval-policy-qa`` and ``rag eval-compare``: the
+evaluation commands, registered as a ``rag`` plugin.
 
 Registered through the ``rag.commands`` entry point group (``eval = "eval.cli:register"``). This
 is an edge: it sets the offline flags for the embedding model, draws progress bars and prints;
@@ -107,6 +107,25 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
     p.add_argument("--seed", type=int, help="sampling seed for --limit (default: fixed)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_eval_policy_qa)
+
+    p = subparsers.add_parser(
+        "eval-compare",
+        help="run the compare set (positions across countries and sessions) through rag compare",
+        description="Build (once, cached) the index of the sample article and both corpora and "
+        "ask every question of the compare set (eval/data/compare.v1.jsonl) of its groups "
+        "through QASystem.compare; report cell accuracy, silent groups declined and citation "
+        "validity (issue 27's floors), per key and per question.",
+    )
+    add_common(p)
+    p.add_argument("--eval-set", metavar="FILE", help="compare set (default: the packaged one)")
+    _model_dir_option(p)
+    p.add_argument("--cache", metavar="DIR", help="index cache (default: ~/.cache/rag-eval)")
+    p.add_argument("--shared", metavar="DIR", help="shared material (default: <repo>/../shared)")
+    p.add_argument("--out", metavar="DIR", help="also write the report as Markdown and JSON here")
+    p.add_argument("--show-failures", action="store_true", help="list the wrong cells")
+    p.add_argument("--limit", type=int, help="ask only N questions (fixed-seed sample)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=cmd_eval_compare)
 
 
 def _model_dir_option(p: argparse.ArgumentParser) -> None:
@@ -358,6 +377,37 @@ def cmd_eval_policy_qa(args: argparse.Namespace, settings: Settings) -> int:
     print(markdown)
     if args.out:
         _print_written(write_outputs(Path(args.out), f"policy-qa-{args.split}", markdown, report))
+    m = report.metrics
+    if m.errors or (m.citation_validity or 1.0) < 1.0:
+        print("failed checks: errors or invalid citations", file=sys.stderr)
+        return EXIT_FAILED_CHECKS
+    return EXIT_OK
+
+
+def cmd_eval_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.compare import compare_markdown, evaluate_compare, load_compare_set
+    from eval.harness import SAMPLE_SEED, deterministic_sample
+    from eval.report import write_outputs
+
+    path = Path(args.eval_set) if args.eval_set else None
+    questions = deterministic_sample(load_compare_set(path), args.limit, SAMPLE_SEED)
+    shared = Path(args.shared) if args.shared else None
+    system = _open_system(args, settings, "article+corpora", shared)
+    try:
+        bar = _question_bar(len(questions), args.quiet)
+        report = evaluate_compare(
+            system,
+            questions,
+            eval_set=path.name if path else "compare.v1.jsonl",
+            on_progress=lambda _r: bar.update(1),
+        )
+        bar.close()
+    finally:
+        system.close()
+    markdown = compare_markdown(report, show_failures=args.show_failures)
+    print(markdown)
+    if args.out:
+        _print_written(write_outputs(Path(args.out), "compare", markdown, report))
     m = report.metrics
     if m.errors or (m.citation_validity or 1.0) < 1.0:
         print("failed checks: errors or invalid citations", file=sys.stderr)

@@ -119,6 +119,7 @@ class ComparePlan:
     country_like: bool
     k: int | None = None
     mode: Any = None
+    wording: str = "neutral"
     planned_ms: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -128,9 +129,12 @@ class ComparePlan:
         return reword(self.question, self.mentions)
 
     def question_for(self, group: Group) -> str:
-        """The question as asked of ``group`` (:mod:`rag.compare_wording`)."""
+        """The question as asked of ``group`` (:mod:`rag.compare_wording`): the neutral wording,
+        or with ``named`` wording the group's name, year or session put in."""
         if not self.mentions:
             return self.question
+        if self.wording == "neutral":
+            return self.neutral_question
         return reword(
             self.question,
             self.mentions,
@@ -204,9 +208,7 @@ def _match(given: str, values: Mapping[str, MetadataValue], country_like: bool) 
     if text.lower() in lower:
         return lower[text.lower()]
     if country_like:
-        code = country_code(text)
-        if code is not None and code in values:
-            return code
+        return country_code(text)  # a country named (China: CHN), in the index or not
     return None
 
 
@@ -299,6 +301,7 @@ def plan_comparison(
         country_like=country_like,
         k=k,
         mode=mode,
+        wording=system.settings.compare_wording,
         planned_ms=round((time.perf_counter() - t0) * 1000, 2),
     )
 

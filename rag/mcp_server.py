@@ -2,7 +2,8 @@
 :class:`~rag.system.QASystem` as the CLI and the HTTP service.
 
 Tools: ``ask`` (an answer with citations, or an abstention), ``search`` (the retrieved passages
-only) and ``get_document`` (a document's full text, to read a citation in context). Needs the
+only), ``compare`` (one question asked of every country, session, year or source: a cited
+table) and ``get_document`` (a document's full text, to read a citation in context). Needs the
 ``mcp`` extra (``pip install 'rag-foreign-policy[mcp]'``).
 
 The stdio transport is this module's own (:func:`serve_stdio`), not the SDK's: every line gets a
@@ -224,6 +225,25 @@ def build_server(system: Any) -> Any:
         return [p.model_dump(mode="json", exclude={"debug"}) for p in answer.passages]
 
     @server.tool()
+    def compare(
+        question: str,
+        by: str,
+        groups: list[str] | None = None,
+        filters: dict[str, Any] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
+    ) -> dict[str, Any]:
+        """Ask one question of every group of documents — each country, session, year (`by`:
+        "date") or source — and get a table: one row per group with its cited answer (as
+        `ask` gives it, from that group's documents only), `declined` where they are silent,
+        or `no_documents`. `groups` names the groups (e.g. ["USA", "CHN"]); without it every
+        group under `filters` is asked and the rows keep those that answer, most confident
+        first, the silent ones listed in `declined`. E.g. question "What did China say about
+        climate finance?", by "country", filters {"session": 78}."""
+        table = system.compare(question, by=by, groups=groups, filters=filters, k=k, mode=mode)
+        return dict(table.model_dump(mode="json"))
+
+    @server.tool()
     def get_document(doc_id: str) -> dict[str, Any]:
         """A document with its full text (citations index into `text` by character)."""
         doc = system.get_document(doc_id)
@@ -256,7 +276,7 @@ def register(
 ) -> None:
     """Add ``mcp`` to the ``rag`` command line."""
     p = subparsers.add_parser(
-        "mcp", help="serve ask, search and get_document to MCP clients over stdio"
+        "mcp", help="serve ask, search, compare and get_document to MCP clients over stdio"
     )
     add_common_options(p)
     p.set_defaults(handler=cmd_mcp)

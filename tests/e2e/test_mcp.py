@@ -47,6 +47,12 @@ async def round_trip(index_dir: str) -> dict[str, Any]:
         )
         out["document"] = payload(await session.call_tool("get_document", {"doc_id": ARTICLE_ID}))
         out["missing"] = await session.call_tool("get_document", {"doc_id": "nope"})
+        out["compare"] = payload(
+            await session.call_tool(
+                "compare", {"question": "Who is quoted on Ukraine?", "by": "language"}
+            )
+        )
+        out["bad_key"] = await session.call_tool("compare", {"question": "Who?", "by": "colour"})
         out["bad_filter"] = await session.call_tool(
             "ask", {"question": "Who?", "filters": {"contry": "ALB"}}
         )
@@ -55,7 +61,7 @@ async def round_trip(index_dir: str) -> dict[str, Any]:
 
 def test_mcp_round_trip(article_index: Settings) -> None:
     out = asyncio.run(asyncio.wait_for(round_trip(str(article_index.index_dir)), 240))
-    assert out["tools"] == ["ask", "get_document", "search"]
+    assert out["tools"] == ["ask", "compare", "get_document", "search"]
     answer = out["ask"]
     assert answer["question"] == "Who is quoted on Ukraine?" and "answer_plain" in answer
     assert len(answer["passages"]) <= 3 and answer["passages"][0]["doc_id"] == ARTICLE_ID
@@ -68,3 +74,11 @@ def test_mcp_round_trip(article_index: Settings) -> None:
     assert all(0.0 <= p["relevance"] <= 1.0 and "debug" not in p for p in passages)
     assert out["missing"].isError and "nope" in out["missing"].content[0].text
     assert out["bad_filter"].isError and "known keys" in out["bad_filter"].content[0].text
+    table = out["compare"]  # one group: the article's language
+    assert table["by"] == "language" and table["groups_total"] == 1
+    assert [r["group"] for r in table["rows"]] + table["declined"] == ["en"]
+    for row in table["rows"]:
+        assert row["status"] == "answered" and row["answer"]["citations"]
+        for c in row["answer"]["citations"]:
+            assert doc["text"][c["char_start"] : c["char_end"]] == c["quote"]
+    assert out["bad_key"].isError and "no document carries" in out["bad_key"].content[0].text

@@ -158,7 +158,7 @@ def test_groups_asked_are_rows_in_their_order_with_their_status() -> None:
 
 
 def test_by_year_filters_each_group_to_its_year() -> None:
-    system = FakeSystem()
+    system = FakeSystem(compare_wording="named")
     table = run(
         system, "What did China say about climate in 2022?", by="date", filters={"country": "CHN"}
     )
@@ -303,12 +303,17 @@ def test_country_names_and_codes() -> None:
 
 
 def test_the_group_wording_is_what_is_asked() -> None:
-    system = FakeSystem()
-    run(system, "What did China say about climate?", by="country", groups=["USA", "FRA"])
-    assert [q for q, _, _ in system.asked] == [
+    named = FakeSystem(compare_wording="named")
+    run(named, "What did China say about climate?", by="country", groups=["USA", "FRA"])
+    assert [q for q, _, _ in named.asked] == [
         "What did the United States say about climate?",
         "What did France say about climate?",
     ]
+    neutral = FakeSystem()  # the default: the filter names the group, the question does not
+    table = run(neutral, "What did China say about climate?", by="country", groups=["USA", "FRA"])
+    assert [q for q, _, _ in neutral.asked] == ["What did the country say about climate?"] * 2
+    assert [r.question for r in table.rows] == ["What did the country say about climate?"] * 2
+    assert neutral.encoded == ["What did the country say about climate?"]
 
 
 # --- exports -----------------------------------------------------------------------------------
