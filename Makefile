@@ -59,9 +59,10 @@ lint: setup
 test: setup setup-ray browser lint
 	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
-## check: the unit layer only (tests/unit/, under 30 s) — the edit loop
+## check: the unit layer only (tests/unit/, under 30 s) — the edit loop (without the schemathesis
+## plugin, which only tests/e2e uses and which costs a second or two to load)
 check: setup
-	$(BIN)/pytest -q -m unit tests/unit
+	$(BIN)/pytest -q -p no:schemathesis -m unit tests/unit
 
 clean-index:
 	rm -rf $(INDEX)

@@ -2,12 +2,14 @@
 
 Read from the source with ``ast`` (nothing is imported), counting every import — those inside
 functions too, since a lazy import is still a dependency — except those under
-``if TYPE_CHECKING:``.
+``if TYPE_CHECKING:``. The sources are read and parsed once per run (the graph is cached): the
+tests below share it instead of parsing every module each.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -32,11 +34,22 @@ def module_name(path: Path) -> str:
 
 
 def project_modules() -> dict[str, Path]:
+    return dict(_project_modules())
+
+
+@functools.cache
+def _project_modules() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             found[module_name(path)] = path
     return found
+
+
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """The syntax tree of a project module, parsed once per run (never modified)."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -72,18 +85,25 @@ def imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
+    """Each project module with the project modules it imports (a fresh copy of the cached one)."""
+    return {name: set(deps) for name, deps in _import_graph().items()}
+
+
+@functools.cache
+def _import_graph() -> dict[str, frozenset[str]]:
     modules = project_modules()
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parsed(path)
         targets = imported_names(tree, name, path.name == "__init__.py")
         graph[name] = {t for t in targets if t in modules and t != name}
     # A module inside a package is imported after its package's __init__; an __init__ that
     # imports its own submodules is the normal shape, not a cycle, so edges from a submodule to
     # one of its enclosing packages are dropped.
-    for name, deps in graph.items():
-        graph[name] = {d for d in deps if not name.startswith(d + ".")}
-    return graph
+    return {
+        name: frozenset(d for d in deps if not name.startswith(d + "."))
+        for name, deps in graph.items()
+    }
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -171,7 +191,7 @@ def test_front_ends_go_through_qasystem_only(front: str) -> None:
     assert chosen
     for module in chosen:
         assert not {d for d in graph[module] if d == "index.store"}, module
-        tree = ast.parse(modules[module].read_text(encoding="utf-8"))
+        tree = parsed(modules[module])
         reached = {
             node.attr
             for node in ast.walk(tree)
@@ -184,7 +204,7 @@ def test_front_ends_go_through_qasystem_only(front: str) -> None:
 def test_the_door_runs_no_sql() -> None:
     """``QASystem`` reads the index through the snapshot's typed methods (``index.store``), never
     through its SQLite connection."""
-    tree = ast.parse(project_modules()["rag.system"].read_text(encoding="utf-8"))
+    tree = parsed(project_modules()["rag.system"])
     reached = {
         node.attr
         for node in ast.walk(tree)
