@@ -95,3 +95,14 @@ def test_parse_filters_keeps_keys_named_like_field_aliases_as_metadata() -> None
     """The command line's fields are rag.filters' built-in keys; anything else is metadata."""
     f = parse_filters(["metadata=1", "doc_ids=x"])
     assert f is not None and f.doc_ids is None and f.metadata == {"metadata": 1, "doc_ids": "x"}
+
+
+def test_the_filters_model_is_defined_once_in_rag_filters() -> None:
+    """``Filters`` lives in rag.filters alone; ``from rag import Filters`` finds it there."""
+    import rag
+    import rag.filters
+    import rag.models
+
+    assert rag.filters.Filters.__module__ == "rag.filters"
+    assert not hasattr(rag.models, "Filters")
+    assert rag.Filters is rag.filters.Filters
