@@ -185,6 +185,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or wrong `Authorization: Bearer <key>` (only when the server has a key).",
         403: "A cross-site write (another origin, or a form post without a non-simple header).",
         404: "No such document.",
+        408: "The request's headers (`header_timeout_s`) or body (`body_timeout_s`) did not "
+        "arrive in time (`request_timeout`); a queued upload is dropped. Resend it.",
         409: "Another process is writing to the index; retry later.",
         413: "The request body is larger than the server's limit.",
         415: "The file type or content type is not accepted.",

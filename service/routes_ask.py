@@ -42,6 +42,6 @@ def ask_router(settings: Settings) -> APIRouter:
         summary="Answer a question with citations",
         description="Retrieves passages and answers with verbatim, located quotes, or abstains "
         "(`abstained: true`) and returns the closest passages when the documents do not answer.",
-        responses=responses(413, 422, 503),
+        responses=responses(408, 413, 422, 503),
     )
     return router

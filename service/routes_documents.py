@@ -213,7 +213,7 @@ def documents_router(settings: Settings) -> APIRouter:
         description="Takes one document as JSON or one uploaded file; the documents answer "
         "questions as soon as this returns, and persist in the index folder.",
         dependencies=writes,
-        responses=responses(*write_errors, 403, 409, 413, 415, 422, 503, 507),
+        responses=responses(*write_errors, 403, 408, 409, 413, 415, 422, 503, 507),
         openapi_extra=UPLOAD_BODY,
     )
     async def add_documents(request: Request, state: State) -> IngestResponse:

@@ -102,6 +102,14 @@ def test_page_is_served(client: TestClient) -> None:
         assert needle in html
 
 
+def test_openapi_documents_the_request_timeout(client: TestClient) -> None:
+    """A request whose head or body does not arrive in time is a 408 (issue 28's timeouts)."""
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/ask", "/documents"):
+        described = paths[path]["post"]["responses"]["408"]["description"]
+        assert "request_timeout" in described and "body_timeout_s" in described, path
+
+
 def test_openapi_documents_every_route(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert client.get("/docs").status_code == 200
