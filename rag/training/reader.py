@@ -44,16 +44,16 @@ class ReaderRecipe:
     """Every number of a training run (written beside the model)."""
 
     layers: int = 4
-    max_length: int = 128
+    max_length: int = 96
     groups_per_batch: int = 4
-    candidates_per_group: int = 8
+    candidates_per_group: int = 6
     #: Of each batch's groups, how many are policy-qa (the domain); the rest SQuAD/paraphrases.
     policy_per_batch: int = 2
     steps: int = 1500
     learning_rate: float = 4e-5
     head_learning_rate: float = 1e-3
     warmup_steps: int = 100
-    eval_every: int = 250
+    eval_every: int = 150
     checkpoint_every: int = 25
     eval_top: int = 10
     seed: int = 13

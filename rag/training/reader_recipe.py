@@ -131,9 +131,12 @@ def load_all(paths: dict[str, Path]) -> dict[str, list[ReaderGroup]]:
 
 
 def validation_sample(groups: dict[str, list[ReaderGroup]], seed: int = 5) -> list[ReaderGroup]:
-    """The fixed validation groups the learning curve is measured on: every policy-qa
-    validation group and 100 SQuAD validation groups."""
+    """The fixed validation groups the learning curve is measured on (a sample, so that a
+    measurement costs minutes on two cores): 120 policy-qa and 60 SQuAD validation groups. The
+    threshold and ratio are chosen later on every validation group."""
     rng = random.Random(seed)
-    squad = list(groups["squad-validation"])
+    policy = list(groups.get("policy-validation", []))
+    squad = list(groups.get("squad-validation", []))
+    rng.shuffle(policy)
     rng.shuffle(squad)
-    return [*groups["policy-validation"], *squad[:100]]
+    return [*policy[:120], *squad[:60]]
