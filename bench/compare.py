@@ -7,12 +7,13 @@ after another (``--questions``), ``--rounds`` rounds: p50/p95 of ``QASystem.comp
 (b) every country of one session (``--session``, no ``--groups``): the whole table's wall time,
 with ``compare_workers`` 1 and 2 — the CLI's progress bar counts these groups.
 (c) candidates per group, the two ways: *filtered* — each group's own dense (FAISS id
-selector over the group's chunk ids) and BM25 (SQL-joined to the group's documents) searches,
-top ``depth`` each; *partitioned* — one dense and one BM25 search over every group's documents at
-once, deep enough to hold all of them, the hits then split by group and cut at ``depth``. Both
-are timed over every country of the session, with the share of groups whose candidates (the
-set of chunk ids) agree. ``compare`` uses the filtered searches (``ask`` with the group's filter);
-the partitioned figures are what the alternative would cost.
+selector over the group's chunk ids) and BM25 (SQL-joined to the group's documents, by their ids,
+with the group's own BM25 statistics) searches, top ``depth`` each, as ``compare`` runs them;
+*partitioned* — one dense and one BM25 search over every group's documents at once, deep
+enough to hold all of them, the hits then split by group and cut at ``depth``. Both are timed
+over every country of the session, with the number of groups whose candidates (the set of
+chunk ids) agree. ``compare`` uses the filtered searches (``ask`` with the group's documents as
+its filter); the partitioned figures are what the alternative would cost.
 """
 
 from __future__ import annotations
@@ -83,11 +84,13 @@ def candidates(system: QASystem, session: int, depth: int, question: str) -> dic
     terms = content_terms(question)
     with system.snapshot() as snap:
         union = Filters(metadata={"session": session}).to_chunk_filter()
-        countries = [str(v) for v, _, _ in snap.group_counts("metadata", union, key="country")]
-        flt = {
-            c: Filters(metadata={"session": session, "country": c}).to_chunk_filter()
-            for c in countries
-        }
+        found = snap.group_documents("metadata", union, key="country")
+        countries = list(dict.fromkeys(str(v) for v, _, _ in found))
+        members: dict[str, list[str]] = {}
+        for v, doc_id, _ in found:
+            members.setdefault(str(v), []).append(doc_id)
+        # as compare asks them: each group by its documents' ids (the plan finds them at once)
+        flt = {c: Filters(doc_ids=members[c]).to_chunk_filter() for c in countries}
         t0 = time.perf_counter()
         filtered: dict[str, set[int]] = {}
         for c, f in flt.items():

@@ -460,15 +460,13 @@ def _sql_value(value: MetadataValue) -> object:
     return value
 
 
-def group_counts(
+def group_documents(
     conn: sqlite3.Connection, field: str, flt: ChunkFilter, *, key: str | None = None
-) -> list[tuple[MetadataValue, int, str | None]]:
-    """The values of a document field among the documents passing ``flt``, each with how many
-    documents have it and the earliest year of their dates: ``field`` is ``year`` (of the date),
-    ``source``, or ``metadata`` with ``key`` (values as stored: ``session`` 78 stays a number).
-    Documents without the field are left out; values in their natural order."""
+) -> list[tuple[MetadataValue, str, str | None]]:
+    """The documents passing ``flt`` that have a value of a field, as (value, id, date) in
+    value then id order: ``field`` is ``year`` (of the date), ``source``, or ``metadata`` with
+    ``key`` (values as stored: ``session`` 78 stays a number, a boolean stays one)."""
     where, params = filter_clause(flt)
-    year = "min(substr(d.date, 1, 4))"
     pre: list[object]
     if field == "year":
         column, pre = "substr(d.date, 1, 4)", []
@@ -480,17 +478,17 @@ def group_counts(
         raise ValueError(f"not a groupable field: {field} {key or ''}".strip())
     typed = "json_type(d.metadata, ?)" if field == "metadata" else "NULL"
     rows = conn.execute(
-        f"SELECT {column} AS v, {typed} AS t, count(*), {year} FROM documents d "
-        f"WHERE v IS NOT NULL AND {where} GROUP BY v, t ORDER BY v",
+        f"SELECT {column} AS v, {typed} AS t, d.id, d.date FROM documents d "
+        f"WHERE v IS NOT NULL AND {where} ORDER BY v, t, d.id",
         [*pre, *(pre if field == "metadata" else []), *params],
     ).fetchall()
-    out: list[tuple[MetadataValue, int, str | None]] = []
-    for value, kind, n, first_year in rows:
+    out: list[tuple[MetadataValue, str, str | None]] = []
+    for value, kind, doc_id, date in rows:
         if kind in ("object", "array"):
             continue
         if kind in ("true", "false"):
             value = kind == "true"
-        out.append((value, int(n), None if first_year is None else str(first_year)))
+        out.append((value, str(doc_id), None if date is None else str(date)))
     return out
 
 

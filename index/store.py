@@ -434,12 +434,12 @@ class Snapshot:
         """Whether some document passes ``flt``."""
         return catalog.any_document(self.conn, flt)
 
-    def group_counts(
+    def group_documents(
         self, field: str, flt: ChunkFilter, *, key: str | None = None
-    ) -> list[tuple[MetadataValue, int, str | None]]:
-        """Values of ``year``, ``source`` or metadata ``key`` among the documents passing
-        ``flt``, with their document counts and earliest year (:func:`catalog.group_counts`)."""
-        return catalog.group_counts(self.conn, field, flt, key=key)
+    ) -> list[tuple[MetadataValue, str, str | None]]:
+        """(value, document id, date) of the documents passing ``flt`` that have a value of
+        ``year``, ``source`` or metadata ``key`` (:func:`catalog.group_documents`)."""
+        return catalog.group_documents(self.conn, field, flt, key=key)
 
     def existing_ids(self, doc_ids: Sequence[str]) -> set[str]:
         """Those of ``doc_ids`` that are documents of the index."""

@@ -41,10 +41,10 @@ SAYS = {
 
 
 class FakeSnapshot:
-    def group_counts(
+    def group_documents(
         self, field: str, flt: ChunkFilter, *, key: str | None = None
-    ) -> list[tuple[Any, int, str | None]]:
-        counts: dict[Any, list[Any]] = {}
+    ) -> list[tuple[Any, str, str | None]]:
+        out: list[tuple[Any, str, str | None]] = []
         for country, session, year in DOCS:
             meta = {"country": country, "session": session}
             if any(meta.get(k) != v for k, v in flt.metadata.items()):
@@ -52,12 +52,11 @@ class FakeSnapshot:
             if flt.date_from and year < flt.date_from[:4]:
                 continue
             value = year if field == "year" else meta[key or ""]
-            entry = counts.setdefault(value, [0, year])
-            entry[0] += 1
-        return [(v, n, y) for v, (n, y) in sorted(counts.items())]
+            out.append((value, f"ungdc:{country}_{session}", f"{year}-09"))
+        return sorted(out, key=lambda r: (str(r[0]), r[1]))
 
     def any_document(self, flt: ChunkFilter) -> bool:
-        return bool(self.group_counts("year", flt))
+        return bool(self.group_documents("year", flt))
 
 
 class FakeSystem:
@@ -88,7 +87,7 @@ class FakeSystem:
         self, question: str, *, k: Any, filters: Filters, mode: Any, query_vector: Any
     ) -> Answer:
         self.asked.append((question, filters.model_dump(exclude_defaults=True), query_vector))
-        country = filters.metadata.get("country")
+        country = (filters.doc_ids or ["ungdc:?"])[0].split(":")[1][:3]
         text, confidence = SAYS.get(str(country), ("A statement.", 0.5))
         if text is None:
             return Answer(
@@ -133,9 +132,12 @@ def test_all_groups_keep_those_that_answer_most_confident_first() -> None:
     assert [r.group for r in table.rows] == ["CHN", "FRA"]
     assert all(r.status == "answered" for r in table.rows)
     assert table.declined == ["USA"] and table.groups_total == 3
-    # each group asked with its own filter added to the shared ones, one vector for all
-    assert sorted(f["metadata"]["country"] for _, f, _ in system.asked) == ["CHN", "FRA", "USA"]
-    assert all(f["metadata"]["session"] == 78 for _, f, _ in system.asked)
+    # each group asked with its own documents under the shared filters, one vector for all
+    assert sorted(f["doc_ids"] for _, f, _ in system.asked) == [
+        ["ungdc:CHN_78"],
+        ["ungdc:FRA_78"],
+        ["ungdc:USA_78"],
+    ]
     assert len(system.encoded) == 1
     assert all(v is not None for _, _, v in system.asked)
 
@@ -163,8 +165,7 @@ def test_by_year_filters_each_group_to_its_year() -> None:
         system, "What did China say about climate in 2022?", by="date", filters={"country": "CHN"}
     )
     assert {r.group for r in table.rows} == {"2022", "2023"}
-    dates = sorted((f["date_from"], f["date_to"]) for _, f, _ in system.asked)
-    assert dates == [("2022", "2022"), ("2023", "2023")]
+    assert sorted(f["doc_ids"] for _, f, _ in system.asked) == [["ungdc:CHN_77"], ["ungdc:CHN_78"]]
     questions = sorted(q for q, _, _ in system.asked)
     assert questions == [
         "What did China say about climate in 2022?",
@@ -175,8 +176,21 @@ def test_by_year_filters_each_group_to_its_year() -> None:
 
 def test_by_session_keeps_the_value_type() -> None:
     system = FakeSystem()
-    run(system, by="session", groups=["77", "78"], filters={"country": "CHN"})
-    assert [f["metadata"]["session"] for _, f, _ in system.asked] == [77, 78]
+    table = run(system, by="session", groups=["77", "78"], filters={"country": "CHN"})
+    assert [f["doc_ids"] for _, f, _ in system.asked] == [["ungdc:CHN_77"], ["ungdc:CHN_78"]]
+    assert [r.label for r in table.rows] == ["session 77 (2022)", "session 78 (2023)"]
+
+
+def test_a_large_group_is_filtered_by_its_value() -> None:
+    from rag.compare import _group_filters
+
+    base = Filters(metadata={"session": 78}, date_from="2023")
+    few = _group_filters(base, "metadata", "country", "CHN", ["a", "b"])
+    assert few.model_dump(exclude_defaults=True) == {"doc_ids": ["a", "b"]}
+    many = _group_filters(base, "metadata", "country", "CHN", ["x"] * 5000)
+    assert many.metadata == {"session": 78, "country": "CHN"} and many.doc_ids is None
+    year = _group_filters(Filters(date_from="2023-06"), "year", None, "2023", ["x"] * 5000)
+    assert (year.date_from, year.date_to) == ("2023-06", "2023")
 
 
 @pytest.mark.parametrize(
