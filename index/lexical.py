@@ -12,6 +12,9 @@ filtered search ranks its chunks as an index holding only them would.
 
 Only a part of at most :data:`LOCAL_STATS_MAX_CHUNKS` chunks is scored here (reading every
 chunk's length costs a row each); a broader filter keeps FTS5's collection-wide ``bm25()``.
+Measured on the 24,026-chunk article+corpora index, four terms: one document's filter 0.6 ms
+(FTS5's 4.9 ms), half the documents (12,000 chunks) 41 ms (9.6 ms), all but one document (over
+the cap) 18.6 ms (16.5 ms).
 """
 
 from __future__ import annotations
@@ -58,16 +61,20 @@ def filtered_bm25(
     ``documents d``), scored with the statistics of those chunks alone; higher is better.
     ``phrases`` are FTS5 phrases (quoted), any of which may match. ``None`` when more than
     :data:`LOCAL_STATS_MAX_CHUNKS` chunks pass (the caller then uses FTS5's ``bm25()``)."""
+    passing = "FROM chunks c JOIN documents d ON d.id = c.doc_id"
+    (count,) = conn.execute(  # counted in SQLite first: a broad filter costs ~2 ms, not ~20
+        f"SELECT count(*) FROM (SELECT 1 {passing} WHERE {where} LIMIT ?)",
+        [*params, LOCAL_STATS_MAX_CHUNKS + 1],
+    ).fetchone()
+    if count > LOCAL_STATS_MAX_CHUNKS:
+        return None
     lengths = {
         int(cid): varint(sz)
         for cid, sz in conn.execute(
-            "SELECT c.id, s.sz FROM chunks c JOIN documents d ON d.id = c.doc_id "
-            f"JOIN chunks_fts_docsize s ON s.id = c.id WHERE {where} LIMIT ?",
-            [*params, LOCAL_STATS_MAX_CHUNKS + 1],
+            f"SELECT c.id, s.sz {passing} JOIN chunks_fts_docsize s ON s.id = c.id WHERE {where}",
+            params,
         )
     }
-    if len(lengths) > LOCAL_STATS_MAX_CHUNKS:
-        return None
     if not lengths:
         return []
     n_rows = len(lengths)
