@@ -28,6 +28,7 @@ from rag.compare_wording import (
     country_display,
     find_mentions,
     reword,
+    topic_of,
 )
 from rag.errors import InvalidComparisonError
 from rag.filters import BUILTIN_FILTER_KEYS, Filters, check_filters, coerce_filters
@@ -125,16 +126,20 @@ class ComparePlan:
 
     @property
     def neutral_question(self) -> str:
-        """The question with the grouping dimension worded neutrally (the one vector's text)."""
-        return reword(self.question, self.mentions)
+        """The question with the grouping dimension worded neutrally, or with the ``topic``
+        wording its topic when it has one (the one vector's text)."""
+        neutral = reword(self.question, self.mentions)
+        if self.wording == "topic":
+            return topic_of(neutral) or neutral
+        return neutral
 
     def question_for(self, group: Group) -> str:
         """The question as asked of ``group`` (:mod:`rag.compare_wording`): the neutral wording,
         or with ``named`` wording the group's name, year or session put in."""
+        if self.wording != "named":
+            return self.neutral_question
         if not self.mentions:
             return self.question
-        if self.wording == "neutral":
-            return self.neutral_question
         return reword(
             self.question,
             self.mentions,
@@ -306,6 +311,7 @@ def plan_comparison(
         "year" if field_name == "year" else by,
         country_like=country_like,
         values=list(all_values) if field_name != "year" and not country_like else (),
+        country_fixed=base is not None and "country" in base.metadata,
     )
     return ComparePlan(
         question=question,

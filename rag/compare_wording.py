@@ -18,8 +18,17 @@ not name it. The rule:
 - **Any other key**: a value of the key named in the question (whole words, any case) becomes the
   group's value.
 
-The query vector is computed once for the whole table from the *neutral* wording: the speaker
-becomes "the country", the time frame and the session phrase are dropped.
+The *neutral* wording words the grouping dimension out: the speaker becomes "the country" (also
+when the filters hold one country and the table goes by session or year), the time frame and the
+session phrase are dropped — each group's filter says who and when. The *topic* wording (the
+default, ``Settings.compare_wording``) goes one step further for a question that asks what the
+speaker said about something ("What did the country say about X?", "What is the country's
+position on X?", "Did the country raise X?", "Where does the country stand on X?": the
+:data:`TOPIC_SHAPES`): each group is asked the topic itself, "X" — on the compare set the answerer
+finds the group's sentence on X far more often (answer cells right 0.56 → 0.86) and still declines
+every silent group. The query vector is computed once for the whole table, from the question
+every group is asked (the topic, or the neutral wording); with the *named* wording (the group's
+name put in) it is the neutral wording's.
 """
 
 from __future__ import annotations
@@ -171,16 +180,27 @@ def _speaker(question: str, start: int, end: int, possessive: str) -> bool:
 
 
 def find_mentions(
-    question: str, by: str, *, country_like: bool, values: Iterable[str] = ()
+    question: str,
+    by: str,
+    *,
+    country_like: bool,
+    values: Iterable[str] = (),
+    country_fixed: bool = False,
 ) -> list[Mention]:
-    """The spans of ``question`` naming the grouping dimension ``by`` (see the module's rule)."""
+    """The spans of ``question`` naming the grouping dimension ``by`` (see the module's rule);
+    with ``country_fixed`` (the filters hold one country) also the speaker country, which the
+    neutral wording words out as well ("What did Japan say…" by session of Japan's statements:
+    "What did the country say…")."""
     found: list[Mention] = []
-    if country_like:
+    if country_like or country_fixed:
         for m in _country_pattern().finditer(question):
             poss = m.group("poss") or ""
             if _speaker(question, m.start(), m.end(), poss):
-                found.append(Mention(m.start(), m.end(), "country", possessive=poss and "'s"))
+                kind = "country" if country_like else "fixed"
+                found.append(Mention(m.start(), m.end(), kind, possessive=poss and "'s"))
                 break  # one speaker
+    if country_like:
+        pass  # the speaker is the only mention of a country grouping
     elif by in ("date", "year", "session"):
         for m in _TIME_FRAME.finditer(question):
             found.append(Mention(m.start(), m.end(), "year", prefix=m.group(1)))
@@ -194,6 +214,33 @@ def find_mentions(
                     found.append(Mention(m.start(), m.end(), "value"))
     found.sort(key=lambda f: f.start)
     return [f for n, f in enumerate(found) if n == 0 or f.start >= found[n - 1].end]
+
+
+_SPEAKER = r"the country(?:'s)?"
+#: Questions that ask what the speaker said about a topic, each with its topic as ``topic``.
+TOPIC_SHAPES = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"^(?:what|how) (?:did|does|do|has|have|had|is|was) {_SPEAKER} (?:{SPEECH}|think|thinks|"
+        r"thought)(?: about| on| regarding| concerning| of| for| to)? (?P<topic>.+?)\??$",
+        rf"^what (?:is|was|are|were) {_SPEAKER} (?:{POSITIONS}) (?:on|about|regarding|toward|"
+        r"towards|concerning) (?P<topic>.+?)\??$",
+        rf"^(?:did|does|has|have) {_SPEAKER} (?:raise|mention|address|discuss|speak about|talk "
+        r"about|refer to|call for) (?P<topic>.+?)\??$",
+        rf"^where (?:does|did) {_SPEAKER} stand on (?P<topic>.+?)\??$",
+    )
+)
+
+
+def topic_of(neutral_question: str) -> str | None:
+    """The topic of a question that asks what the (neutral) speaker said about something —
+    "What did the country say about climate finance?" → "Climate finance" — or None."""
+    for shape in TOPIC_SHAPES:
+        m = shape.match(neutral_question.strip())
+        if m and m.group("topic").strip():
+            topic = m.group("topic").strip()
+            return topic[:1].upper() + topic[1:]
+    return None
 
 
 def _tidy(text: str) -> str:
@@ -216,7 +263,9 @@ def reword(
     out, last = [], 0
     for m in mentions:
         out.append(question[last : m.start])
-        if m.kind == "country":
+        if m.kind == "fixed" and (country or year or session or value):
+            out.append(question[m.start : m.end])  # named wording: the filters' own country
+        elif m.kind in ("country", "fixed"):
             name = country or "the country"
             at_start = not question[: m.start].strip()
             possessive = "'" if m.possessive and name.endswith("s") else m.possessive

@@ -167,12 +167,13 @@ class Settings(BaseSettings):
         description="Most groups one comparison (`rag compare`, `POST /compare`) may ask: every "
         "UN member state of one session fits; more is refused (exit 4, HTTP 422).",
     )
-    compare_wording: Literal["neutral", "named"] = Field(
-        "neutral",
+    compare_wording: Literal["topic", "neutral", "named"] = Field(
+        "topic",
         description="How a comparison asks each group: 'neutral' words the group out of the "
-        "question (\"What did China say…\" asks \"What did the country say…\" of every "
-        "country's documents, the filter naming the group), 'named' puts the group's name in "
-        "(\"What did France say…\"); chosen on the compare set (docs/evaluation.md).",
+        "question (\"What did China say about X?\" asks \"What did the country say about X?\" "
+        "of every country's documents, the filter naming the group), 'topic' asks such a "
+        "question's topic itself (\"X\"), 'named' puts the group's name in (\"What did France "
+        "say about X?\"); chosen on the compare set (docs/evaluation.md).",
     )
     compare_workers: int = Field(
         2,

@@ -43,9 +43,8 @@ def test_each_cell_is_the_groups_own_answer(system: QASystem) -> None:
     table = system.compare(QUESTION, by="country", groups=["SWE", "JPN"], filters={"session": 77})
     assert [r.group for r in table.rows] == ["SWE", "JPN"]
     assert [r.label for r in table.rows] == ["Sweden (SWE)", "Japan (JPN)"]
-    # the default wording: the filter names the group, the question does not
-    neutral = "What did the country say about Russia's war against Ukraine?"
-    assert [r.question for r in table.rows] == [neutral, neutral]
+    # the default wording: the filter names the group; a what-did-they-say question its topic
+    assert [r.question for r in table.rows] == ["Russia's war against Ukraine"] * 2
     for row in table.rows:
         assert row.answer is not None and row.documents == 1
         assert row.status == ("declined" if row.answer.abstained else "answered")
@@ -78,7 +77,7 @@ def test_one_query_encoding_for_the_whole_table(corpus_index: Settings) -> None:
         counting = CountingEncoder(qa.encoder)
         qa.encoder = counting  # type: ignore[assignment]
         table = qa.compare(QUESTION, by="country")
-    assert counting.texts == ["What did the country say about Russia's war against Ukraine?"]
+    assert counting.texts == ["Russia's war against Ukraine"]
     assert table.groups_total == 2
 
 

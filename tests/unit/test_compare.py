@@ -17,7 +17,14 @@ from index.records import ChunkFilter
 from rag.compare import Comparison, ComparisonRow, compare, group_key
 from rag.compare_cli import format_comparison, parse_groups
 from rag.compare_export import CSV_COLUMNS, to_csv, to_markdown
-from rag.compare_wording import country_code, country_display, find_mentions, ordinal, reword
+from rag.compare_wording import (
+    country_code,
+    country_display,
+    find_mentions,
+    ordinal,
+    reword,
+    topic_of,
+)
 from rag.errors import InvalidComparisonError
 from rag.filters import FilterOptions, Filters
 from rag.models import Answer, AnswerSentence, Citation
@@ -171,7 +178,7 @@ def test_by_year_filters_each_group_to_its_year() -> None:
         "What did China say about climate in 2022?",
         "What did China say about climate in 2023?",
     ]
-    assert system.encoded == ["What did China say about climate?"]
+    assert system.encoded == ["What did the country say about climate?"]
 
 
 def test_by_session_keeps_the_value_type() -> None:
@@ -323,11 +330,43 @@ def test_the_group_wording_is_what_is_asked() -> None:
         "What did the United States say about climate?",
         "What did France say about climate?",
     ]
-    neutral = FakeSystem()  # the default: the filter names the group, the question does not
+    neutral = FakeSystem(compare_wording="neutral")  # the filter names the group, not the words
     table = run(neutral, "What did China say about climate?", by="country", groups=["USA", "FRA"])
     assert [q for q, _, _ in neutral.asked] == ["What did the country say about climate?"] * 2
     assert [r.question for r in table.rows] == ["What did the country say about climate?"] * 2
     assert neutral.encoded == ["What did the country say about climate?"]
+    topic = FakeSystem()  # the default: a what-did-they-say question asks its topic
+    table = run(topic, "What did China say about climate finance?", by="country", groups=["USA"])
+    assert [q for q, _, _ in topic.asked] == ["Climate finance"]
+    assert table.rows[0].question == "Climate finance" and topic.encoded == ["Climate finance"]
+    other = FakeSystem()  # no such shape: the neutral wording
+    run(other, "When did China join the WTO?", by="country", groups=["USA"])
+    assert [q for q, _, _ in other.asked] == ["When did the country join the WTO?"]
+
+
+@pytest.mark.parametrize(
+    ("neutral", "topic"),
+    [
+        ("What did the country say about climate finance?", "Climate finance"),
+        ("What is the country's position on Security Council reform?", "Security Council reform"),
+        ("Did the country raise Myanmar?", "Myanmar"),
+        ("Where does the country stand on Gaza?", "Gaza"),
+        ("How did the country describe the war in Sudan?", "The war in Sudan"),
+        ("When did the country join NATO?", None),
+        ("What did the country say?", None),
+    ],
+)
+def test_the_topic_of_a_question(neutral: str, topic: str | None) -> None:
+    assert topic_of(neutral) == topic
+
+
+def test_a_country_the_filters_hold_is_worded_out_by_session() -> None:
+    system = FakeSystem(compare_wording="neutral")
+    run(system, "What did China say about climate?", by="session", filters={"country": "CHN"})
+    assert {q for q, _, _ in system.asked} == {"What did the country say about climate?"}
+    named = FakeSystem(compare_wording="named")
+    run(named, "What did China say about climate?", by="session", filters={"country": "CHN"})
+    assert {q for q, _, _ in named.asked} == {"What did China say about climate?"}
 
 
 # --- exports -----------------------------------------------------------------------------------
