@@ -133,9 +133,10 @@ class HealthProbe:
 
 
 class Replay:
-    def __init__(self, work: Path, records: int) -> None:
+    def __init__(self, work: Path, records: int, upload_bytes: int = 3_000_000) -> None:
         self.work = work
         self.records = records
+        self.upload_bytes = upload_bytes
         self.outcomes: list[Outcome] = []
         self.base = self._article_index()
 
@@ -285,14 +286,15 @@ def _server_cases(replay: Replay, server: Server, http: httpx.Client, probe: Hea
     )
 
     def big_upload() -> str:
-        data = _hard_wrapped(3_000_000).encode()
+        data = _hard_wrapped(replay.upload_bytes).encode()
         r = _status(
             http.post("/documents", files={"file": ("wrapped.txt", data)}, timeout=1200), 201
         )
         return f"{r.status_code}: {r.json()['chunks']} chunks embedded (one embedding thread)"
 
     run(
-        "upload a 3 MB hard-wrapped paragraph (loaded, chunked, embedded)",
+        f"upload a {replay.upload_bytes / 1e6:g} MB hard-wrapped paragraph (loaded, chunked, "
+        "embedded)",
         "http",
         big_upload,
         probe,
@@ -653,26 +655,37 @@ def records_input(replay: Replay) -> None:
     replay.run(f"rag ask --filter doc_id=<article> among {replay.records} records", "cli", ask)
 
 
+PARTS: dict[str, Callable[[Replay], Any]] = {
+    "server": server_inputs,
+    "damage": damage_inputs,
+    "disk": disk_full_input,
+    "cli": cli_inputs,
+    "mcp": mcp_inputs,
+    "records": records_input,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--records", type=int, default=20_000)
-    parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out")
+    parser.add_argument(
+        "--upload-bytes", type=int, default=3_000_000, help="the hard-wrapped upload's size"
+    )
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=PARTS,
+        help="parts to leave out: " + ", ".join(PARTS),
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="hostile-") as tmp:
-        replay = Replay(Path(tmp), args.records)
+        replay = Replay(Path(tmp), args.records, args.upload_bytes)
         worst = None
-        parts: dict[str, Callable[[Replay], Any]] = {
-            "server": server_inputs,
-            "damage": damage_inputs,
-            "disk": disk_full_input,
-            "cli": cli_inputs,
-            "mcp": mcp_inputs,
-            "records": records_input,
-        }
-        for name, part in parts.items():
+        for name, part in PARTS.items():
             if name not in args.skip:
                 value = part(replay)
                 if name == "server":
