@@ -374,6 +374,15 @@ HEADLINES: dict[str, list[Json | Cell]] = {
     "cold `rag ask` (a new process)": [
         Json("bench/results/query-article+corpora.json", "cold_cli.median_s"),
     ],
+    "`rag compare`: 5 groups p50 · all 191 countries of a session": [
+        Json("bench/results/compare.json", "five_groups.p50_ms"),
+        Json("bench/results/compare.json", "all_countries[workers=2].wall_s"),
+    ],
+    "compare set, 156 cells: cell accuracy · silent groups declined · citation validity": [
+        Cell("docs/evaluation.md", "compare set, all", "cell accuracy"),
+        Cell("docs/evaluation.md", "compare set, all", "silent declined"),
+        Cell("docs/evaluation.md", "compare set, all", "citation validity"),
+    ],
     "ingest, chunks with their sentences embedded": [
         Json("bench/results/ingest.json", "pipeline_chunks_per_s"),
     ],
