@@ -273,7 +273,8 @@ def reword(
         elif m.kind == "year":
             out.append(f"{m.prefix} {year}" if year else "")
         elif m.kind == "session":
-            out.append(f"at the {ordinal(int(session))} session" if session else "")
+            shown = ordinal(int(session)) if session and session.isdigit() else session
+            out.append(f"at the {shown} session" if session else "")
         else:
             out.append(value or "")
         last = m.end

@@ -119,6 +119,7 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert set(ops) == {
         ("/health", "get"),
         ("/ask", "post"),
+        ("/compare", "post"),
         ("/filters", "get"),
         ("/documents", "get"),
         ("/documents", "post"),
@@ -139,6 +140,9 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert ask_schema["maxLength"] == 1000 and ask_schema["pattern"] == r"\S"
     for name in (
         "AskRequest",
+        "CompareRequest",
+        "Comparison",
+        "ComparisonRow",
         "RequestFilters",
         "HealthResponse",
         "DocumentList",
