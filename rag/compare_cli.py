@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from rag.errors import InvalidComparisonError
+from rag.errors import InvalidArgumentError, InvalidComparisonError
 from rag.option_values import parse_filters, parse_passages
 from rag.printable import printable
 from rag.settings import MAX_K, RETRIEVAL_MODES, Settings
@@ -20,6 +20,13 @@ def parse_groups(text: str | None) -> list[str] | None:
     """``USA,CHN, FRA`` into ``["USA", "CHN", "FRA"]``; None when not given."""
     if text is None:
         return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InvalidArgumentError(
+            f"--groups '{shown}' is not UTF-8 text", hint="give the groups as UTF-8 text"
+        ) from None
     groups = [g.strip() for g in text.split(",") if g.strip()]
     if not groups:
         raise InvalidComparisonError(

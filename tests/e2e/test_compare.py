@@ -90,6 +90,16 @@ def test_bad_input_exits_4(
     assert message in result.stderr and "hint:" in result.stderr
 
 
+def test_arguments_that_are_not_utf8(statements_index: Path) -> None:
+    groups = run_rag("compare", QUESTION, "--by", "country", "--groups", b"SWE,\xff", "--index",
+                     statements_index)  # fmt: skip
+    assert groups.returncode == 2 and "not UTF-8" in groups.stderr
+    key = run_rag("compare", QUESTION, "--by", b"\xff", "--index", statements_index)
+    assert key.returncode == 4 and "cannot group by" in key.stderr
+    question = run_rag("compare", b"\xff what?", "--by", "country", "--index", statements_index)
+    assert question.returncode == 4 and "UTF-8" in question.stderr
+
+
 def test_an_empty_question_and_a_missing_key(statements_index: Path) -> None:
     empty = run_rag("compare", "  ", "--by", "country", "--index", statements_index)
     assert empty.returncode == 4 and "question is empty" in empty.stderr
