@@ -170,10 +170,10 @@ class Settings(BaseSettings):
     compare_wording: Literal["topic", "neutral", "named"] = Field(
         "topic",
         description="How a comparison asks each group: 'neutral' words the group out of the "
-        "question (\"What did China say about X?\" asks \"What did the country say about X?\" "
+        'question ("What did China say about X?" asks "What did the country say about X?" '
         "of every country's documents, the filter naming the group), 'topic' asks such a "
         "question's topic itself (\"X\"), 'named' puts the group's name in (\"What did France "
-        "say about X?\"); chosen on the compare set (docs/evaluation.md).",
+        'say about X?"); chosen on the compare set (docs/evaluation.md).',
     )
     compare_workers: int = Field(
         2,
