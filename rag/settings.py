@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         "default: the scorer's own (model card).",
     )
     rerank_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads of the reranker.")
+    reader: bool | None = Field(
+        None,
+        description="Answer with the trained reader, a cross-encoder that reads the question "
+        "with each of the feature scorer's best candidates (docs/answer-model.md): true or "
+        "false; default: the answer model's own choice (off for the bundled model until it is "
+        "level with the feature scorer on every category of the article's evaluation set).",
+    )
     answer_model_dir: Path | None = Field(
         None, description="Folder of a trained answer scorer; default: the bundled one."
     )

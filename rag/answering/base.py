@@ -41,7 +41,10 @@ class Answerer(Protocol):
 def load_scorer(settings: Settings) -> AnswerScorer:
     """The trained answer scorer: the bundled one unless ``answer_model_dir`` names another."""
     return AnswerScorer.load(
-        settings.answer_model_dir, rerank_top=settings.rerank_top, threads=settings.rerank_threads
+        settings.answer_model_dir,
+        rerank_top=settings.rerank_top,
+        threads=settings.rerank_threads,
+        use_reader=settings.reader,
     )
 
 

@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,11 +131,18 @@ class ReaderSpec:
     top: int
     threshold: float
     extra_sentence_ratio: float
+    #: Whether the answerer uses the reader unless ``Settings.reader`` says otherwise.
+    default: bool = False
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ReaderSpec:
         try:
-            return cls(int(raw["top"]), float(raw["threshold"]), float(raw["extra_sentence_ratio"]))
+            return cls(
+                int(raw["top"]),
+                float(raw["threshold"]),
+                float(raw["extra_sentence_ratio"]),
+                bool(raw.get("default", False)),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed reader settings in the scorer: {exc}") from exc
 
@@ -315,10 +322,27 @@ class AnswerScorer:
 
     @classmethod
     def load(
-        cls, folder: Path | None = None, *, rerank_top: int | None = None, threads: int
+        cls,
+        folder: Path | None = None,
+        *,
+        rerank_top: int | None = None,
+        threads: int,
+        use_reader: bool | None = None,
     ) -> AnswerScorer:
+        """The scorer in ``folder`` (default: the bundled one). ``use_reader`` turns its trained
+        reader on or off (None: the model's own default, ``scorer.json``'s ``reader.default``)."""
         folder = folder or bundled_model_dir()
         spec = ScorerSpec.read(folder)
+        if use_reader and spec.reader is None:
+            raise ModelError(
+                f"the answer model at {folder} has no reader",
+                hint="unset RAG_READER, or train one with `rag train-reader`",
+            )
+        enabled = spec.reader is not None and (
+            spec.reader.default if use_reader is None else use_reader
+        )
+        if not enabled:
+            spec = replace(spec, reader=None)
         cross_dir = folder / CROSS_DIR
         cross = (
             CrossEncoder(cross_dir, threads=threads)

@@ -194,6 +194,8 @@ def select(out: Path, work: Path, recipe: Any, log: Callable[[str], None]) -> di
     log(f"chosen on validation: {chosen}")
     path = out / SCORER_FILE
     spec = json.loads(path.read_text(encoding="utf-8"))
+    # Whether the reader answers by default is a release decision, kept from the model folder.
+    chosen["default"] = bool((spec.get("reader") or {}).get("default", False))
     spec["reader"] = chosen
     path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     report = {"chosen": chosen, "threshold_curve": curve, "ratio_curve": ratios}

@@ -140,3 +140,35 @@ def test_a_reader_without_a_no_answer_score_is_refused() -> None:
     spec = dataclasses.replace(base, reader=ReaderSpec(3, 0.5, 0.5))
     with pytest.raises(ModelError, match="no-answer"):
         AnswerScorer(spec, None, reader=reader)
+
+
+def test_the_bundled_reader_is_opt_in_and_reads_with_its_own_choices(tmp_path: Path) -> None:
+    from rag.answering.base import make_answerer
+    from rag.settings import Settings
+
+    assert AnswerScorer.load(threads=1).reader is None  # the model's default: off
+    scorer = AnswerScorer.load(threads=1, use_reader=True)
+    assert scorer.reader is not None and scorer.spec.reader is not None
+    assert scorer.rerank_top == scorer.spec.reader.top
+    answerer = make_answerer(Settings(index_dir=tmp_path, reader=True))
+    candidates = candidates_from("cape", TEXT, date="1871")
+    draft = answerer.answer(
+        "What fuel did the lamp burn until 1880?", unit_vectors(candidates), candidates, []
+    )
+    assert draft.abstained or draft.sentences[0].text == "The lamp burned whale oil until 1880."
+
+
+def test_asking_for_a_reader_a_model_lacks_is_an_error(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from rag.answering.scorer import bundled_model_dir
+
+    folder = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), folder, ignore=shutil.ignore_patterns("reader"))
+    raw = json.loads((folder / "scorer.json").read_text(encoding="utf-8"))
+    del raw["reader"]
+    (folder / "scorer.json").write_text(json.dumps(raw), encoding="utf-8")
+    assert AnswerScorer.load(folder, threads=1).reader is None
+    with pytest.raises(ModelError, match="has no reader"):
+        AnswerScorer.load(folder, threads=1, use_reader=True)
