@@ -174,6 +174,7 @@ def select(out: Path, work: Path, recipe: Any, log: Callable[[str], None]) -> di
     import json
 
     from rag.answering.scorer import READER_DIR, SCORER_FILE, CrossEncoder
+    from rag.training.reader_card import CARD_FILE, reader_card
     from rag.training.reader_data import read_groups
     from rag.training.reader_select import (
         choose_ratio,
@@ -203,4 +204,6 @@ def select(out: Path, work: Path, recipe: Any, log: Callable[[str], None]) -> di
     if learning.is_file():
         report["learning_curve"] = json.loads(learning.read_text(encoding="utf-8"))
     (out / "reader-report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    exported = json.loads((out / READER_DIR / SCORER_FILE).read_text(encoding="utf-8"))
+    (out / CARD_FILE).write_text(reader_card(report, exported), encoding="utf-8")
     return chosen
