@@ -5,6 +5,11 @@ must be in the answer); a statement that names nothing near it (``broad`` patter
 decline; anything between is left out.
 
 Run: python scripts/make_compare_set.py eval/data/compare.v1.jsonl
+
+With ``--held-out`` it writes the held-out set instead (eval/data/compare.test.v1.jsonl): other
+topics and other countries than compare.v1's, built the same way, never used to choose a
+setting — it only reports:
+python scripts/make_compare_set.py eval/data/compare.test.v1.jsonl --held-out
 """
 
 import json
@@ -272,6 +277,155 @@ q(
     r"nuclear|DPRK|North Korea",
     r"nuclear|DPRK|North Korea|Pyongyang",
 )
+
+
+if "--held-out" in sys.argv[2:]:
+    # compare.test.v1: topics and countries compare.v1 does not use.
+    Q.clear()
+    q(
+        "hc01",
+        "What did Algeria say about Western Sahara?",
+        "country",
+        {"session": 78},
+        ["DZA", "NAM", "LSO", "TLS", "PNG", "ISL", "LUX"],
+        r"Western Sahara|Sahrawi|Polisario",
+        r"Sahara|Sahrawi|Polisario|Morocc",
+    )
+    q(
+        "hc02",
+        "What did Palau say about Taiwan?",
+        "country",
+        {"session": 78},
+        ["PLW", "MHL", "GTM", "VCT", "BLZ", "FIN", "HUN", "LKA"],
+        r"Taiwan",
+        r"Taiwan|Taipei|one China",
+    )
+    q(
+        "hc03",
+        "What did Burkina Faso say about the Sahel?",
+        "country",
+        {"session": 78},
+        ["BFA", "MLI", "BEL", "MRT", "PRY", "MNG", "SWE"],
+        r"Sahel",
+        r"Sahel|Mali\b|Niger\b|Burkina",
+    )
+    q(
+        "hc04",
+        "What did Malta say about Libya?",
+        "country",
+        {"session": 77},
+        ["MLT", "LBY", "COG", "TCD", "MAR", "LVA", "THA", "PER"],
+        r"Libya",
+        r"Libya|Tripoli",
+    )
+    q(
+        "hc05",
+        "What did South Sudan say about the war in Sudan?",
+        "country",
+        {"session": 78},
+        ["SSD", "DJI", "KEN", "TCD", "CHL", "URY", "MNG"],
+        r"Sudan\b",
+        r"Sudan|Khartoum|Darfur",
+    )
+    q(
+        "hc06",
+        "What did Tonga say about plastic pollution?",
+        "country",
+        {"session": 78},
+        ["TON", "WSM", "KIR", "SLB", "PER", "HRV", "MNG", "KGZ", "LAO"],
+        r"plastic",
+        r"plastic|pollution|marine|ocean",
+    )
+    q(
+        "hc07",
+        "What did Guyana say about Venezuela?",
+        "country",
+        {"session": 78},
+        ["GUY", "ATG", "BRB", "KNA", "DMA", "PHL", "THA", "VNM"],
+        r"Venezuela",
+        r"Venezuela|Essequibo|Caracas",
+    )
+    q(
+        "hc08",
+        "What did Kuwait say about Iraq?",
+        "country",
+        {"session": 78},
+        ["KWT", "IRQ", "GEO", "POL", "PRY", "GHA", "SVN"],
+        r"Iraq",
+        r"Iraq|Baghdad",
+    )
+    q(
+        "hs01",
+        "What did Poland say about Belarus?",
+        "session",
+        {"country": "POL"},
+        ["75", "76", "77", "78", "79"],
+        r"Belarus",
+        r"Belarus|Minsk|Lukashenk",
+    )
+    q(
+        "hs02",
+        "What did Kenya say about Somalia?",
+        "session",
+        {"country": "KEN"},
+        ["75", "76", "77", "78", "79"],
+        r"Somali",
+        r"Somali|Shabaab|Mogadishu",
+    )
+    q(
+        "hs03",
+        "What did Viet Nam say about the South China Sea?",
+        "session",
+        {"country": "VNM"},
+        ["75", "76", "77", "78", "79"],
+        r"South China Sea|East Sea",
+        r"South China Sea|East Sea|UNCLOS|Law of the Sea",
+    )
+    q(
+        "hs04",
+        "What did the Netherlands say about flight MH17?",
+        "session",
+        {"country": "NLD"},
+        ["75", "76", "77", "78", "79"],
+        r"MH17|MH-17",
+        r"MH17|MH-17|flight|downing",
+    )
+    q(
+        "hs05",
+        "What did Guatemala say about Taiwan?",
+        "session",
+        {"country": "GTM"},
+        ["75", "76", "77", "78", "79"],
+        r"Taiwan",
+        r"Taiwan|Taipei|China",
+    )
+    q(
+        "hs06",
+        "What did the Democratic Republic of the Congo say about Rwanda?",
+        "session",
+        {"country": "COD"},
+        ["75", "76", "77", "78", "79"],
+        r"Rwanda|M23",
+        r"Rwanda|M23|Kigali",
+    )
+    q(
+        "hs07",
+        "What did Estonia say about Belarus?",
+        "session",
+        {"country": "EST"},
+        ["75", "76", "77", "78", "79"],
+        r"Belarus",
+        r"Belarus|Minsk|Lukashenk",
+    )
+    q(
+        "hs08",
+        "What did Chad say about Sudan?",
+        "session",
+        {"country": "TCD"},
+        ["75", "76", "77", "78", "79"],
+        r"Sudan\b",
+        r"Sudan|Khartoum|Darfur",
+    )
 
 out = []
 stats = dict(answer=0, decline=0, skipped=0)

@@ -402,3 +402,22 @@ def test_markdown_and_text_show_every_group() -> None:
     assert "1. CHN statement (`ungdc:CHN`, 10-47)" in md
     text = format_comparison(table)
     assert "United States (USA): declined" in text and "XYZ: no documents" in text
+
+
+def test_the_held_out_compare_set_is_apart_from_the_tuning_set() -> None:
+    """compare.test.v1 (the held-out report) loads, asks by country and by session, has cells
+    that must decline, and shares no country with compare.v1 (on which the wording was chosen)."""
+    from eval.compare import COMPARE_SET, load_compare_set
+
+    held_out = load_compare_set(COMPARE_SET.with_name("compare.test.v1.jsonl"))
+    tuning = load_compare_set()
+
+    def countries(questions: list[Any]) -> set[str]:
+        out = {q.filters["country"] for q in questions if "country" in q.filters}
+        return out | {g for q in questions if q.by == "country" for g in q.groups}
+
+    assert len(held_out) >= 12
+    assert {q.by for q in held_out} == {"country", "session"}
+    assert any(c == "decline" for q in held_out for c in q.cells.values())
+    assert not countries(held_out) & countries(tuning)
+    assert not {q.question for q in held_out} & {q.question for q in tuning}
