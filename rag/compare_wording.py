@@ -7,10 +7,10 @@ not name it. The rule:
 
 - **Country** (grouping by ``country``, or any key whose values are ISO 3166 codes): the country
   the question names as the *speaker* is replaced by the group's country name. A country is the
-  speaker when an auxiliary comes just before it ("did China say", "has Japan called"), a verb of
-  speech just after it ("China said", "Japan argues"), "according to" before it, or its
+  speaker when an auxiliary comes just before it ("did China say", "has Kenya called"), a verb of
+  speech just after it ("China said", "Kenya argues"), "according to" before it, or its
   possessive names a position ("China's position/view/stance/line/statement"). Any other country
-  is the topic and stays ("What did China say about Taiwan?" asked of Japan: "What did Japan say
+  is the topic and stays ("What did China say about Taiwan?" asked of Kenya: "What did Kenya say
   about Taiwan?").
 - **Year** (grouping by ``date``/``year`` or ``session``): "in 2023" / "during 2023" becomes the
   group's year; a year that is not the time frame ("the 2015 Paris Agreement") stays.
@@ -189,7 +189,7 @@ def find_mentions(
 ) -> list[Mention]:
     """The spans of ``question`` naming the grouping dimension ``by`` (see the module's rule);
     with ``country_fixed`` (the filters hold one country) also the speaker country, which the
-    neutral wording words out as well ("What did Japan say…" by session of Japan's statements:
+    neutral wording words out as well ("What did Kenya say…" by session of Kenya's statements:
     "What did the country say…")."""
     found: list[Mention] = []
     if country_like or country_fixed:

@@ -20,8 +20,6 @@ from rag.settings import Settings
 
 AddCommon = Callable[[argparse.ArgumentParser], None]
 
-ARTICLE = "japan-sweden-security-cooperation.txt"
-
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -113,10 +111,10 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
             policy_index = Path(args.policy_index)
         else:
             inputs = [
-                Path(__file__).resolve().parents[1] / "data" / ARTICLE,
+                *sorted((Path(__file__).resolve().parents[1] / "data").glob("*.txt")),
                 shared / "corpora" / "history-state-gov.jsonl",
                 shared / "corpora" / "un-general-debate-2020-2024.jsonl",
-            ]
+            ]  # the bundled sample article, then both corpora
             policy_index = ensure_index(work / "policy-index", iter_documents(inputs), log)
         if args.squad_index:
             squad_index = Path(args.squad_index)

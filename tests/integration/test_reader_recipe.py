@@ -83,7 +83,8 @@ def test_train_resume_export_select_and_answer(tmp_path: Path) -> None:
     assert spec["reader"] == chosen
     assert (out / "reader-report.json").is_file()
 
-    scorer = AnswerScorer.load(out, threads=1)
+    assert AnswerScorer.load(out, threads=1).reader is None  # opt-in: the folder's default
+    scorer = AnswerScorer.load(out, threads=1, use_reader=True)
     assert scorer.reader is not None
     text = "The keeper burned whale oil in the lamp. Gulls nested on the northern rocks."
     candidates = candidates_from("harbour", text)
