@@ -289,13 +289,20 @@ class QASystem:
         filters = coerce_filters(filters)
         params = self.params(k, mode)
         flt = filters.to_chunk_filter() if filters is not None else None
-        vector = None if params.mode == "lexical" else query_vector
-        if vector is None and params.mode != "lexical":
-            vector = self.encoder.encode_query(text)
+        vector = self._query_vector(text, params.mode, query_vector)
         with self._store.snapshot() as snap:
             if filters is not None:
                 check_filters(filters, snap, self._metadata_values(snap))
             return retrieve(snap, text, vector, params, flt, language=detect_language(text))
+
+    def _query_vector(
+        self, text: str, mode: RetrievalMode, given: np.ndarray | None
+    ) -> np.ndarray | None:
+        """None for lexical retrieval (it needs no vector), else ``given`` or the question's
+        encoding."""
+        if mode == "lexical":
+            return None
+        return self.encoder.encode_query(text) if given is None else given
 
     def evidence(
         self,
@@ -328,10 +335,7 @@ class QASystem:
         flt = filters.to_chunk_filter() if filters is not None else None
         # Lexical retrieval needs no vector, and the answerer then uses its variant fitted on
         # BM25-only candidates without similarity features (see the model card).
-        if params.mode == "lexical":
-            query_vector = None
-        elif query_vector is None:
-            query_vector = self.encoder.encode_query(text)
+        query_vector = self._query_vector(text, params.mode, query_vector)
         t1 = time.perf_counter()
         with self._store.snapshot() as snap:
             if filters is not None:

@@ -32,6 +32,29 @@ def positive_int(text: str) -> int:
     return value
 
 
+def shared_folder(given: str | None, needed: str, what: str) -> Path:
+    """The shared material (``given``, else ``<repo>/../shared``), checked to hold
+    ``benchmarks/<needed>`` (``what`` names it in the error)."""
+    shared = Path(given) if given else Path(__file__).resolve().parents[2].parent / "shared"
+    if not (shared / "benchmarks" / needed).is_file():
+        benchmark = needed.split("/")[0]
+        raise ConfigurationError(
+            f"no {what} training data under {shared}",
+            hint=f"pass --shared DIR, the folder that holds benchmarks/{benchmark}",
+        )
+    return shared
+
+
+def stage_log() -> Callable[[str], None]:
+    """A logger for a long recipe: each line on standard error with the seconds since start."""
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:7.0f} s] {message}", file=sys.stderr, flush=True)
+
+    return log
+
+
 def register(subparsers: Any, add_common: AddCommon) -> None:
     p = subparsers.add_parser(
         "train-answerer",
@@ -76,19 +99,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from rag.training.cross_encoder import CrossEncoderRecipe
     from rag.training.recipe import run
 
-    shared = (
-        Path(args.shared) if args.shared else Path(__file__).resolve().parents[2].parent / "shared"
-    )
-    if not (shared / "benchmarks" / "squad-train" / "questions.jsonl").is_file():
-        raise ConfigurationError(
-            f"no SQuAD training data under {shared}",
-            hint="pass --shared DIR, the folder that holds benchmarks/squad-train",
-        )
-    started = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:7.0f} s] {message}", file=sys.stderr, flush=True)
-
+    shared = shared_folder(args.shared, "squad-train/questions.jsonl", "SQuAD")
+    log = stage_log()
     recipe = CrossEncoderRecipe(layers=args.layers, steps=args.steps, seed=args.seed)
     report = run(
         shared,

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConfigurationError
 from rag.settings import Settings
+from rag.training.cli import positive_int, shared_folder, stage_log
 
 AddCommon = Callable[[argparse.ArgumentParser], None]
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
-    return value
 
 
 def register(subparsers: Any, add_common: AddCommon) -> None:
@@ -61,12 +52,12 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
         default="rag/answering/model",
         help="the model folder the reader goes into, as reader/ (default: the bundled one)",
     )
-    p.add_argument("--steps", type=_positive, default=1500, help="training steps (default 1500)")
-    p.add_argument("--layers", type=_positive, default=4, help="MiniLM layers kept (default 4)")
+    p.add_argument("--steps", type=positive_int, default=1500, help="training steps (default 1500)")
+    p.add_argument("--layers", type=positive_int, default=4, help="MiniLM layers kept (default 4)")
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
     p.add_argument(
         "--stop-after",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="end this sitting after N steps; the next run resumes from the checkpoint",
     )
@@ -88,19 +79,9 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     from rag.training.reader_recipe import build_groups, load_all, validation_sample
     from rag.training.stages import ensure_index
 
-    shared = (
-        Path(args.shared) if args.shared else Path(__file__).resolve().parents[2].parent / "shared"
-    )
-    if not (shared / "benchmarks" / "policy-qa" / "train.jsonl").is_file():
-        raise ConfigurationError(
-            f"no policy-qa training data under {shared}",
-            hint="pass --shared DIR, the folder that holds benchmarks/policy-qa",
-        )
+    shared = shared_folder(args.shared, "policy-qa/train.jsonl", "policy-qa")
     work = Path(args.work)
-    started = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:7.0f} s] {message}", file=sys.stderr, flush=True)
+    log = stage_log()
 
     recipe = ReaderRecipe(layers=args.layers, steps=args.steps, seed=args.seed)
     folder = work / f"run-L{recipe.layers}-s{recipe.seed}"

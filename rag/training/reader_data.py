@@ -160,7 +160,8 @@ def policy_label(q: PolicyQuestion, spans: Sequence[tuple[int, int]], c: Candida
 
 def ranked(scorer: AnswerScorer, ev: Evidence) -> list[Candidate]:
     """The evidence's candidates in the feature scorer's order (stage 1), best first."""
-    return scorer.first_stage(analyse_question(ev.question), ev.query_vector, ev.candidates)
+    analysis = ev.analysis or analyse_question(ev.question)
+    return scorer.first_stage(analysis, ev.query_vector, ev.candidates)
 
 
 def _same_text(a: str, b: str) -> bool:

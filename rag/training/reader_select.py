@@ -102,10 +102,9 @@ def cited_f1(r: Read, ratio: float, max_sentences: int = 3) -> float:
     """F1 of the sentences the answerer would cite (the best, then those whose probability
     reaches ``ratio`` of its, at most ``max_sentences``) against the gold ones."""
     best = float(r.shares.max())
-    order = np.argsort(-r.shares, kind="stable")
-    cited = {int(i) for i in order if reaches(float(r.shares[i]), best, ratio)}
-    cited = {int(i) for i in order if int(i) in cited}
-    cited = set(sorted(cited, key=lambda i: -r.shares[i])[:max_sentences])
+    order = [int(i) for i in np.argsort(-r.shares, kind="stable")]
+    cited = {i for i in order if reaches(float(r.shares[i]), best, ratio)}
+    cited = set([i for i in order if i in cited][:max_sentences])
     gold = {i for i, y in enumerate(r.labels) if y == 1}
     hit = len(cited & gold)
     if not hit:
