@@ -484,7 +484,7 @@ def cli_inputs(replay: Replay) -> None:
         (["ask", QUESTION, "--filter", b"doc_id=\xff", *ix], 2, "not UTF-8"),
         (["ask", "--file", "/dev/zero", *ix], 4, "more than"),
         (["ingest", str(ARTICLE), *ix, "--ray", "bogus:99999"], 2, "--ray 'bogus:99999'"),
-        (["train-answerer", "--steps", "-1"], 2, "positive whole number"),
+        (["train-reader", "--steps", "-1"], 2, "positive whole number"),
     )
     for args, code, needle in bad:
         label = " ".join(a.decode("latin-1") if isinstance(a, bytes) else str(a) for a in args[:4])

@@ -4,8 +4,7 @@ Nothing here knows a topic: similarity from the embedding model, the retrievers'
 overlap weighted by rarity among the candidates, whether the sentence holds the kind of answer
 the question asks for (a date for *when*, a number for *how many*, a name for *who*), whether it
 names what the question names, where it stands, and how close its passage is to the question in
-the embedding space (absolute, so that a collection that never covers the topic shows). The
-cross-encoder's score joins these when it runs (:mod:`rag.answering.scorer`).
+the embedding space (absolute, so that a collection that never covers the topic shows).
 """
 
 from __future__ import annotations
@@ -48,7 +47,6 @@ BASE_FEATURES = (
     "best_passage_cosine",
     "document_length",
 )
-CROSS_FEATURES = ("cross", "cross_gap", "cross_rank")
 #: What the answerability model reads: the sentence scorer's logit for its best candidate, that
 #: logit's lead over the runner-up, and the best candidate's own feature row.
 ANSWERABILITY_FEATURES = ("best_logit", "logit_gap", *BASE_FEATURES)
@@ -165,9 +163,3 @@ def answerability_features(logits: np.ndarray, matrix: np.ndarray) -> np.ndarray
     best = int(order[0])
     gap = float(logits[best] - logits[order[1]]) if len(order) > 1 else LONE_CANDIDATE_GAP
     return np.concatenate([[float(logits[best]), gap], matrix[best]]).astype(np.float32)
-
-
-def cross_features(scores: np.ndarray) -> np.ndarray:
-    """Columns for the cross-encoder's logits over the candidates it read."""
-    scores = scores.astype(np.float32)
-    return np.stack([scores, scores - scores.max(), _recip_ranks(scores)], axis=1)

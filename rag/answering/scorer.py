@@ -2,15 +2,17 @@
 
 Trained on SQuAD-derived data (``rag train-answerer``, see the model card):
 
-1. a logistic model over general features (:mod:`rag.answering.features`) ranks every candidate;
-2. optionally, a small cross-encoder (MiniLM, int8 ONNX) reads the question with each of the
-   ``rerank_top`` best candidates, and a second logistic model over the features plus the
-   cross-encoder's score gives the final probability;
-3. an answerability model reads the best candidate's logit, its lead over the runner-up and its
+1. a logistic model over general features (:mod:`rag.answering.features`) ranks every candidate
+   and gives each a probability that it answers;
+2. an answerability model reads the best candidate's logit, its lead over the runner-up and its
    features, and gives the probability that the best sentence answers the question at all — the
    number the abstention threshold is compared with. It was trained with three kinds of
    unanswerable question: SQuAD 2.0's, questions asked of the collection without their article,
    and questions whose answer sentences were taken out of the retrieved evidence.
+
+Optionally (``rag train-reader``, ``scorer.json``'s ``reader``), a trained reader — a
+cross-encoder (MiniLM, int8 ONNX) with a learned no-answer slot — reads the question with each of
+stage 1's ``top`` best candidates and decides instead (:mod:`rag.answering.reader`).
 
 The query path needs only numpy, ONNX Runtime and tokenizers: no torch.
 """
@@ -31,10 +33,8 @@ from rag.answering.evidence import Candidate
 from rag.answering.features import (
     ANSWERABILITY_FEATURES,
     BASE_FEATURES,
-    CROSS_FEATURES,
     answerability_features,
     candidate_features,
-    cross_features,
 )
 from rag.answering.fingerprint import FEATURE_MODULES, READER_MODULES, code_fingerprint
 from rag.answering.question import QuestionAnalysis
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCORER_FILE = "scorer.json"
-CROSS_DIR = "cross-encoder"
 READER_DIR = "reader"
 
 
@@ -149,14 +148,13 @@ class ReaderSpec:
 
 @dataclass(frozen=True)
 class ScorerSpec:
-    """What ``scorer.json`` holds: the stages, the threshold and the ratio a further answer
-    sentence's probability must reach of the best one's, both chosen on validation data, and the
-    same fitted for questions without a query vector (``lexical``)."""
+    """What ``scorer.json`` holds: the sentence scorer, the answerability model, the threshold
+    and the ratio a further answer sentence's probability must reach of the best one's, both
+    chosen on validation data, the same fitted for questions without a query vector
+    (``lexical``), and how the reader is used (``reader``)."""
 
     first: LogisticModel
-    second: LogisticModel | None
     threshold: float
-    rerank_top: int
     extra_sentence_ratio: float
     answerability: LogisticModel | None = None
     lexical: ScorerSpec | None = None
@@ -164,8 +162,15 @@ class ScorerSpec:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ScorerSpec:
+        if raw.get("second") or raw.get("rerank_top"):
+            # Models from before the stacked cross-encoder stage was removed wrote these keys
+            # (null and 0 when unused, as in every shipped model): only a used one is refused.
+            raise ModelError(
+                "the answer scorer uses a stacked cross-encoder stage, which this version "
+                "no longer runs",
+                hint="rebuild it with `rag train-answerer`",
+            )
         first = LogisticModel.from_dict(raw["first"])
-        second = LogisticModel.from_dict(raw["second"]) if raw.get("second") else None
         answerability = (
             LogisticModel.from_dict(raw["answerability"]) if raw.get("answerability") else None
         )
@@ -173,9 +178,7 @@ class ScorerSpec:
         reader = ReaderSpec.from_dict(raw["reader"]) if raw.get("reader") else None
         return cls(
             first,
-            second,
             float(raw["threshold"]),
-            int(raw["rerank_top"]),
             float(raw["extra_sentence_ratio"]),
             answerability,
             lexical,
@@ -229,7 +232,7 @@ def answer_probabilities(model: LogisticModel | None, rows: np.ndarray) -> np.nd
 
 
 class CrossEncoder:
-    """The (question, sentence) cross-encoder in ONNX Runtime; loads on first use."""
+    """A (question, text) cross-encoder in ONNX Runtime — the reader; loads on first use."""
 
     def __init__(self, folder: Path, *, threads: int) -> None:
         self.folder = folder
@@ -242,7 +245,8 @@ class CrossEncoder:
         self.max_length = int(spec["max_length"])
         if spec.get("null_logit") is not None:  # a reader: its input text is built by our code
             check_fingerprint(path, spec.get("input_fingerprint"), READER_MODULES)
-        #: The learned score of "no candidate answers" (a reader's; None for a plain reranker).
+        #: The learned score of "no candidate answers" (None: a model without one, which
+        #: the answerer refuses).
         self.null_logit: float | None = (
             float(spec["null_logit"]) if spec.get("null_logit") is not None else None
         )
@@ -294,25 +298,25 @@ class ScoredCandidates:
 
 
 class AnswerScorer:
-    """Both stages behind one call. ``rerank_top=0`` (or no cross-encoder) uses stage 1 only."""
+    """The sentence scorer and the answerability model behind one call, or the reader when the
+    spec has one (``spec.reader``) and ``reader`` is given. The reader reads stage 1's
+    ``rerank_top`` best candidates: ``spec.reader.top`` unless overridden (``0``: stage 1 only)."""
 
     def __init__(
         self,
         spec: ScorerSpec,
-        cross: CrossEncoder | None,
         *,
         rerank_top: int | None = None,
         reader: CrossEncoder | None = None,
     ) -> None:
         self.spec = spec
-        self.cross = cross if spec.second is not None else None
         self.reader = reader if spec.reader is not None else None
         if self.reader is not None and self.reader.null_logit is None:
             raise ModelError(
                 f"the reader at {self.reader.folder} has no no-answer score",
                 hint="re-export it with `rag train-reader --export-only`",
             )
-        default_top = spec.reader.top if spec.reader is not None else spec.rerank_top
+        default_top = spec.reader.top if spec.reader is not None else 0
         self.rerank_top = default_top if rerank_top is None else rerank_top
         if not spec.features_match():
             raise ModelError(
@@ -330,7 +334,8 @@ class AnswerScorer:
         use_reader: bool | None = None,
     ) -> AnswerScorer:
         """The scorer in ``folder`` (default: the bundled one). ``use_reader`` turns its trained
-        reader on or off (None: the model's own default, ``scorer.json``'s ``reader.default``)."""
+        reader on or off (None: the model's own default, ``scorer.json``'s ``reader.default``);
+        ``rerank_top`` overrides how many candidates the reader reads."""
         folder = folder or bundled_model_dir()
         spec = ScorerSpec.read(folder)
         if use_reader and spec.reader is None:
@@ -343,12 +348,6 @@ class AnswerScorer:
         )
         if not enabled:
             spec = replace(spec, reader=None)
-        cross_dir = folder / CROSS_DIR
-        cross = (
-            CrossEncoder(cross_dir, threads=threads)
-            if (cross_dir / "model.onnx").is_file()
-            else None
-        )
         reader_dir = folder / READER_DIR
         reader = (
             CrossEncoder(reader_dir, threads=threads)
@@ -360,12 +359,11 @@ class AnswerScorer:
                 f"the answer scorer at {folder} uses a reader, but {reader_dir} holds none",
                 hint="reinstall the package, or rebuild the reader with `rag train-reader`",
             )
-        return cls(spec, cross, rerank_top=rerank_top, reader=reader)
+        return cls(spec, rerank_top=rerank_top, reader=reader)
 
     def warm_up(self) -> None:
-        for model in (self.cross, self.reader):
-            if model is not None:
-                model.warm_up()
+        if self.reader is not None:
+            self.reader.warm_up()
 
     def first_stage(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
@@ -389,30 +387,15 @@ class AnswerScorer:
         order = np.argsort(-first, kind="stable")
         if self.reader is not None and self.spec.reader is not None and self.rerank_top > 0:
             return self._read(q, candidates, feats.typed, order, self.reader, self.spec.reader)
-        second = spec.second
-        if self.cross is None or second is None or self.rerank_top <= 0 or not candidates:
-            p_answer = 0.0
-            if candidates:
-                row = answerability_features(logits, feats.matrix)[None, :]
-                p_answer = float(answer_probabilities(spec.answerability, row)[0])
-            return ScoredCandidates(
-                [candidates[i] for i in order],
-                first[order],
-                [feats.typed[i] for i in order],
-                p_answer,
-                spec.threshold,
-                spec.extra_sentence_ratio,
-            )
-        top = order[: self.rerank_top]
-        cross = self.cross.score(q.text, [candidates[i].sentence.text for i in top])
-        final = second.predict(np.hstack([feats.matrix[top], cross_features(cross)]))
-        reorder = np.argsort(-final, kind="stable")
-        chosen = top[reorder]
+        p_answer = 0.0
+        if candidates:
+            row = answerability_features(logits, feats.matrix)[None, :]
+            p_answer = float(answer_probabilities(spec.answerability, row)[0])
         return ScoredCandidates(
-            [candidates[i] for i in chosen],
-            final[reorder],
-            [feats.typed[i] for i in chosen],
-            float(final[reorder][0]),
+            [candidates[i] for i in order],
+            first[order],
+            [feats.typed[i] for i in order],
+            p_answer,
             spec.threshold,
             spec.extra_sentence_ratio,
         )
@@ -444,6 +427,3 @@ class AnswerScorer:
             rspec.threshold,
             rspec.extra_sentence_ratio,
         )
-
-
-ALL_FEATURES = BASE_FEATURES + CROSS_FEATURES

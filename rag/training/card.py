@@ -24,16 +24,19 @@ def answerability_report(results: Sequence[AnswerabilityResult]) -> list[dict[st
 
 
 def stages_report(results: Sequence[StageResult]) -> list[dict[str, Any]]:
-    return [
-        {"rerank_top": r.rerank_top, "top1": round(r.top1, 4), "auc": round(r.auc, 4)}
-        for r in results
-    ]
+    return [{"top1": round(r.top1, 4), "auc": round(r.auc, 4)} for r in results]
+
+
+def sentence_scorer(stages: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The sentence scorer's validation figures among the report's stages (a report from before
+    the stacked cross-encoder stage was removed also lists that stage at each depth it tried)."""
+    return next(r for r in stages if not r.get("rerank_top"))
 
 
 def lexical_summary(fitted: Fitted) -> dict[str, Any]:
     """What the report keeps of the lexical-only variant."""
     return {
-        "stages": stages_report(fitted.results),
+        "stages": stages_report([fitted.stage]),
         "answerability": answerability_report(fitted.answerability_results),
         "chosen": {
             "answerability": fitted.answerability is not None,
@@ -53,14 +56,10 @@ KIND_NAMES = {
 def model_card(report: dict[str, Any]) -> str:
     """The model card shipped beside the weights, from the training report."""
     split = report["split"]
-    recipe = report["recipe"]
     chosen = report["chosen"]
     point = chosen["threshold"]
     kinds = [k for k in KIND_NAMES if k in point.get("declined_by_kind", {})]
-    stages = "\n".join(
-        f"| {r['rerank_top'] or 'features only'} | {r['top1']:.3f} | {r['auc']:.3f} |"
-        for r in report["stages"]
-    )
+    stage = sentence_scorer(report["stages"])
     shapes = shapes_card(report.get("by_shape") or {}, kinds)
     fusion, by_k = fusion_card(report.get("fusion", []), chosen)
     answerability = "\n".join(
@@ -80,10 +79,6 @@ def model_card(report: dict[str, Any]) -> str:
         for p in report["threshold_curve"]
         if round(p["threshold"] * 1000) % 50 == 0
         or (p["threshold"] <= 0.1 and round(p["threshold"] * 1000) % 10 == 0)
-    )
-    ce_curve = "\n".join(
-        f"| {int(c['step'])} | {c['top1']:.3f} | {c['seconds']:.0f} |"
-        for c in report["cross_encoder_curve"]
     )
     q = {
         name: sum(v.values()) if isinstance(v, dict) else v
@@ -118,10 +113,8 @@ threshold below.
 2. Answerability model (when chosen) — logistic regression over the best sentence's logit, its
    lead over the runner-up and its feature row; its probability is what the threshold is
    compared with.
-3. Cross-encoder stage (when `rerank_top` > 0) — all-MiniLM-L6-v2 cut to its first
-   {recipe["layers"]} layers, mean pooling, one linear unit, int8 ONNX, reading the question with
-   each of the `rerank_top` best candidates; a second logistic regression over the features plus
-   its score gives the final probability.
+
+The optional trained reader (`RAG_READER=true`) has a card of its own, `READER_CARD.md`.
 
 **Data.** `../shared/benchmarks/squad-train` (SQuAD 1.1/2.0 dev pages, Wikipedia, CC BY-SA 4.0;
 disjoint from `squad-politics`). Each question was run through the product's own hybrid
@@ -137,10 +130,10 @@ three kinds: SQuAD 2.0's own (adversarial rewrites), each question asked of the 
 with **its answer sentences removed** from the evidence (the topic is there, the answer is not).
 
 **Splits (whole articles).** train {len(split["train"])} articles ({q["train"]} question
-variants) — the sentence scorer, the answerability model and the cross-encoder; calibration
-{len(split["calibration"])} articles ({q["calibration"]}) — the cross-encoder stage, and the
-answerability model with the training articles; validation {len(split["validation"])} articles
-({q["validation"]}) — the fusion weight, the stage choices and the threshold. Validation
+variants) — the sentence scorer and the answerability model; calibration
+{len(split["calibration"])} articles ({q["calibration"]}) — the answerability model, with the
+training articles; validation {len(split["validation"])} articles ({q["validation"]}) — the
+fusion weight, the models' choices and the threshold. Validation
 articles: {", ".join(split["validation"])}. The article's evaluation set and `squad-politics`
 were never used to choose anything.
 
@@ -163,19 +156,9 @@ The best of each RRF constant (over both scorings and every weight):
 |---|---|---|---|---|
 {by_k}
 
-**Sentence scorer, validation** (top-1: the best sentence is a gold sentence, among answerable
-questions whose gold sentence was retrieved; AUC: best probability, answerable vs SQuAD
-unanswerable):
-
-| cross-encoder depth | top-1 | AUC |
-|---|---|---|
-{stages}
-
-Cross-encoder learning curve (top-1 on 120 validation questions, candidates ranked by it alone):
-
-| step | top-1 | seconds |
-|---|---|---|
-{ce_curve}
+**Sentence scorer, validation:** top-1 {stage["top1"]:.3f} (the best sentence is a gold
+sentence, among answerable questions whose gold sentence was retrieved), AUC {stage["auc"]:.3f}
+(best probability, answerable vs SQuAD unanswerable).
 
 **Whether to answer, validation** (AUC: answerable questions answered with a gold sentence vs
 each kind of unanswerable question; then, at the threshold rule below, the share of answerable
@@ -185,7 +168,7 @@ questions declined and of each kind of unanswerable one declined):
 |---{kind_rule}|---|---{kind_rule}|
 {answerability}
 
-**Chosen:** depth {chosen["rerank_top"]}, {decided},
+**Chosen:** {decided},
 threshold **{point["threshold"]}** — the rule: decline as many unanswerable questions as possible
 while declining at most 10% of answerable ones. At it, on validation:
 {point["answered_correct"]:.3f} of answerable questions answered with a gold sentence,
@@ -204,8 +187,7 @@ Abstention on validation, by threshold:
 most are answered. Questions about what the collection never covers, and questions whose answer
 sentence is missing, are declined far more reliably. Paraphrases that share few words with the
 answer lean on the bi-encoder's cosine alone: the lowest overlap quartile above is where the
-scorer is weakest. English only: the bi-encoder and the cross-encoder
-are English models.
+scorer is weakest. English only: the bi-encoder is an English model.
 """
 
 
@@ -274,7 +256,7 @@ def lexical_card(lexical: dict[str, Any] | None, kinds: Sequence[str]) -> str:
     """The model card's paragraph on the lexical-only variant."""
     if not lexical:
         return ""
-    top = lexical["stages"][0]
+    top = sentence_scorer(lexical["stages"])
     point = lexical["chosen"]["threshold"]
     declined = ", ".join(
         f"{point['declined_by_kind'].get(k, 0.0):.3f} of {KIND_NAMES[k]}" for k in kinds

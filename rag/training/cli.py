@@ -1,8 +1,8 @@
 """``rag train-answerer``: the recipe behind the bundled answer scorer, runnable by anyone.
 
 Not part of ``make test`` or CI: it needs ``../shared`` and, on two CPU cores, about 15 minutes
-with ``--no-cross-encoder`` (fusion weight, features, sentence and answerability models, both
-variants) and about an hour with the cross-encoder.
+(fusion weight, features, sentence and answerability models, both variants). The reader is
+trained apart (``rag train-reader``, :mod:`rag.training.reader_cli`).
 """
 
 from __future__ import annotations
@@ -62,10 +62,10 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
         description="Train the answer scorer on benchmarks/squad-train with a fixed seed: "
         "the training indexes (the articles as paragraphs and as long documents), the RRF dense "
         "weight, labelled candidates (as asked, article "
-        "removed, answer removed), the cross-encoder, the sentence and answerability models "
+        "removed, answer removed), the sentence and answerability models "
         "(hybrid and lexical-only variants) and the abstention thresholds, all chosen on "
-        "validation articles. Writes scorer.json, cross-encoder/ (when chosen), "
-        "training-report.json and MODEL_CARD.md into --out.",
+        "validation articles. Writes scorer.json (keeping the reader settings of one already "
+        "there), training-report.json and MODEL_CARD.md into --out.",
     )
     p.add_argument("--shared", metavar="DIR", help="shared material (default: <repo>/../shared)")
     p.add_argument(
@@ -80,39 +80,17 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
         default="rag/answering/model",
         help="where the model goes (default: rag/answering/model, the bundled one)",
     )
-    p.add_argument(
-        "--steps", type=positive_int, default=450, help="cross-encoder steps (default 450)"
-    )
-    p.add_argument("--layers", type=positive_int, default=2, help="MiniLM layers kept (default 2)")
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
-    p.add_argument(
-        "--no-cross-encoder",
-        action="store_true",
-        help="fit the logistic stages only, reusing a cross-encoder already in --out",
-    )
     p.set_defaults(handler=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from rag.training.cross_encoder import CrossEncoderRecipe
     from rag.training.recipe import run
 
     shared = shared_folder(args.shared, "squad-train/questions.jsonl", "SQuAD")
-    log = stage_log()
-    recipe = CrossEncoderRecipe(layers=args.layers, steps=args.steps, seed=args.seed)
-    report = run(
-        shared,
-        Path(args.work),
-        Path(args.out),
-        recipe=recipe,
-        train_cross=not args.no_cross_encoder,
-        log=log,
-    )
+    report = run(shared, Path(args.work), Path(args.out), seed=args.seed, log=stage_log())
     chosen = report["chosen"]
-    print(
-        f"scorer written to {args.out}: rerank top {chosen['rerank_top']}, "
-        f"threshold {chosen['threshold']['threshold']}"
-    )
+    print(f"scorer written to {args.out}: threshold {chosen['threshold']['threshold']}")
     return 0

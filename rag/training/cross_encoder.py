@@ -1,58 +1,22 @@
-"""A small cross-encoder that reads (question, sentence) and scores "this sentence answers".
+"""The MiniLM cross-encoder the reader is built on (:mod:`rag.training.reader`): it reads
+(question, text) and gives one logit.
 
 Built with sentence-transformers from the bundled all-MiniLM-L6-v2 weights, truncated to its
 first ``layers`` transformer layers, mean-pooled (this checkpoint's CLS pooler gives near-equal
-logits for any input, so a head on it does not learn) and topped with one linear unit. Trained
-with a listwise loss: softmax over each question's candidates, for questions that have an answer.
-An optional pointwise logistic term collapsed the model to a constant score here, so it is off by
-default; the calibrated probability comes from the logistic stage that reads this model's score.
-Exported to ONNX and quantised to int8 for the query path, which never imports torch.
+logits for any input, so a head on it does not learn) and topped with one linear unit. Exported
+to ONNX and quantised to int8 for the query path, which never imports torch.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import random
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from rag.training.schedule import cycling_batches, warmup_cosine
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainGroup:
-    """One question and its candidate sentences with labels (1 answers, 0 does not)."""
-
-    question: str
-    sentences: tuple[str, ...]
-    labels: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class CrossEncoderRecipe:
-    layers: int = 2
-    max_length: int = 80
-    questions_per_batch: int = 4
-    candidates_per_question: int = 6
-    freeze_word_embeddings: bool = True
-    steps: int = 450
-    learning_rate: float = 1e-4
-    head_learning_rate: float = 2e-3
-    warmup_steps: int = 50
-    pointwise_weight: float = 0.0
-    eval_every: int = 75
-    seed: int = 13
-    threads: int = 2
 
 
 def build_model(base_path: str, layers: int, max_length: int) -> Any:
@@ -78,43 +42,6 @@ def score_pairs(model: Any, pairs: Sequence[tuple[str, str]]) -> Any:
     return out["sentence_embedding"].squeeze(-1)
 
 
-def _sample_group(group: TrainGroup, n: int, rng: random.Random) -> tuple[list[str], list[int]]:
-    """The positive (when there is one) first, then negatives up to ``n`` candidates in all."""
-    pos = [i for i, y in enumerate(group.labels) if y == 1]
-    neg = [i for i, y in enumerate(group.labels) if y == 0]
-    rng.shuffle(neg)
-    chosen = ([rng.choice(pos)] if pos else []) + neg[: n - (1 if pos else 0)]
-    return [group.sentences[i] for i in chosen], [group.labels[i] for i in chosen]
-
-
-def evaluate(model: Any, groups: Sequence[TrainGroup], batch_size: int = 64) -> dict[str, float]:
-    """Top-1 among candidates (answerable questions) and AUC of the best score (answerable
-    vs unanswerable) on held-out groups."""
-    import torch
-
-    model.eval()
-    top1: list[float] = []
-    best_pos: list[float] = []
-    best_neg: list[float] = []
-    with torch.no_grad():
-        for g in groups:
-            pairs = [(g.question, s) for s in g.sentences]
-            scores = np.concatenate(
-                [
-                    score_pairs(model, pairs[i : i + batch_size]).numpy()
-                    for i in range(0, len(pairs), batch_size)
-                ]
-            )
-            labels = np.array(g.labels)
-            if (labels == 1).any():
-                top1.append(float(labels[int(np.argmax(scores))] == 1))
-                best_pos.append(float(scores.max()))
-            elif (labels == 0).all():
-                best_neg.append(float(scores.max()))
-    model.train()
-    return {"top1": float(np.mean(top1)) if top1 else 0.0, "auc": auc(best_pos, best_neg)}
-
-
 def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     """Probability that a random positive outscores a random negative (ties count half)."""
     if not positives or not negatives:
@@ -122,94 +49,6 @@ def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     p = np.asarray(positives)[:, None]
     n = np.asarray(negatives)[None, :]
     return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
-
-
-def train(
-    base_path: str,
-    train_groups: Sequence[TrainGroup],
-    val_groups: Sequence[TrainGroup],
-    recipe: CrossEncoderRecipe,
-    *,
-    on_progress: Callable[[int, float, dict[str, float] | None], None] | None = None,
-) -> tuple[Any, list[dict[str, float]]]:
-    """Train from ``base_path``; returns the best model on validation and the learning curve."""
-    import torch
-
-    torch.manual_seed(recipe.seed)
-    torch.set_num_threads(recipe.threads)
-    rng = random.Random(recipe.seed)
-    model = build_model(base_path, recipe.layers, recipe.max_length)
-    if recipe.freeze_word_embeddings:  # 11.7M of the parameters; updating them buys little
-        model[0].auto_model.embeddings.word_embeddings.weight.requires_grad_(False)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    head = list(model[2].parameters())
-    body = [p for p in params if all(p is not h for h in head)]
-    optim = torch.optim.AdamW(
-        [
-            {"params": body, "lr": recipe.learning_rate},
-            {"params": head, "lr": recipe.head_learning_rate},
-        ],
-        weight_decay=0.01,
-    )
-
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, warmup_cosine(recipe.warmup_steps, recipe.steps)
-    )
-    bce = torch.nn.BCEWithLogitsLoss()
-    if recipe.pointwise_weight <= 0:  # the listwise loss learns only from questions with answers
-        train_groups = [g for g in train_groups if 1 in g.labels and 0 in g.labels]
-    batches = cycling_batches(train_groups, recipe.questions_per_batch, rng)
-    curve: list[dict[str, float]] = []
-    best: tuple[float, dict[str, Any]] | None = None
-    started = time.perf_counter()
-    for step in range(recipe.steps):
-        batch = next(batches)
-        pairs: list[tuple[str, str]] = []
-        labels: list[int] = []
-        spans: list[tuple[int, int, bool]] = []
-        for g in batch:
-            sents, labs = _sample_group(g, recipe.candidates_per_question, rng)
-            spans.append((len(pairs), len(pairs) + len(sents), bool(labs) and labs[0] == 1))
-            pairs.extend((g.question, s) for s in sents)
-            labels.extend(labs)
-        logits = score_pairs(model, pairs)
-        loss = torch.zeros(())
-        if recipe.pointwise_weight > 0:
-            target = torch.tensor(labels, dtype=torch.float32)
-            loss = loss + recipe.pointwise_weight * bce(logits, target)
-        listwise = [
-            torch.nn.functional.cross_entropy(logits[a:b].unsqueeze(0), torch.tensor([0]))
-            for a, b, has_pos in spans
-            if has_pos and b - a > 1
-        ]
-        if listwise:
-            loss = loss + torch.stack(listwise).mean()
-        if not loss.requires_grad:
-            continue
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optim.step()
-        sched.step()
-        optim.zero_grad()
-        metrics = None
-        if (step + 1) % recipe.eval_every == 0 or step + 1 == recipe.steps:
-            metrics = evaluate(model, val_groups)
-            metrics.update(
-                step=float(step + 1),
-                loss=float(loss.item()),
-                seconds=round(time.perf_counter() - started, 1),
-            )
-            curve.append(metrics)
-            key = metrics["top1"]  # listwise training: the ranking is what it learns
-            if best is None or key > best[0]:
-                best = (key, {k: v.detach().clone() for k, v in model.state_dict().items()})
-        if on_progress is not None:
-            on_progress(step + 1, float(loss.item()), metrics)
-    if best is not None:
-        model.load_state_dict(best[1])
-    model.eval()
-    return model, curve
 
 
 def export_onnx(model: Any, folder: Path, *, quantize: bool = True) -> dict[str, Any]:
@@ -284,7 +123,3 @@ def export_onnx(model: Any, folder: Path, *, quantize: bool = True) -> dict[str,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return spec
-
-
-def recipe_dict(recipe: CrossEncoderRecipe) -> dict[str, Any]:
-    return asdict(recipe)

@@ -1,6 +1,6 @@
-"""Fitting the answer scorer on feature rows: the sentence scorer (stage 1), the cross-encoder
-stage per depth (stage 2), the answerability model and the threshold, each judged on validation
-articles; and the figures the report keeps of the fitted model."""
+"""Fitting the answer scorer on feature rows: the sentence scorer (stage 1), the answerability
+model and the threshold, each judged on validation articles; and the figures the report keeps of
+the fitted model."""
 
 from __future__ import annotations
 
@@ -13,16 +13,14 @@ import numpy as np
 from rag.answering.features import (
     ANSWERABILITY_FEATURES,
     BASE_FEATURES,
-    CROSS_FEATURES,
     answerability_features,
     candidate_features,
-    cross_features,
 )
 from rag.answering.question import analyse_question
-from rag.answering.scorer import CrossEncoder, LogisticModel, answer_probabilities
+from rag.answering.scorer import LogisticModel, answer_probabilities
 from rag.training.cross_encoder import auc
 from rag.training.logistic import ThresholdPoint, fit_logistic, threshold_curve
-from rag.training.selection import RERANK_CHOICES, THRESHOLDS, choose_threshold
+from rag.training.selection import THRESHOLDS, choose_threshold
 from rag.training.sentence_choice import RatioCurve, answered_sets, ratio_curve
 from rag.training.squad import ASKED, KINDS, LabelledSet
 
@@ -80,27 +78,22 @@ def collect_rows(sets: Sequence[LabelledSet]) -> Rows:
     return rows
 
 
-def _stack(
-    rows: Rows, extra: list[np.ndarray] | None = None, index: list[np.ndarray] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def _stack(rows: Rows) -> tuple[np.ndarray, np.ndarray]:
+    """Every labelled candidate's feature row and label (unknown ones, -1, left out)."""
     xs, ys = [], []
-    for i, (f, y) in enumerate(zip(rows.features, rows.labels, strict=True)):
-        sel = index[i] if index is not None else np.arange(len(y))
-        x = f[sel]
-        if extra is not None:
-            x = np.hstack([x, extra[i]])
-        keep = y[sel] >= 0
-        xs.append(x[keep])
-        ys.append(y[sel][keep])
+    for f, y in zip(rows.features, rows.labels, strict=True):
+        keep = y >= 0
+        xs.append(f[keep])
+        ys.append(y[keep])
     return np.vstack(xs), np.concatenate(ys)
 
 
 @dataclass(frozen=True)
 class StageResult:
-    rerank_top: int
+    """The sentence scorer on validation."""
+
     top1: float  # answerable questions (with a labelled answer candidate) whose best is right
     auc: float  # best probability: answerable-with-answer vs unanswerable
-    curve: list[ThresholdPoint]
 
 
 def evaluate_stage(
@@ -108,62 +101,16 @@ def evaluate_stage(
     best_right: list[bool],
     answerable: list[bool],
     has_pos: list[bool],
-    rerank_top: int,
 ) -> StageResult:
     bp = np.asarray(best_prob)
     br = np.asarray(best_right)
     ans = np.asarray(answerable)
     hp = np.asarray(has_pos)
     top1 = float(br[hp].mean()) if hp.any() else 0.0
-    a = auc(list(bp[ans & hp]), list(bp[~ans]))
-    return StageResult(rerank_top, top1, a, threshold_curve(bp, br, ans, THRESHOLDS))
+    return StageResult(top1, auc(list(bp[ans & hp]), list(bp[~ans])))
 
 
-@dataclass(frozen=True)
-class Reranked:
-    """Per question: the stage-1 order of its candidates and the cross-encoder's logits for the
-    first ``len(logits)`` of them (computed once for the deepest choice, sliced for the rest)."""
-
-    order: np.ndarray
-    logits: np.ndarray
-
-
-def rerank_split(
-    rows: Rows, first: LogisticModel, cross: CrossEncoder | None, depth: int
-) -> list[Reranked]:
-    out: list[Reranked] = []
-    for i, f in enumerate(rows.features):
-        order = np.argsort(-first.predict(f), kind="stable") if len(f) else np.zeros(0, int)
-        top = order[:depth]
-        logits = (
-            cross.score(rows.question[i], [rows.sentences[i][j] for j in top])
-            if cross is not None and depth > 0
-            else np.zeros(0, dtype=np.float32)
-        )
-        out.append(Reranked(order, logits))
-    return out
-
-
-def second_stage_inputs(
-    rows: Rows, reranked: Sequence[Reranked], n: int
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    index_sel = [r.order[:n] for r in reranked]
-    extra = [
-        cross_features(r.logits[:n])
-        if len(r.order)
-        else np.zeros((0, len(CROSS_FEATURES)), dtype=np.float32)
-        for r in reranked
-    ]
-    return index_sel, extra
-
-
-def score_split(
-    rows: Rows,
-    first: LogisticModel,
-    second: LogisticModel | None,
-    reranked: Sequence[Reranked] | None,
-    rerank_top: int,
-) -> tuple[list[float], list[bool], list[bool]]:
+def score_split(rows: Rows, first: LogisticModel) -> tuple[list[float], list[bool], list[bool]]:
     """Best probability per question, whether that sentence is right, whether any is."""
     best_p, best_right, has_pos = [], [], []
     for i, f in enumerate(rows.features):
@@ -173,16 +120,9 @@ def score_split(
             best_p.append(0.0)
             best_right.append(False)
             continue
-        if second is None or reranked is None or rerank_top <= 0:
-            p1 = first.predict(f)
-            best = int(np.argmax(p1))
-            best_p.append(float(p1[best]))
-        else:
-            top = reranked[i].order[:rerank_top]
-            logits = reranked[i].logits[:rerank_top]
-            p2 = second.predict(np.hstack([f[top], cross_features(logits)]))
-            best = int(top[int(np.argmax(p2))])
-            best_p.append(float(p2.max()))
+        p1 = first.predict(f)
+        best = int(np.argmax(p1))
+        best_p.append(float(p1[best]))
         best_right.append(bool(y[best] == 1))
     return best_p, best_right, has_pos
 
@@ -212,9 +152,7 @@ class AnswerabilityResult:
 @dataclass
 class Fitted:
     first: LogisticModel
-    seconds: dict[int, LogisticModel]
-    results: list[StageResult]
-    chosen: StageResult
+    stage: StageResult  # the sentence scorer on validation
     point: ThresholdPoint
     answerability: LogisticModel | None = None
     answerability_results: list[AnswerabilityResult] = field(default_factory=list)
@@ -229,12 +167,8 @@ class Fitted:
             "format": 2,
             "lexical": self.lexical.spec() if self.lexical else None,
             "first": self.first.to_dict(),
-            "second": self.seconds[self.chosen.rerank_top].to_dict()
-            if self.chosen.rerank_top
-            else None,
             "answerability": self.answerability.to_dict() if self.answerability else None,
             "threshold": self.point.threshold,
-            "rerank_top": self.chosen.rerank_top,
             "extra_sentence_ratio": self.sentences.chosen().ratio if self.sentences else None,
         }
 
@@ -362,50 +296,27 @@ def fit_answerability(
     return best[0], best[1], [r for _, r in options]
 
 
-def fit_stages(rows: dict[str, Rows], cross: CrossEncoder | None, log: Log) -> Fitted:
-    """Stage 1 on training articles; stage 2 per depth on calibration articles; the depth, the
-    answerability model and the threshold on validation articles."""
+def fit_stages(rows: dict[str, Rows], log: Log) -> Fitted:
+    """Stage 1 on training articles (with or without pairwise interactions, whichever does better
+    on validation); the answerability model on training and calibration articles; the threshold
+    on validation articles."""
     asked = {name: r.only([ASKED]) for name, r in rows.items()}
     x, y = _stack(asked["train"])
     val = asked["validation"]
     firsts: list[tuple[StageResult, LogisticModel]] = []
     for interactions in (False, True):
         model = fit_logistic(x, y, BASE_FEATURES, interactions=interactions)
-        bp, br, hp = score_split(val, model, None, None, 0)
-        firsts.append((evaluate_stage(bp, br, val.answerable, hp, 0), model))
+        bp, br, hp = score_split(val, model)
+        firsts.append((evaluate_stage(bp, br, val.answerable, hp), model))
         log(
             f"stage 1 ({'with' if interactions else 'no'} interactions): val top1 "
             f"{firsts[-1][0].top1:.3f}, auc {firsts[-1][0].auc:.3f}"
         )
-    best_first, first = max(firsts, key=lambda t: t[0].top1 + t[0].auc)
-    results: list[StageResult] = [best_first]
-    seconds: dict[int, LogisticModel] = {}
-    if cross is not None:
-        depth = max(RERANK_CHOICES)
-        calib_rr = rerank_split(asked["calibration"], first, cross, depth)
-        val_rr = rerank_split(val, first, cross, depth)
-        for n in RERANK_CHOICES[1:]:
-            index_sel, extra = second_stage_inputs(asked["calibration"], calib_rr, n)
-            x2, y2 = _stack(asked["calibration"], extra, index_sel)
-            seconds[n] = fit_logistic(
-                x2, y2, BASE_FEATURES + CROSS_FEATURES, interactions=first.interactions
-            )
-            bp, br, hp = score_split(val, first, seconds[n], val_rr, n)
-            results.append(evaluate_stage(bp, br, val.answerable, hp, n))
-            log(f"rerank top {n}: val top1 {results[-1].top1:.3f}, auc {results[-1].auc:.3f}")
-    best_key = max(r.top1 + r.auc for r in results)
-    chosen = min(
-        (r for r in results if r.top1 + r.auc >= best_key - 0.01), key=lambda r: r.rerank_top
-    )
-    if chosen.rerank_top:
-        # The answerability model reads stage 1's logit; with a cross-encoder stage the threshold
-        # applies to stage 2's probability (asked questions only, as before).
-        point = choose_threshold(chosen.curve)
-        return Fitted(first, seconds, results, chosen, point, curve=chosen.curve)
+    stage, first = max(firsts, key=lambda t: t[0].top1 + t[0].auc)
     answerable, picked, options = fit_answerability(
         rows["train"] + rows["calibration"], rows["validation"], first, log
     )
-    return Fitted(first, seconds, results, chosen, picked.point, answerable, options, picked.curve)
+    return Fitted(first, stage, picked.point, answerable, options, picked.curve)
 
 
 def sentence_ratio_curve(

@@ -14,7 +14,6 @@ from rag.settings import DenseScoring
 from rag.training.logistic import ThresholdPoint
 from rag.training.squad import SPLIT_SEED, TrainQuestion, split_articles
 
-RERANK_CHOICES = (0, 4, 8, 12, 16)
 THRESHOLDS = np.round(np.arange(0.01, 0.96, 0.005), 3)
 
 

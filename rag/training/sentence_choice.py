@@ -7,8 +7,7 @@ sentences that do not answer. It is chosen on the validation questions that the 
 answers (answerable, as asked, at the chosen threshold) by the mean per-question F1 of the cited
 sentences against the gold ones; ties go to the higher ratio (fewer sentences). The sentences a
 cited one needs to be understood (a leading "This …", a list it announces) and the one-speaker
-rule of who-questions are left out: they add the same sentences at every ratio. With a
-cross-encoder stage the curve reads stage 1's probabilities.
+rule of who-questions are left out: they add the same sentences at every ratio.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
-"""The recipe's data stages: the training collection indexed in two shapes, the candidates
-retrieved for every question (``groups.jsonl``), and the feature rows of every split (cached as
-``rows-*.pkl``); each cached in the work folder."""
+"""The recipe's data stages: the training collection indexed in two shapes, and the feature rows
+of the candidates retrieved for every question of every split (cached as ``rows-*.pkl``); each
+cached in the work folder."""
 
 from __future__ import annotations
 
-import json
 import pickle
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,7 +16,6 @@ from rag.loaders import LoadFailure, iter_documents
 from rag.models import Document
 from rag.settings import DenseScoring, RetrievalMode, Settings
 from rag.system import QASystem
-from rag.training.cross_encoder import TrainGroup
 from rag.training.fitting import Log, Rows, collect_rows
 from rag.training.selection import DENSE_SCORINGS, DENSE_WEIGHTS, RRF_KS, FusionPoint, Split
 from rag.training.squad import (
@@ -142,41 +140,6 @@ def iter_all_kinds(
             yield answer_removed(ls)
     log("the same questions, each without its own article …")
     yield from iter_sets(system, questions, log, article_removed=True, mode=mode)
-
-
-def write_groups(
-    system: QASystem, questions: Sequence[TrainQuestion], split: Split, path: Path, log: Log
-) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for ls in iter_sets(system, questions, log):
-            keep = [
-                (c.sentence.text, y)
-                for c, y in zip(ls.candidates, ls.labels, strict=True)
-                if y >= 0
-            ]
-            row = {
-                "id": ls.question.id,
-                "question": ls.question.question,
-                "split": split.of(ls.question.article),
-                "answerable": ls.question.answerable,
-                "sentences": [k[0] for k in keep],
-                "labels": [k[1] for k in keep],
-            }
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-
-
-def read_groups(path: Path, split: str) -> list[TrainGroup]:
-    out: list[TrainGroup] = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            if row["split"] == split and row["sentences"]:
-                out.append(
-                    TrainGroup(row["question"], tuple(row["sentences"]), tuple(row["labels"]))
-                )
-    return out
 
 
 def both_shapes(

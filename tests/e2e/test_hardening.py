@@ -718,8 +718,8 @@ def test_endless_inputs_and_bad_options_fail_fast(tmp_path: Path) -> None:
         (["ingest", str(tmp_path), *ix, "--ray", "bogus:99999"], 2, "--ray 'bogus:99999'"),
         (["ingest", str(tmp_path), *ix, "--ray", "no-port"], 2, "HOST:PORT"),
         (["ingest", str(tmp_path), *ix, "--ray", dead], 6, "cannot reach a Ray cluster"),
-        (["train-answerer", "--steps", "-1"], 2, "positive whole number"),
-        (["train-answerer", "--layers", "0"], 2, "positive whole number"),
+        (["train-reader", "--steps", "-1"], 2, "positive whole number"),
+        (["train-reader", "--layers", "0"], 2, "positive whole number"),
     ]
     (tmp_path / "a.txt").write_text("Norway hosted the talks in 2021.")
     for args, code, needle in cases:

@@ -72,10 +72,8 @@ def write_spec(folder: Path, answerability: LogisticModel | None) -> None:
     spec = {
         "format": 2,
         "first": first.to_dict(),
-        "second": None,
         "answerability": answerability.to_dict() if answerability else None,
         "threshold": 0.5,
-        "rerank_top": 0,
         "extra_sentence_ratio": 0.8,
         "features_fingerprint": code_fingerprint(FEATURE_MODULES),
     }
@@ -272,15 +270,11 @@ def test_a_question_without_a_vector_is_scored_by_the_lexical_variant(tmp_path: 
     lexical = constant_model(BASE_FEATURES, {"overlap_idf": 6.0})
     spec = {
         "first": main.to_dict(),
-        "second": None,
         "threshold": 0.3,
-        "rerank_top": 0,
         "extra_sentence_ratio": 0.7,
         "lexical": {
             "first": lexical.to_dict(),
-            "second": None,
             "threshold": 0.2,
-            "rerank_top": 0,
             "extra_sentence_ratio": 0.9,
         },
         "features_fingerprint": code_fingerprint(FEATURE_MODULES),

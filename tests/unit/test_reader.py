@@ -84,7 +84,7 @@ class FakeReader(CrossEncoder):
 def reader_scorer(reader: FakeReader, *, top: int = 3, threshold: float = 0.5) -> AnswerScorer:
     base = AnswerScorer.load(threads=1).spec
     spec = dataclasses.replace(base, reader=ReaderSpec(top, threshold, 0.5))
-    return AnswerScorer(spec, None, reader=reader)
+    return AnswerScorer(spec, reader=reader)
 
 
 TEXT = (
@@ -139,7 +139,7 @@ def test_a_reader_without_a_no_answer_score_is_refused() -> None:
     base: ScorerSpec = AnswerScorer.load(threads=1).spec
     spec = dataclasses.replace(base, reader=ReaderSpec(3, 0.5, 0.5))
     with pytest.raises(ModelError, match="no-answer"):
-        AnswerScorer(spec, None, reader=reader)
+        AnswerScorer(spec, reader=reader)
 
 
 def test_the_bundled_reader_is_opt_in_and_reads_with_its_own_choices(tmp_path: Path) -> None:

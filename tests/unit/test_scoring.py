@@ -12,7 +12,7 @@ import pytest
 from rag.answering.base import answer_policy
 from rag.answering.evidence import Candidate
 from rag.answering.extractive import ExtractiveAnswerer
-from rag.answering.features import BASE_FEATURES, candidate_features, cross_features
+from rag.answering.features import BASE_FEATURES, candidate_features
 from rag.answering.question import QuestionAnalysis, analyse_question
 from rag.answering.scorer import AnswerScorer, LogisticModel, ScoredCandidates, ScorerSpec
 from rag.errors import ModelError
@@ -70,12 +70,6 @@ def test_features_of_no_candidates() -> None:
     assert feats.matrix.shape == (0, len(BASE_FEATURES)) and feats.typed == []
 
 
-def test_cross_features_are_relative_to_the_best() -> None:
-    out = cross_features(np.array([1.0, 3.0, 2.0]))
-    assert out[:, 1].tolist() == [-2.0, 0.0, -1.0]
-    assert out[:, 2].tolist() == [pytest.approx(1 / 3), 1.0, 0.5]
-
-
 def test_logistic_fit_recovers_a_separating_feature_and_round_trips() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 3))
@@ -98,6 +92,25 @@ def test_malformed_models_are_refused(tmp_path: Path) -> None:
         ScorerSpec.read(tmp_path)
 
 
+def test_a_model_with_the_removed_stacked_stage_is_refused(tmp_path: Path) -> None:
+    """Models from before the stacked cross-encoder stage was removed carry ``second`` and
+    ``rerank_top``: unused (null, 0) they load; a stage 2 in use is refused, not ignored."""
+    first = LogisticModel(
+        BASE_FEATURES,
+        np.zeros(len(BASE_FEATURES)),
+        np.ones(len(BASE_FEATURES)),
+        np.zeros(len(BASE_FEATURES)),
+        0.0,
+    )
+    raw = {"first": first.to_dict(), "threshold": 0.5, "extra_sentence_ratio": 0.8}
+    spec = ScorerSpec.from_dict({**raw, "second": None, "rerank_top": 0})
+    assert spec.first.features == BASE_FEATURES and spec.threshold == 0.5
+    for used in ({"second": first.to_dict(), "rerank_top": 8}, {"rerank_top": 8}):
+        with pytest.raises(ModelError, match="stacked cross-encoder") as info:
+            ScorerSpec.from_dict({**raw, **used})
+        assert "train-answerer" in (info.value.hint or "")
+
+
 def test_threshold_rule_declines_at_most_a_tenth_of_answerable_questions() -> None:
     best = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.35, 0.25, 0.15])
     right = np.array([True] * 10 + [False] * 3)
@@ -115,7 +128,6 @@ class FixedScorer(AnswerScorer):
         self.probabilities = probabilities
         self.extra_sentence_ratio = extra_sentence_ratio  # the stand-in model's own
         self.rerank_top = 0
-        self.cross = None
 
     @property
     def threshold(self) -> float:
