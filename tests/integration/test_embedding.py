@@ -310,3 +310,77 @@ def test_an_encoder_loads_from_bytes_and_leaves_no_folder(
     with pytest.raises(ModelError, match=r"lacks model\.onnx"):
         OnnxQueryEncoder.from_files(files, threads=1)
     assert list(tmp_path.iterdir()) == []  # nothing left behind by a failed load either
+
+
+_EXPORT_WITHOUT_TORCH = """
+import importlib.abc, json, sys
+from pathlib import Path
+
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"torch", "transformers", "sentence_transformers"}:
+            raise ImportError(f"{name} is not installed here")
+        return None
+
+
+sys.meta_path.insert(0, NoTorch())
+from rag.embedding.onnx_export import export_query_encoder
+from rag.embedding.onnx_runtime import OnnxQueryEncoder
+
+export_query_encoder(sys.argv[1], Path(sys.argv[2]))
+vector = OnnxQueryEncoder(Path(sys.argv[2]), threads=1).encode_query(sys.argv[3])
+print(json.dumps(vector.tolist()))
+"""
+
+
+def test_the_bundled_model_exports_without_torch(
+    st_embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """The main job's environment has no torch (`make demo`): the BERT graph is built from the
+    weights, and what it encodes is what sentence-transformers encodes."""
+    question = "Which ministers met in Stockholm, and what did they say about the Indo-Pacific?"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _EXPORT_WITHOUT_TORCH,
+            str(st_embedder.model_path),
+            str(tmp_path / "encoder"),
+            question,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    vector = np.asarray(json.loads(result.stdout.strip().splitlines()[-1]), dtype=np.float32)
+    expected = st_embedder.encode_query(question)
+    assert float(vector @ expected) > 0.99999
+
+
+def test_the_torch_trace_and_the_built_graph_agree(
+    st_embedder: SentenceTransformerEmbedder, onnx_encoder_dir: Path, tmp_path: Path
+) -> None:
+    """The torch export, kept for models that are not plain BERT, still traces the model, and
+    its graph and the one built from the weights give the same token states."""
+    import onnxruntime as ort
+
+    from rag.embedding import onnx_export
+    from rag.embedding.model_folder import read_model_folder
+
+    info = read_model_folder(st_embedder.model_path)
+    traced = tmp_path / "traced.onnx"
+    onnx_export._trace_with_torch(info, traced, "mean", 30522)
+    inputs = onnx_export._dummy_inputs(batch=3, length=29, vocab_size=30522, seed=5)
+    states = [
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, inputs)[0]
+        for path in (traced, onnx_encoder_dir / "model.onnx")
+    ]
+    kept = inputs["attention_mask"].astype(bool)
+    assert np.abs(states[0][kept] - states[1][kept]).max() < 1e-4

@@ -92,3 +92,23 @@ def test_the_ratio_cites_the_gold_sentences_and_no_more() -> None:
     assert cited_f1(both_gold, 0.95) == pytest.approx(2 / 3)
     curve = ratio_curve([both_gold, read(True, 0.9, [0.5, 0.3, 0.1], [1, 0, 0])], 0.5)
     assert choose_ratio(curve) in (0.7, 0.8)
+
+
+def test_training_without_torch_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main job's environment has no torch (`make demo`); `rag train-reader` then says how
+    to add it instead of failing on an import deep in the recipe."""
+    import importlib.util
+
+    from rag.errors import ConfigurationError
+    from rag.training.reader_cli import require_torch
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torch" else real(name, *a),
+    )
+    with pytest.raises(ConfigurationError) as info:
+        require_torch()
+    assert "torch" in str(info.value)
+    assert "[train]" in (info.value.hint or "")
