@@ -30,6 +30,9 @@ B = 0.75
 IDF_FLOOR = 1e-6
 #: Largest filtered part scored with its own statistics.
 LOCAL_STATS_MAX_CHUNKS = 20_000
+#: Largest part whose matches are looked up by chunk rowid rather than by joining documents:
+#: each term of a question over one speech (5 chunks) takes 0.5 ms so, 5 ms by the join.
+ROWID_LIST_MAX = 500
 
 _OPEN, _CLOSE = "\x01", "\x02"  # never in the stored (analysed) text: words and spaces only
 
@@ -79,16 +82,24 @@ def filtered_bm25(
         return []
     n_rows = len(lengths)
     average = sum(lengths.values()) / n_rows or 1.0
+    if n_rows <= ROWID_LIST_MAX:  # a small part: look its chunks up by rowid (~10x faster)
+        matching = (
+            "SELECT f.rowid, highlight(chunks_fts, 0, ?, ?) FROM chunks_fts f "
+            f"WHERE chunks_fts MATCH ? AND f.rowid IN ({','.join('?' * n_rows)})"
+        )
+        part: list[object] = list(lengths)
+    else:  # a broad one: let SQLite join (a list of thousands of rowids costs more)
+        matching = (
+            "SELECT f.rowid, highlight(chunks_fts, 0, ?, ?) FROM chunks_fts f "
+            "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
+            f"WHERE chunks_fts MATCH ? AND {where}"
+        )
+        part = list(params)
     scores: dict[int, float] = {}
     for phrase in phrases:
         hits = [
             (int(cid), marked.count(_OPEN))
-            for cid, marked in conn.execute(
-                "SELECT f.rowid, highlight(chunks_fts, 0, ?, ?) FROM chunks_fts f "
-                "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
-                f"WHERE chunks_fts MATCH ? AND {where}",
-                [_OPEN, _CLOSE, phrase, *params],
-            )
+            for cid, marked in conn.execute(matching, [_OPEN, _CLOSE, phrase, *part])
         ]
         weight = idf(n_rows, len(hits))
         for cid, tf in hits:

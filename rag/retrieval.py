@@ -2,7 +2,9 @@
 (FTS5/BM25) fused by reciprocal rank fusion.
 
 Scores of the two retrievers live on different scales, so they are never added; only ranks are
-fused: ``score(d) = Σ_r w_r / (rrf_k + rank_r(d))``.
+fused: ``score(d) = Σ_r w_r / (rrf_k + rank_r(d))``. Metadata channels (the documents of a
+country the question names, :mod:`rag.metadata_hints`) add one more ranking each: the same
+hybrid search restricted to those documents, fused with weight ``metadata_weight``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rag.text_features import content_terms
 
 if TYPE_CHECKING:
     from rag.answering.question import QuestionAnalysis
+    from rag.metadata_hints import MetadataChannel
 
 _WORD_RE = re.compile(r"\w+")
 
@@ -37,6 +40,7 @@ class RetrievalParams:
     dense_weight: float
     lexical_weight: float
     dense_scoring: DenseScoring
+    metadata_weight: float
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,79 @@ def by_best_sentence(
     return sorted(dense, key=lambda hit: -best.get(hit[0], hit[1]))
 
 
+def _hybrid(
+    snapshot: Snapshot,
+    terms: Sequence[str],
+    query_vector: np.ndarray | None,
+    params: RetrievalParams,
+    flt: ChunkFilter | None,
+    language: str,
+) -> list[Fused]:
+    """Dense and lexical rankings under ``flt``, fused."""
+    dense: list[tuple[int, float]] = []
+    lexical: list[tuple[int, float]] = []
+    if params.mode in ("hybrid", "dense"):
+        if query_vector is None:
+            raise ValueError("dense retrieval needs a query vector")
+        dense = snapshot.search_dense(query_vector, params.dense_depth, flt)
+        if params.dense_scoring == "sentence":
+            dense = by_best_sentence(snapshot, query_vector, dense)
+    if params.mode in ("hybrid", "lexical"):
+        lexical = snapshot.search_lexical(
+            terms, params.lexical_depth, flt, languages=query_languages(language)
+        )
+    return rrf_fuse(
+        dense,
+        lexical,
+        rrf_k=params.rrf_k,
+        dense_weight=params.dense_weight if params.mode != "lexical" else 0.0,
+        lexical_weight=params.lexical_weight if params.mode != "dense" else 0.0,
+    )
+
+
+def _with_channels(
+    snapshot: Snapshot,
+    fused: list[Fused],
+    terms: Sequence[str],
+    query_vector: np.ndarray | None,
+    params: RetrievalParams,
+    channels: Sequence[MetadataChannel],
+    language: str,
+) -> list[Fused]:
+    """``fused`` with each channel's ranking added: ``metadata_weight / (rrf_k + rank)``.
+
+    A channel ranks the country's own documents (a hybrid search under its strict filter)
+    together with the documents of ``fused`` that lack the country's field (or the date), by
+    their fused scores: a document that names no country keeps its standing against the
+    country's, and only other countries' documents fall behind."""
+    by_id = {f.chunk_id: f for f in fused}
+    depth = max(params.dense_depth, params.lexical_depth)
+    chunks = snapshot.chunks([f.chunk_id for f in fused])
+    docs = snapshot.documents(sorted({c.doc_id for c in chunks.values()}))
+    for channel in channels:
+        own = _hybrid(snapshot, terms, query_vector, params, channel.strict, language)
+        own_ids = {f.chunk_id for f in own}
+        beside = [
+            f
+            for f in fused
+            if f.chunk_id not in own_ids
+            and f.chunk_id in chunks
+            and channel.lets_in(docs[chunks[f.chunk_id].doc_id])
+        ]
+        ranked = sorted([*own, *beside], key=lambda f: (-f.score, f.chunk_id))[:depth]
+        for rank, hit in enumerate(ranked, 1):
+            bonus = params.metadata_weight / (params.rrf_k + rank)
+            known = by_id.get(hit.chunk_id)
+            by_id[hit.chunk_id] = (
+                Fused(hit.chunk_id, known.score + bonus, known.dense, known.lexical)
+                if known is not None
+                else Fused(hit.chunk_id, bonus, hit.dense, hit.lexical)
+            )
+    out = list(by_id.values())
+    out.sort(key=lambda f: (-f.score, f.dense.rank if f.dense else 1 << 30, f.chunk_id))
+    return out
+
+
 def lexical_terms(
     question: str, language: str = "en", analysis: QuestionAnalysis | None = None
 ) -> list[str]:
@@ -112,32 +189,18 @@ def retrieve(
     flt: ChunkFilter | None = None,
     language: str = "en",
     analysis: QuestionAnalysis | None = None,
+    channels: Sequence[MetadataChannel] = (),
 ) -> list[Passage]:
     """Top-``k`` passages for a question in ``language`` (ISO 639-1); filters are applied
     inside each retriever. ``analysis`` is the question's analysis when the caller made it
-    (:meth:`rag.system.QASystem.evidence`), so that its terms are not derived twice."""
-    dense: list[tuple[int, float]] = []
-    lexical: list[tuple[int, float]] = []
-    if params.mode in ("hybrid", "dense"):
-        if query_vector is None:
-            raise ValueError("dense retrieval needs a query vector")
-        dense = snapshot.search_dense(query_vector, params.dense_depth, flt)
-        if params.dense_scoring == "sentence":
-            dense = by_best_sentence(snapshot, query_vector, dense)
-    if params.mode in ("hybrid", "lexical"):
-        lexical = snapshot.search_lexical(
-            lexical_terms(question, language, analysis),
-            params.lexical_depth,
-            flt,
-            languages=query_languages(language),
-        )
-    fused = rrf_fuse(
-        dense,
-        lexical,
-        rrf_k=params.rrf_k,
-        dense_weight=params.dense_weight if params.mode != "lexical" else 0.0,
-        lexical_weight=params.lexical_weight if params.mode != "dense" else 0.0,
-    )[: params.k]
+    (:meth:`rag.system.QASystem.evidence`), so that its terms are not derived twice.
+    ``channels`` are the question's metadata channels (:mod:`rag.metadata_hints`, already
+    combined with ``flt``), fused with ``params.metadata_weight``."""
+    terms = lexical_terms(question, language, analysis) if params.mode != "dense" else []
+    fused = _hybrid(snapshot, terms, query_vector, params, flt, language)
+    if params.metadata_weight > 0 and channels:
+        fused = _with_channels(snapshot, fused, terms, query_vector, params, channels, language)
+    fused = fused[: params.k]
     chunks = snapshot.chunks([f.chunk_id for f in fused])
     docs: dict[str, Document] = snapshot.documents([c.doc_id for c in chunks.values()])
     passages: list[Passage] = []

@@ -123,6 +123,21 @@ class Settings(BaseSettings):
         "vector (chunk) or by its best sentence's (sentence; chosen on validation articles: see "
         "the answer model card).",
     )
+    metadata_weight: float = Field(
+        2.0,
+        ge=0.0,
+        description="RRF weight of the metadata channels: for each country the question names "
+        "(and its years), one more ranking — that country's documents (the hybrid search under "
+        "`metadata_country_key` = its code) beside the documents that name no country — so the "
+        "named country's documents rise over other countries', never over documents without "
+        "one. 0 turns them off. Chosen on policy-qa validation (see the answer model page).",
+    )
+    metadata_country_key: str = Field(
+        "country",
+        min_length=1,
+        description="The document metadata key that holds an ISO 3166-1 alpha-3 country code, "
+        "for the metadata channels.",
+    )
 
     # --- answering -----------------------------------------------------------------------------
     max_question_chars: int = Field(1000, ge=10)

@@ -28,6 +28,7 @@ from index.store import IndexStore, IndexWriter, Snapshot, check_index_folder
 from rag.answering import (
     Answerer,
     Evidence,
+    QuestionAnalysis,
     abstention,
     analyse_question,
     gather_candidates,
@@ -54,6 +55,7 @@ from rag.ingest import (
 )
 from rag.language import detect_language
 from rag.loaders import LoadFailure
+from rag.metadata_hints import metadata_channels, question_hints
 from rag.models import Answer, IndexStats, Passage
 from rag.retrieval import RetrievalParams, retrieve
 from rag.settings import MAX_K, RETRIEVAL_MODES, RetrievalMode, Settings
@@ -235,6 +237,8 @@ class QASystem:
                 warm()
         with self._store.snapshot():
             pass
+        if self.settings.metadata_weight:
+            question_hints("")  # the country-name table (pycountry), built once per process
 
     def with_settings(self, settings: Settings, *, answerer: Answerer | None = None) -> QASystem:
         """A system sharing this one's index and encoder, answering with other settings (and
@@ -271,6 +275,7 @@ class QASystem:
             dense_weight=s.dense_weight,
             lexical_weight=s.lexical_weight,
             dense_scoring=s.dense_scoring,
+            metadata_weight=s.metadata_weight,
         )
 
     def search(
@@ -288,12 +293,28 @@ class QASystem:
         text = validate_question(question, self.settings)
         filters = coerce_filters(filters)
         params = self.params(k, mode)
-        flt = filters.to_chunk_filter() if filters is not None else None
         vector = self._query_vector(text, params.mode, query_vector)
         with self._store.snapshot() as snap:
-            if filters is not None:
-                check_filters(filters, snap, self._metadata_values(snap))
-            return retrieve(snap, text, vector, params, flt, language=detect_language(text))
+            return self._retrieve(snap, text, vector, params, filters, detect_language(text))
+
+    def _retrieve(
+        self,
+        snap: Snapshot,
+        text: str,
+        vector: np.ndarray | None,
+        params: RetrievalParams,
+        filters: Filters | None,
+        language: str,
+        analysis: QuestionAnalysis | None = None,
+    ) -> list[Passage]:
+        """Check the filters, then retrieve with the question's metadata channels (if weighed)."""
+        flt = filters.to_chunk_filter() if filters is not None else None
+        meta = self._metadata_values(snap) if filters is not None or params.metadata_weight else {}
+        if filters is not None:
+            check_filters(filters, snap, meta)
+        key = self.settings.metadata_country_key
+        channels = metadata_channels(text, flt, meta, key) if params.metadata_weight else []
+        return retrieve(snap, text, vector, params, flt, language, analysis, channels)
 
     def _query_vector(
         self, text: str, mode: RetrievalMode, given: np.ndarray | None
@@ -329,20 +350,13 @@ class QASystem:
         fallback = (
             mode is None and language not in ENGLISH and self.settings.retrieval_mode != "lexical"
         )
-        # The embedding model is English-only: for other languages its ranking is noise, so the
-        # evidence comes from lexical search (stemmed for the question's language).
+        # The embedding model is English-only: other languages get lexical search (stemmed for
+        # theirs), needing no vector, and the answerer's BM25-only variant (see the model card).
         params = self.params(k, "lexical" if fallback else mode)
-        flt = filters.to_chunk_filter() if filters is not None else None
-        # Lexical retrieval needs no vector, and the answerer then uses its variant fitted on
-        # BM25-only candidates without similarity features (see the model card).
         query_vector = self._query_vector(text, params.mode, query_vector)
         t1 = time.perf_counter()
         with self._store.snapshot() as snap:
-            if filters is not None:
-                check_filters(filters, snap, self._metadata_values(snap))
-            passages = retrieve(
-                snap, text, query_vector, params, flt, language=language, analysis=analysis
-            )
+            passages = self._retrieve(snap, text, query_vector, params, filters, language, analysis)
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)
         warnings = []

@@ -71,8 +71,10 @@ def reader_card(report: dict[str, Any], spec: dict[str, Any]) -> str:
             ],
         ),
         "",
-        "**Threshold** (every validation group, as the exported int8 model reads it; right: "
-        "answered with a gold sentence, or declined when unanswerable):",
+        "**Threshold** (every validation group, as the exported int8 model reads it, its "
+        "candidates from the evidence step with the default retrieval settings, metadata "
+        "channels included; right: answered with a gold sentence, or declined when "
+        "unanswerable):",
         "",
         *_table(
             [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,9 @@ def test_index_key_follows_inputs_and_chunking(shared: Path) -> None:
     key = index_key(paths, base)
     assert key == index_key(paths, base)
     assert key != index_key(paths, base.model_copy(update={"chunk_tokens": 120}))
+    for path in paths:  # the same files copied again (a re-synced shared folder): same key
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert key == index_key(paths, base)
     (shared / "corpora" / "history-state-gov.jsonl").write_text(
         json.dumps(DISTRACTORS["corpora/history-state-gov.jsonl"][0]) + "\n", encoding="utf-8"
     )

@@ -92,3 +92,18 @@ def test_sqlite_varint() -> None:
     assert index.lexical.varint(b"k") == 107
     assert index.lexical.varint(b"\x81\x13") == 147
     assert index.lexical.varint(b"\x82\x80\x00") == 2 << 14
+
+
+def test_a_small_part_read_by_rowid_scores_as_the_join_does(
+    flooded: QASystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part of a few chunks is looked up by rowid (faster); a broad one through the join:
+    both give the same hits and scores."""
+    by_rowid = flooded.search(QUESTION, filters=ARTICLE, mode="lexical", k=10)
+    monkeypatch.setattr(index.lexical, "ROWID_LIST_MAX", 0)
+    by_join = flooded.search(QUESTION, filters=ARTICLE, mode="lexical", k=10)
+    assert [p.chunk_id for p in by_rowid] == [p.chunk_id for p in by_join]
+    assert [p.debug.lexical.score for p in by_rowid if p.debug.lexical] == pytest.approx(
+        [p.debug.lexical.score for p in by_join if p.debug.lexical], rel=1e-12
+    )
+    assert len(by_rowid) > 3
