@@ -19,7 +19,15 @@ import numpy as np
 from index.analysis import analyse, query_tokens
 from index.errors import CorruptIndexError, InvalidFilterError
 from index.lexical import filtered_bm25
-from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
+from index.records import (
+    Chunk,
+    ChunkFilter,
+    Document,
+    DocumentFields,
+    DocumentInfo,
+    MetadataValue,
+    Sentence,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -267,6 +275,20 @@ def list_documents(
     ]
 
 
+def chunk_document_fields(
+    conn: sqlite3.Connection, chunk_ids: Sequence[int]
+) -> dict[int, DocumentFields]:
+    """For each chunk, its document's id, date and metadata (no text is read)."""
+    if not chunk_ids:
+        return {}
+    rows = conn.execute(
+        "SELECT c.id, d.id, d.date, d.metadata FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        f"WHERE c.id IN ({','.join('?' * len(chunk_ids))})",
+        [int(i) for i in chunk_ids],
+    ).fetchall()
+    return {int(r[0]): DocumentFields(r[1], r[2], json.loads(r[3])) for r in rows}
+
+
 def get_chunks(conn: sqlite3.Connection, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
     if not chunk_ids:
         return {}
@@ -494,8 +516,9 @@ def group_documents(
 
 def allowed_chunk_ids(conn: sqlite3.Connection, flt: ChunkFilter) -> np.ndarray:
     where, params = filter_clause(flt)
-    rows = conn.execute(
-        f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", params
+    rows = conn.execute(  # the documents first (one row each), then their chunks by index
+        f"SELECT c.id FROM chunks c WHERE c.doc_id IN (SELECT d.id FROM documents d WHERE {where})",
+        params,
     )
     return np.fromiter((int(r[0]) for r in rows), dtype=np.int64)
 

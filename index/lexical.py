@@ -64,9 +64,11 @@ def filtered_bm25(
     ``documents d``), scored with the statistics of those chunks alone; higher is better.
     ``phrases`` are FTS5 phrases (quoted), any of which may match. ``None`` when more than
     :data:`LOCAL_STATS_MAX_CHUNKS` chunks pass (the caller then uses FTS5's ``bm25()``)."""
-    passing = "FROM chunks c JOIN documents d ON d.id = c.doc_id"
+    # the filter is read on documents (one row each), their chunks found by index: ~2 ms where
+    # joining every chunk to its document first took 10-20 ms
+    passing = f"FROM chunks c WHERE c.doc_id IN (SELECT d.id FROM documents d WHERE {where})"
     (count,) = conn.execute(  # counted in SQLite first: a broad filter costs ~2 ms, not ~20
-        f"SELECT count(*) FROM (SELECT 1 {passing} WHERE {where} LIMIT ?)",
+        f"SELECT count(*) FROM (SELECT 1 {passing} LIMIT ?)",
         [*params, LOCAL_STATS_MAX_CHUNKS + 1],
     ).fetchone()
     if count > LOCAL_STATS_MAX_CHUNKS:
@@ -74,7 +76,8 @@ def filtered_bm25(
     lengths = {
         int(cid): varint(sz)
         for cid, sz in conn.execute(
-            f"SELECT c.id, s.sz {passing} JOIN chunks_fts_docsize s ON s.id = c.id WHERE {where}",
+            "SELECT c.id, s.sz FROM chunks c JOIN chunks_fts_docsize s ON s.id = c.id "
+            f"WHERE c.doc_id IN (SELECT d.id FROM documents d WHERE {where})",
             params,
         )
     }

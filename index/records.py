@@ -11,7 +11,7 @@ import datetime
 import hashlib
 import itertools
 import re
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -138,6 +138,14 @@ class Chunk(BaseModel):
     page: int | None = Field(None, description="1-based page of char_start, if paged.")
     sentence_start: int = Field(..., ge=0, description="First sentence ordinal (inclusive).")
     sentence_end: int = Field(..., gt=0, description="Last sentence ordinal (exclusive).")
+
+
+class DocumentFields(NamedTuple):
+    """A document's id, date and metadata: what a search needs to tell documents apart."""
+
+    doc_id: str
+    date: str | None
+    metadata: dict[str, MetadataValue]
 
 
 class DocumentInfo(BaseModel):

@@ -55,7 +55,15 @@ from index.integrity import (
 )
 from index.lock import WriterLock
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
-from index.records import Chunk, ChunkFilter, Document, DocumentInfo, MetadataValue, Sentence
+from index.records import (
+    Chunk,
+    ChunkFilter,
+    Document,
+    DocumentFields,
+    DocumentInfo,
+    MetadataValue,
+    Sentence,
+)
 from index.vectors import VectorIndex, VectorKind, ivf_list_count
 
 logger = logging.getLogger(__name__)
@@ -402,6 +410,10 @@ class Snapshot:
         if doc_id not in self._documents:
             self._documents[doc_id] = catalog.get_document(self.conn, doc_id)
         return self._documents[doc_id]
+
+    def document_fields(self, chunk_ids: Sequence[int]) -> dict[int, DocumentFields]:
+        """Each chunk's document id, date and metadata (cheap: no text, no span check)."""
+        return catalog.chunk_document_fields(self.conn, chunk_ids)
 
     def documents(self, doc_ids: Sequence[str]) -> dict[str, Document]:
         found = {doc_id: self.document(doc_id) for doc_id in set(doc_ids)}

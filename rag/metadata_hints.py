@@ -16,7 +16,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from index.records import ChunkFilter, Document
+from index.records import ChunkFilter, DocumentFields
 
 _YEAR_RE = re.compile(r"(?<![\d.,])(19\d\d|20\d\d)(?![\d.,]\d)")
 _MIN_NAME = 4  # shorter names ("Chad" is 4) would match ordinary words and codes
@@ -94,7 +94,7 @@ class MetadataChannel:
     code: str
     dated: bool
 
-    def lets_in(self, document: Document) -> bool:
+    def lets_in(self, document: DocumentFields) -> bool:
         """Whether ``document`` (one that passed the caller's own filter) is in the channel."""
         value = document.metadata.get(self.key)
         if value is not None and str(value) != self.code:

@@ -135,8 +135,7 @@ def _with_channels(
     country's, and only other countries' documents fall behind."""
     by_id = {f.chunk_id: f for f in fused}
     depth = max(params.dense_depth, params.lexical_depth)
-    chunks = snapshot.chunks([f.chunk_id for f in fused])
-    docs = snapshot.documents(sorted({c.doc_id for c in chunks.values()}))
+    fields = snapshot.document_fields([f.chunk_id for f in fused])
     for channel in channels:
         own = _hybrid(snapshot, terms, query_vector, params, channel.strict, language)
         own_ids = {f.chunk_id for f in own}
@@ -144,8 +143,8 @@ def _with_channels(
             f
             for f in fused
             if f.chunk_id not in own_ids
-            and f.chunk_id in chunks
-            and channel.lets_in(docs[chunks[f.chunk_id].doc_id])
+            and f.chunk_id in fields
+            and channel.lets_in(fields[f.chunk_id])
         ]
         ranked = sorted([*own, *beside], key=lambda f: (-f.score, f.chunk_id))[:depth]
         for rank, hit in enumerate(ranked, 1):

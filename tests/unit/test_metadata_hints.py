@@ -4,13 +4,12 @@ no model; the channel's fusion on a scripted snapshot)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
-from index.records import ChunkFilter, Document
+from index.records import ChunkFilter, DocumentFields
 from rag.metadata_hints import MAX_CHANNELS, metadata_channels, question_hints
 from rag.retrieval import RetrievalParams, retrieve
 
@@ -82,9 +81,8 @@ def test_at_most_a_few_channels() -> None:
     assert len(metadata_channels(question, None, VALUES, "country")) == MAX_CHANNELS
 
 
-def doc(doc_id: str, country: str | None = None, date: str | None = None) -> Document:
-    metadata = {"country": country} if country else {}
-    return Document(id=doc_id, title=doc_id, text="Text.", date=date, metadata=metadata)
+def doc(doc_id: str, country: str | None = None, date: str | None = None) -> DocumentFields:
+    return DocumentFields(doc_id, date, {"country": country} if country else {})
 
 
 def test_who_is_in_a_channel() -> None:
@@ -101,7 +99,9 @@ class ScriptedSnapshot:
     """Dense and lexical rankings by filter (the whole index, or one country's documents),
     and which document each chunk is from."""
 
-    def __init__(self, rankings: dict[str | None, list[int]], docs: dict[int, Document]) -> None:
+    def __init__(
+        self, rankings: dict[str | None, list[int]], docs: dict[int, DocumentFields]
+    ) -> None:
         self.rankings = rankings
         self.docs = docs
 
@@ -115,11 +115,14 @@ class ScriptedSnapshot:
     def search_lexical(self, terms: Sequence[str], k: int, flt: Any = None, **_: Any) -> list:
         return self._ranked(flt)[:k]
 
+    def document_fields(self, ids: Sequence[int]) -> dict[int, DocumentFields]:
+        return {i: self.docs[i] for i in ids if i in self.docs}
+
     def chunks(self, ids: Sequence[int]) -> dict:
-        return {i: SimpleNamespace(doc_id=self.docs[i].id) for i in ids if i in self.docs}
+        return {}  # no passages are built from a script
 
     def documents(self, ids: Sequence[str]) -> dict:
-        return {d.id: d for d in self.docs.values() if d.id in ids}
+        return {}
 
 
 def params(weight: float) -> RetrievalParams:
