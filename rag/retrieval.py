@@ -2,9 +2,10 @@
 (FTS5/BM25) fused by reciprocal rank fusion.
 
 Scores of the two retrievers live on different scales, so they are never added; only ranks are
-fused: ``score(d) = Σ_r w_r / (rrf_k + rank_r(d))``. Metadata channels (the documents of a
-country the question names, :mod:`rag.metadata_hints`) add one more ranking each: the same
-hybrid search restricted to those documents, fused with weight ``metadata_weight``.
+fused: ``score(d) = Σ_r w_r / (rrf_k + rank_r(d))``. Metadata channels (a country the question
+names, :mod:`rag.metadata_hints`) add one more ranking each, fused with weight
+``metadata_weight``: that country's documents (the same hybrid search under its filter) ranked
+beside the candidates whose documents name no country.
 """
 
 from __future__ import annotations
