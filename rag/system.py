@@ -235,9 +235,9 @@ class QASystem:
             warm = getattr(part, "warm_up", None)
             if callable(warm):
                 warm()
-        with self._store.snapshot():
-            pass
-        if self.settings.metadata_weight:
+        with self._store.snapshot() as snap:
+            keys = self._metadata_values(snap) if self.settings.metadata_weight else {}
+        if self.settings.metadata_country_key in keys:
             question_hints("")  # the country-name table (pycountry), built once per process
 
     def with_settings(self, settings: Settings, *, answerer: Answerer | None = None) -> QASystem:

@@ -3,7 +3,9 @@
 - :mod:`rag.embedding.protocol` — :class:`Embedder`, what ingest and questions need of an encoder;
 - :mod:`rag.embedding.model_folder` — a sentence-transformers folder read without loading it;
 - :mod:`rag.embedding.sentence_transformer` — the torch encoder (imports torch on first use);
-- :mod:`rag.embedding.onnx_export` — exports that model once per index (torch, at ingest);
+- :mod:`rag.embedding.onnx_bert` — a BERT encoder's ONNX graph written from its weights (no torch);
+- :mod:`rag.embedding.onnx_export` — exports the model once per model version into the user cache
+  (through ``onnx_bert``, or torch for other architectures), copied into each index;
 - :mod:`rag.embedding.onnx_runtime` — the torch-free ONNX Runtime encoder used for ingest and
   questions.
 

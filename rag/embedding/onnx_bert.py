@@ -128,13 +128,9 @@ def build_bert_onnx(transformer_dir: Path, target: Path) -> None:
     ids, mask, types = "input_ids", "attention_mask", "token_type_ids"
     # embeddings: word + position (0..S-1) + token type, then layer norm
     word = graph.node("Gather", [graph.weight("word", weights["embeddings.word_embeddings"]), ids])
-    length = graph.node(
-        "Gather", [graph.node("Shape", [ids]), graph.const("one", np.array(1, np.int64))]
-    )
-    positions = graph.node(
-        "Range",
-        [graph.const("zero", np.array(0, np.int64)), length, graph.const("one", np.array(1))],
-    )
+    one = graph.const("one", np.array(1, np.int64))
+    length = graph.node("Gather", [graph.node("Shape", [ids]), one])  # the sequence length
+    positions = graph.node("Range", [graph.const("zero", np.array(0, np.int64)), length, one])
     position = graph.node(
         "Gather", [graph.weight("position", weights["embeddings.position_embeddings"]), positions]
     )

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -179,20 +180,25 @@ print(json.dumps({"shape": list(vector.shape), "heavy": heavy}))
 """
 
 
-def test_query_encoding_never_imports_torch(onnx_encoder_dir: Path) -> None:
+def run_script(script: str, *args: str, timeout: float) -> Any:
+    """Run ``script`` in a fresh interpreter on the repository; its last stdout line, as JSON."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(REPO_ROOT)
     result = subprocess.run(
-        [sys.executable, "-c", _NO_TORCH_SCRIPT, str(onnx_encoder_dir)],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
         env=env,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_query_encoding_never_imports_torch(onnx_encoder_dir: Path) -> None:
+    report = run_script(_NO_TORCH_SCRIPT, str(onnx_encoder_dir), timeout=60)
     assert report == {"shape": [DIM], "heavy": []}
 
 
@@ -340,26 +346,14 @@ def test_the_bundled_model_exports_without_torch(
     """The main job's environment has no torch (`make demo`): the BERT graph is built from the
     weights, and what it encodes is what sentence-transformers encodes."""
     question = "Which ministers met in Stockholm, and what did they say about the Indo-Pacific?"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _EXPORT_WITHOUT_TORCH,
-            str(st_embedder.model_path),
-            str(tmp_path / "encoder"),
-            question,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
+    exported = run_script(
+        _EXPORT_WITHOUT_TORCH,
+        str(st_embedder.model_path),
+        str(tmp_path / "encoder"),
+        question,
         timeout=120,
-        check=False,
     )
-    assert result.returncode == 0, result.stderr
-    vector = np.asarray(json.loads(result.stdout.strip().splitlines()[-1]), dtype=np.float32)
+    vector = np.asarray(exported, dtype=np.float32)
     expected = st_embedder.encode_query(question)
     assert float(vector @ expected) > 0.99999
 
