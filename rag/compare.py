@@ -408,6 +408,16 @@ def assemble(plan: ComparePlan, rows: Sequence[ComparisonRow], total_ms: float) 
     )
 
 
+def cell_system(system: QASystem) -> QASystem:
+    """The system a table's cells are asked through: ``system`` itself, unless its answerer
+    reads with the trained reader and ``compare_reader`` is off — then the same index and
+    encoder answering with the feature scorer, which the wording rule was chosen with."""
+    scorer = getattr(system.answerer, "scorer", None)
+    if system.settings.compare_reader or getattr(scorer, "reader", None) is None:
+        return system
+    return system.with_settings(system.settings.model_copy(update={"reader": False}))
+
+
 def compare(
     system: QASystem,
     question: str,
@@ -421,6 +431,7 @@ def compare(
 ) -> Comparison:
     """Plan, ask every group, assemble (``on_row(row, done, total)`` after each group)."""
     t0 = time.perf_counter()
+    system = cell_system(system)
     plan = plan_comparison(system, question, by=by, groups=groups, filters=filters, k=k, mode=mode)
     rows: list[ComparisonRow] = []
     for row in run_rows(system, plan):

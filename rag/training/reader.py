@@ -59,6 +59,13 @@ class ReaderRecipe:
     seed: int = 13
     threads: int = 2
 
+    @property
+    def run_name(self) -> str:
+        """The run's folder name under the work folder: its layers, its candidates per group
+        (when not the default 6) and its seed."""
+        wide = "" if self.candidates_per_group == 6 else f"-c{self.candidates_per_group}"
+        return f"run-L{self.layers}{wide}-s{self.seed}"
+
 
 def _sample(group: ReaderGroup, n: int, rng: random.Random) -> tuple[list[str], list[int]]:
     """Up to two positives and negatives up to ``n`` candidates, shuffled."""

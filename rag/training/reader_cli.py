@@ -55,6 +55,13 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
     )
     p.add_argument("--steps", type=positive_int, default=1500, help="training steps (default 1500)")
     p.add_argument("--layers", type=positive_int, default=4, help="MiniLM layers kept (default 4)")
+    p.add_argument(
+        "--candidates",
+        type=positive_int,
+        default=6,
+        help="candidates of each group read per training step: up to two positives, the rest "
+        "negatives (default 6)",
+    )
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
     p.add_argument(
         "--stop-after",
@@ -97,8 +104,13 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
     work = Path(args.work)
     log = stage_log()
 
-    recipe = ReaderRecipe(layers=args.layers, steps=args.steps, seed=args.seed)
-    folder = work / f"run-L{recipe.layers}-s{recipe.seed}"
+    recipe = ReaderRecipe(
+        layers=args.layers,
+        steps=args.steps,
+        seed=args.seed,
+        candidates_per_group=args.candidates,
+    )
+    folder = work / recipe.run_name
     if not args.export_only:
         from rag.loaders import iter_documents
 
@@ -193,7 +205,7 @@ def select(out: Path, work: Path, recipe: Any, log: Callable[[str], None]) -> di
     spec["reader"] = chosen
     path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     report = {"chosen": chosen, "threshold_curve": curve, "ratio_curve": ratios}
-    learning = work / f"run-L{recipe.layers}-s{recipe.seed}" / "curve.json"
+    learning = work / recipe.run_name / "curve.json"
     if learning.is_file():
         report["learning_curve"] = json.loads(learning.read_text(encoding="utf-8"))
     (out / "reader-report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -72,6 +72,27 @@ def test_named_wording_puts_each_group_in(corpus_index: Settings) -> None:
             assert row.answer is not None and row.answer.answer == direct.answer
 
 
+@pytest.mark.parametrize("compare_reader", [False, True])
+def test_the_reader_answers_cells_only_when_asked_to(
+    corpus_index: Settings, compare_reader: bool
+) -> None:
+    on = corpus_index.model_copy(update={"reader": True, "compare_reader": compare_reader})
+    with QASystem.open(on) as qa:
+        table = qa.compare(QUESTION, by="country", groups=["SWE", "JPN"], filters={"session": 77})
+        cells = qa if compare_reader else qa.with_settings(on.model_copy(update={"reader": False}))
+        other = qa.with_settings(on.model_copy(update={"reader": not compare_reader}))
+        for row in table.rows:
+            assert row.answer is not None
+            asked = {"session": 77, "country": row.group}
+            direct = cells.ask(row.question, filters=asked)
+            assert row.answer.answer == direct.answer
+            assert row.confidence == pytest.approx(direct.confidence, abs=1e-6)
+            # the other answerer's confidence differs, so the cell says which one answered
+            assert row.confidence != pytest.approx(
+                other.ask(row.question, filters=asked).confidence, abs=1e-6
+            )
+
+
 def test_one_query_encoding_for_the_whole_table(corpus_index: Settings) -> None:
     with QASystem.open(corpus_index) as qa:
         counting = CountingEncoder(qa.encoder)

@@ -8,13 +8,14 @@ import csv
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
 from index.records import ChunkFilter
-from rag.compare import Comparison, ComparisonRow, compare, group_key
+from rag.compare import Comparison, ComparisonRow, cell_system, compare, group_key
 from rag.compare_cli import format_comparison, parse_groups
 from rag.compare_export import CSV_COLUMNS, to_csv, to_markdown
 from rag.compare_wording import (
@@ -67,14 +68,23 @@ class FakeSnapshot:
 
 
 class FakeSystem:
-    """The public surface :mod:`rag.compare` uses: settings, filter_options, snapshot, the
-    encoder and ask — which records what it was asked."""
+    """The public surface :mod:`rag.compare` uses: settings, the answerer, with_settings,
+    filter_options, snapshot, the encoder and ask — which records what it was asked."""
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, *, reads: bool = False, **settings: Any) -> None:
         self.settings = Settings(compare_workers=1, **settings)
         self.asked: list[tuple[str, dict[str, Any], Any]] = []
         self.encoded: list[str] = []
         self.encoder = self
+        # an extractive answerer's scorer, with a trained reader in use or not
+        self.answerer = SimpleNamespace(scorer=SimpleNamespace(reader=object() if reads else None))
+
+    def with_settings(self, settings: Settings) -> FakeSystem:
+        other = FakeSystem(
+            reads=bool(settings.reader), **settings.model_dump(exclude={"compare_workers"})
+        )
+        other.asked = self.asked
+        return other
 
     def encode_query(self, text: str) -> np.ndarray:
         self.encoded.append(text)
@@ -130,6 +140,21 @@ def run(
     system: FakeSystem, question: str = "What did China say about climate?", **kw: Any
 ) -> Comparison:
     return compare(system, question, **kw)  # type: ignore[arg-type]
+
+
+# --- which answerer --------------------------------------------------------------------------
+def test_cells_are_answered_without_the_reader_unless_asked() -> None:
+    with_reader = FakeSystem(reads=True, reader=True)
+    cells = cell_system(with_reader)  # type: ignore[arg-type]
+    assert cells is not with_reader and cells.settings.reader is False
+    assert cells.settings.compare_wording == with_reader.settings.compare_wording
+    asked = FakeSystem(reads=True, reader=True, compare_reader=True)
+    assert cell_system(asked) is asked  # type: ignore[arg-type]
+    plain = FakeSystem()
+    assert cell_system(plain) is plain  # type: ignore[arg-type]
+    table = run(with_reader, by="country", groups=["CHN", "FRA"])
+    assert [r.status for r in table.rows] == ["answered", "answered"]
+    assert len(with_reader.asked) == 2  # asked through the swapped system, recorded here
 
 
 # --- grouping ----------------------------------------------------------------------------------

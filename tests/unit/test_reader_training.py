@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.training.reader import ReaderRecipe
 from rag.training.reader_data import (
     ReaderGroup,
     evidence_spans,
@@ -60,6 +61,11 @@ def test_groups_round_trip_through_their_file(tmp_path: Path) -> None:
     assert write_groups(path, groups) == 2
     assert read_groups(path) == groups
     assert groups[0].has_positive and not groups[1].has_positive
+
+
+def test_a_run_folder_names_the_numbers_that_make_its_checkpoints_differ() -> None:
+    assert ReaderRecipe().run_name == "run-L4-s13"  # the folders of earlier runs keep working
+    assert ReaderRecipe(layers=6, candidates_per_group=8, seed=1).run_name == "run-L6-c8-s1"
 
 
 def read(answerable: bool, p: float, shares: list[float], labels: list[int]) -> Read:
