@@ -43,10 +43,10 @@ CURVE = "curve.json"
 class ReaderRecipe:
     """Every number of a training run (written beside the model)."""
 
-    layers: int = 4
+    layers: int = 6
     max_length: int = 96
     groups_per_batch: int = 4
-    candidates_per_group: int = 6
+    candidates_per_group: int = 8
     #: Of each batch's groups, how many are policy-qa (the domain); the rest SQuAD/paraphrases.
     policy_per_batch: int = 2
     steps: int = 1500
@@ -62,7 +62,7 @@ class ReaderRecipe:
     @property
     def run_name(self) -> str:
         """The run's folder name under the work folder: its layers, its candidates per group
-        (when not the default 6) and its seed."""
+        (unless 6, as every run before ``--candidates`` had) and its seed."""
         wide = "" if self.candidates_per_group == 6 else f"-c{self.candidates_per_group}"
         return f"run-L{self.layers}{wide}-s{self.seed}"
 

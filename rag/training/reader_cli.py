@@ -54,13 +54,13 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
         help="the model folder the reader goes into, as reader/ (default: the bundled one)",
     )
     p.add_argument("--steps", type=positive_int, default=1500, help="training steps (default 1500)")
-    p.add_argument("--layers", type=positive_int, default=4, help="MiniLM layers kept (default 4)")
+    p.add_argument("--layers", type=positive_int, default=6, help="MiniLM layers kept (default 6)")
     p.add_argument(
         "--candidates",
         type=positive_int,
-        default=6,
+        default=8,
         help="candidates of each group read per training step: up to two positives, the rest "
-        "negatives (default 6)",
+        "negatives (default 8)",
     )
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
     p.add_argument(

@@ -64,8 +64,9 @@ def test_groups_round_trip_through_their_file(tmp_path: Path) -> None:
 
 
 def test_a_run_folder_names_the_numbers_that_make_its_checkpoints_differ() -> None:
-    assert ReaderRecipe().run_name == "run-L4-s13"  # the folders of earlier runs keep working
-    assert ReaderRecipe(layers=6, candidates_per_group=8, seed=1).run_name == "run-L6-c8-s1"
+    assert ReaderRecipe().run_name == "run-L6-c8-s13"  # the bundled reader's recipe
+    # a run with 6 candidates a group keeps the name runs had before --candidates existed
+    assert ReaderRecipe(layers=4, candidates_per_group=6).run_name == "run-L4-s13"
 
 
 def read(answerable: bool, p: float, shares: list[float], labels: list[int]) -> Read:
