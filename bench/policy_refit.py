@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,19 +53,22 @@ from rag.training.squad import ANSWER_REMOVED, ASKED
 STACK_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 
 
-def labelled(
-    system: QASystem, questions: list[PolicyQuestion]
-) -> Iterator[tuple[PolicyQuestion, Evidence, np.ndarray]]:
-    """Each question with its evidence, candidates and their labels (1: an evidence sentence)."""
+Labelled = tuple[PolicyQuestion, Evidence, np.ndarray]
+
+
+def labelled(system: QASystem, questions: list[PolicyQuestion]) -> list[Labelled]:
+    """Each question with its evidence and its candidates' labels (1: an evidence sentence)."""
+    out: list[Labelled] = []
     for q in questions:
         doc = system.get_document(q.doc_id)
         spans = evidence_spans(doc.text, q.evidence) if doc is not None else []
         ev = system.evidence(q.question)
         labels = np.asarray([policy_label(q, spans, c) for c in ev.candidates], dtype=np.int64)
-        yield q, ev, labels
+        out.append((q, ev, labels))
+    return out
 
 
-def policy_rows(system: QASystem, questions: list[PolicyQuestion], *, removed: bool) -> Rows:
+def policy_rows(asked: Sequence[Labelled], *, removed: bool) -> Rows:
     rows = Rows([], [], [], [], [], [])
 
     def add(
@@ -85,7 +88,7 @@ def policy_rows(system: QASystem, questions: list[PolicyQuestion], *, removed: b
         rows.sentences.append([c.sentence.text for c in cands])
         rows.kind.append(kind)
 
-    for q, ev, y in labelled(system, questions):
+    for q, ev, y in asked:
         cands = ev.candidates
         add(q, ev, cands, y, q.answerable, ASKED)
         if removed and q.answerable and y.any():  # the topic is there, the answer is not
@@ -94,7 +97,7 @@ def policy_rows(system: QASystem, questions: list[PolicyQuestion], *, removed: b
     return rows
 
 
-def probe_stack(system: QASystem, questions: list[PolicyQuestion], refit: LogisticModel) -> None:
+def probe_stack(asked: Sequence[Labelled], refit: LogisticModel) -> None:
     """Top-1 among answerable validation questions whose evidence sentence is in the reader's
     candidates: the reader's logits plus ``a`` times the refitted sentence model's."""
     scorer = AnswerScorer.load(threads=1, use_reader=True)
@@ -102,12 +105,13 @@ def probe_stack(system: QASystem, questions: list[PolicyQuestion], refit: Logist
     assert scorer.spec.reader is not None
     top = scorer.spec.reader.top
     reads: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
-    for q, ev, labels in labelled(system, [q for q in questions if q.answerable]):
+    for q, ev, labels in asked:
+        if not q.answerable:
+            continue
         analysis = ev.analysis or analyse_question(q.question)
         vector = ev.query_vector
-        order = scorer.first_stage(analysis, vector, ev.candidates)[:top]
+        cands = scorer.first_stage(analysis, vector, ev.candidates)[:top]
         label_of = {id(c): int(y) for c, y in zip(ev.candidates, labels, strict=True)}
-        cands = list(order)
         y = np.asarray([label_of[id(c)] for c in cands])
         if not y.any():
             continue
@@ -132,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     folder = Path(args.shared) / "benchmarks" / "policy-qa"
     train = load_policy_questions(folder / "train.jsonl")
-    validation = load_policy_questions(folder / "validation.jsonl")
     with QASystem.open(Settings(index_dir=Path(args.index))) as system:
+        validation = labelled(system, load_policy_questions(folder / "validation.jsonl"))
         rows = {
-            "train": policy_rows(system, train, removed=True),
+            "train": policy_rows(labelled(system, train), removed=True),
             "calibration": Rows([], [], [], [], [], []),
-            "validation": policy_rows(system, validation, removed=False),
+            "validation": policy_rows(validation, removed=False),
         }
         fitted = fit_stages(rows, print)
         out = Path(args.out)
@@ -146,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(bundled_model_dir(), out)
         spec = json.loads((out / SCORER_FILE).read_text(encoding="utf-8"))
         new = fitted.spec()
-        spec.update(first=new["first"], answerability=new["answerability"])
-        spec["threshold"] = new["threshold"]
+        spec.update(
+            first=new["first"], answerability=new["answerability"], threshold=new["threshold"]
+        )
         spec["reader"] = dict(spec["reader"] or {}, default=False)
         (out / SCORER_FILE).write_text(json.dumps(spec, indent=2), encoding="utf-8")
         print(f"wrote {out}: threshold {new['threshold']}, validation {fitted.stage}")
         if not args.no_stack:
-            probe_stack(system, validation, fitted.first)
+            probe_stack(validation, fitted.first)
     return 0
 
 
