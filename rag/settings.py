@@ -165,6 +165,15 @@ class Settings(BaseSettings):
         description="Candidate sentences the trained reader reads when it answers (`reader`; "
         "0 = the feature scorer alone); default: the reader's own (its model card).",
     )
+    reader_nearest: int | None = Field(
+        None,
+        ge=0,
+        le=50,
+        description="Sentences of the top document nearest the question (by their stored "
+        "vectors) that the trained reader reads besides the feature scorer's best, wherever "
+        "they lie in the document (`reader`; 0 = none); default: the reader's own (its model "
+        "card).",
+    )
     rerank_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads of the reader.")
     reader: bool | None = Field(
         None,

@@ -30,6 +30,7 @@ from rag.answering import (
     Evidence,
     QuestionAnalysis,
     abstention,
+    add_nearest,
     analyse_question,
     gather_candidates,
     make_answerer,
@@ -57,6 +58,7 @@ from rag.language import detect_language
 from rag.loaders import LoadFailure
 from rag.metadata_hints import metadata_channels, question_hints
 from rag.models import Answer, IndexStats, Passage
+from rag.question_input import validate_question
 from rag.retrieval import RetrievalParams, retrieve
 from rag.settings import MAX_K, RETRIEVAL_MODES, RetrievalMode, Settings
 from rag.tokens import TiktokenCounter, TokenCounter
@@ -73,29 +75,6 @@ ENGLISH = frozenset({"en", "und"})
 
 def encoder_folder(index_dir: Path) -> Path:
     return index_dir / ENCODER_DIR
-
-
-#: Characters that print as nothing: a question of only these (and spaces) is empty.
-INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
-
-
-def validate_question(question: str, settings: Settings) -> str:
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidQuestionError(
-            "the question is not valid text (bytes that are not UTF-8)",
-            hint="write the question in UTF-8",
-        ) from exc
-    text = question.strip()
-    if not text.translate({ord(c): None for c in INVISIBLE}).strip():
-        raise InvalidQuestionError("the question is empty", hint="ask a question in plain words")
-    if len(text) > settings.max_question_chars:
-        raise InvalidQuestionError(
-            f"the question has {len(text)} characters; the limit is {settings.max_question_chars}",
-            hint="shorten the question (RAG_MAX_QUESTION_CHARS sets the limit)",
-        )
-    return text
 
 
 class QASystem:
@@ -333,13 +312,17 @@ class QASystem:
         filters: Filters | Mapping[str, Any] | None = None,
         mode: RetrievalMode | None = None,
         query_vector: np.ndarray | None = None,
+        nearest: int | None = None,
     ) -> Evidence:
         """What the answerer reads for ``question``: its language, the retrieval mode, the
         passages and their candidate sentences. :meth:`ask` is this step followed by the
         answerer; training and evaluation call it to see exactly what ``ask`` sees.
 
         ``query_vector`` reuses a vector already computed for ``question`` (training loops that
-        ask the same question several times); ``filters`` and ``mode`` as for :meth:`ask`.
+        ask the same question several times); ``filters`` and ``mode`` as for :meth:`ask`;
+        ``nearest``: how many of the top document's sentences nearest the question join the
+        candidates (:func:`~rag.answering.evidence.add_nearest`; default: as many as the
+        answerer reads, 0 for the feature scorer).
         The question is analysed once here: retrieval takes its terms from the analysis and
         the answerer reads it from the evidence."""
         t0 = time.perf_counter()
@@ -359,6 +342,8 @@ class QASystem:
             passages = self._retrieve(snap, text, query_vector, params, filters, language, analysis)
             t2 = time.perf_counter()
             candidates = gather_candidates(snap, passages)
+            count = self.answerer.nearest if nearest is None else nearest
+            candidates = add_nearest(snap, candidates, query_vector, count)
         warnings = []
         if fallback:
             warnings.append(

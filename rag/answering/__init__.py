@@ -10,7 +10,7 @@ from rag.answering.citations import (
     passage_citation,
     verify_citations,
 )
-from rag.answering.evidence import Candidate, Evidence, gather_candidates
+from rag.answering.evidence import Candidate, Evidence, add_nearest, gather_candidates
 from rag.answering.extractive import AnswerPolicy, ExtractiveAnswerer, abstention
 from rag.answering.llm import LLMAnswerer
 from rag.answering.question import QuestionAnalysis, analyse_question
@@ -27,6 +27,7 @@ __all__ = [
     "LLMAnswerer",
     "QuestionAnalysis",
     "abstention",
+    "add_nearest",
     "analyse_question",
     "gather_candidates",
     "make_answerer",

@@ -27,6 +27,12 @@ class Answerer(Protocol):
 
     name: AnswererName
 
+    @property
+    def nearest(self) -> int:
+        """How many of the top document's sentences nearest the question the evidence step
+        adds to the candidates for it (:func:`rag.answering.evidence.add_nearest`)."""
+        ...
+
     def answer(
         self,
         question: str,
@@ -43,6 +49,7 @@ def load_scorer(settings: Settings) -> AnswerScorer:
     return AnswerScorer.load(
         settings.answer_model_dir,
         rerank_top=settings.rerank_top,
+        nearest=settings.reader_nearest,
         threads=settings.rerank_threads,
         use_reader=settings.reader,
     )

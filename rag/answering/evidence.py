@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -24,6 +24,15 @@ class Candidate:
     document: Document
     prev: Sentence | None
     next: Sentence | None
+    #: Among the top document's sentences nearest the question by their stored vectors
+    #: (:func:`add_nearest`): the reader reads these whatever the feature scorer's rank.
+    near: bool = False
+
+    @property
+    def in_passage(self) -> bool:
+        """Whether the sentence lies in its passage (one added by :func:`add_nearest` from
+        elsewhere in the document carries the document's best-ranked passage)."""
+        return self.passage.sentence_start <= self.sentence.ordinal < self.passage.sentence_end
 
     @property
     def before(self) -> str | None:
@@ -89,6 +98,54 @@ def gather_candidates(snapshot: Snapshot, passages: list[Passage]) -> list[Candi
                     next=next_s,
                 )
             )
+    return out
+
+
+#: Read at most this many sentences of a document when looking for those nearest the question.
+NEAREST_SCAN_LIMIT = 100_000
+
+
+def add_nearest(
+    snapshot: Snapshot,
+    candidates: list[Candidate],
+    query_vector: np.ndarray | None,
+    count: int,
+) -> list[Candidate]:
+    """``candidates`` with the ``count`` sentences of the top document (the first candidate's)
+    nearest ``query_vector`` by their stored vectors marked ``near``: a candidate already is
+    marked in place, any other is appended with the document's best-ranked passage. A
+    paraphrased question rarely shares the words the feature scorer ranks by; its answer is
+    often still in the best document, near the question in meaning. Unchanged without a query
+    vector, stored sentence vectors or candidates, or when ``count`` is 0."""
+    if count <= 0 or query_vector is None or not candidates:
+        return candidates
+    top = candidates[0]
+    sentences, vectors = snapshot.sentences(top.sentence.doc_id, 0, NEAREST_SCAN_LIMIT)
+    if vectors is None or not sentences:
+        return candidates
+    cosine = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+    nearest = [int(i) for i in np.argsort(-cosine, kind="stable")[:count]]
+    by_ordinal = {s.ordinal: s for s in sentences}
+    position = {
+        c.sentence.ordinal: n for n, c in enumerate(candidates) if c.document.id == top.document.id
+    }
+    out = list(candidates)
+    for i in nearest:
+        s = sentences[i]
+        if s.ordinal in position:
+            out[position[s.ordinal]] = replace(out[position[s.ordinal]], near=True)
+            continue
+        out.append(
+            Candidate(
+                sentence=s,
+                vector=vectors[i],
+                passage=top.passage,
+                document=top.document,
+                prev=by_ordinal.get(s.ordinal - 1),
+                next=by_ordinal.get(s.ordinal + 1),
+                near=True,
+            )
+        )
     return out
 
 

@@ -62,6 +62,12 @@ class ExtractiveAnswerer:
     def warm_up(self) -> None:
         self.scorer.warm_up()
 
+    @property
+    def nearest(self) -> int:
+        """How many of the top document's sentences nearest the question it reads besides the
+        passages' (the reader's choice; 0 for the feature scorer)."""
+        return self.scorer.nearest
+
     def score(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
     ) -> tuple[list[Scored], float, float, float]:

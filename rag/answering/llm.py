@@ -64,6 +64,11 @@ class LLMAnswerer:
         self.fallback = fallback
         self.transport = transport
 
+    @property
+    def nearest(self) -> int:
+        """As its extractive safety net reads (the evidence is shared)."""
+        return self.fallback.nearest
+
     def _complete(self, messages: list[dict[str, str]]) -> str:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
         with httpx.Client(timeout=self.timeout_s, transport=self.transport) as client:

@@ -12,7 +12,8 @@ Trained on SQuAD-derived data (``rag train-answerer``, see the model card):
 
 Optionally (``rag train-reader``, ``scorer.json``'s ``reader``), a trained reader — a
 cross-encoder (MiniLM, int8 ONNX) with a learned no-answer slot — reads the question with each of
-stage 1's ``top`` best candidates and decides instead (:mod:`rag.answering.reader`).
+stage 1's ``top`` best candidates, and with the top document's sentences nearest the question,
+and decides instead (:mod:`rag.answering.reader`).
 
 The query path needs only numpy, ONNX Runtime and tokenizers: no torch.
 """
@@ -132,6 +133,9 @@ class ReaderSpec:
     extra_sentence_ratio: float
     #: Whether the answerer uses the reader unless ``Settings.reader`` says otherwise.
     default: bool = False
+    #: How many of the top document's sentences nearest the question it also reads
+    #: (:func:`rag.answering.evidence.add_nearest`), whatever their stage-1 rank.
+    nearest: int = 0
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ReaderSpec:
@@ -141,6 +145,7 @@ class ReaderSpec:
                 float(raw["threshold"]),
                 float(raw["extra_sentence_ratio"]),
                 bool(raw.get("default", False)),
+                int(raw.get("nearest", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed reader settings in the scorer: {exc}") from exc
@@ -300,7 +305,9 @@ class ScoredCandidates:
 class AnswerScorer:
     """The sentence scorer and the answerability model behind one call, or the reader when the
     spec has one (``spec.reader``) and ``reader`` is given. The reader reads stage 1's
-    ``rerank_top`` best candidates: ``spec.reader.top`` unless overridden (``0``: stage 1 only)."""
+    ``rerank_top`` best candidates: ``spec.reader.top`` unless overridden (``0``: stage 1 only),
+    and the ``nearest`` sentences of the top document the evidence step marks ``near``:
+    ``spec.reader.nearest`` unless overridden."""
 
     def __init__(
         self,
@@ -308,6 +315,7 @@ class AnswerScorer:
         *,
         rerank_top: int | None = None,
         reader: CrossEncoder | None = None,
+        nearest: int | None = None,
     ) -> None:
         self.spec = spec
         self.reader = reader if spec.reader is not None else None
@@ -318,6 +326,8 @@ class AnswerScorer:
             )
         default_top = spec.reader.top if spec.reader is not None else 0
         self.rerank_top = default_top if rerank_top is None else rerank_top
+        default_nearest = spec.reader.nearest if spec.reader is not None else 0
+        self._nearest = default_nearest if nearest is None else nearest
         if not spec.features_match():
             raise ModelError(
                 "the answer scorer was trained on other features than this version computes",
@@ -332,10 +342,12 @@ class AnswerScorer:
         rerank_top: int | None = None,
         threads: int,
         use_reader: bool | None = None,
+        nearest: int | None = None,
     ) -> AnswerScorer:
         """The scorer in ``folder`` (default: the bundled one). ``use_reader`` turns its trained
         reader on or off (None: the model's own default, ``scorer.json``'s ``reader.default``);
-        ``rerank_top`` overrides how many candidates the reader reads."""
+        ``rerank_top`` overrides how many of stage 1's candidates the reader reads, ``nearest``
+        how many of the top document's nearest sentences it reads besides."""
         folder = folder or bundled_model_dir()
         spec = ScorerSpec.read(folder)
         if use_reader and spec.reader is None:
@@ -359,11 +371,22 @@ class AnswerScorer:
                 f"the answer scorer at {folder} uses a reader, but {reader_dir} holds none",
                 hint="reinstall the package, or rebuild the reader with `rag train-reader`",
             )
-        return cls(spec, rerank_top=rerank_top, reader=reader)
+        return cls(spec, rerank_top=rerank_top, reader=reader, nearest=nearest)
 
     def warm_up(self) -> None:
         if self.reader is not None:
             self.reader.warm_up()
+
+    @property
+    def nearest(self) -> int:
+        """How many nearest sentences of the top document the evidence step should add: the
+        reader's count when the reader is on, else 0 (the feature scorer reads passages only)."""
+        return self._nearest if self.reading else 0
+
+    @property
+    def reading(self) -> bool:
+        """Whether the reader decides (it is loaded, the spec has one and it reads some)."""
+        return self.reader is not None and self.spec.reader is not None and self.rerank_top > 0
 
     def first_stage(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
@@ -380,6 +403,8 @@ class AnswerScorer:
     def score(
         self, q: QuestionAnalysis, query_vector: np.ndarray | None, candidates: list[Candidate]
     ) -> ScoredCandidates:
+        if not self.reading:  # sentences from outside the passages are the reader's alone
+            candidates = [c for c in candidates if c.in_passage]
         spec = self.spec.for_vector(query_vector)
         feats = candidate_features(q, query_vector, candidates)
         logits = spec.first.logits(feats.matrix)
@@ -409,16 +434,19 @@ class AnswerScorer:
         reader: CrossEncoder,
         rspec: ReaderSpec,
     ) -> ScoredCandidates:
-        """The reader's verdict on stage 1's ``rerank_top`` best candidates: they come first,
-        in the reader's order, each with its share of the listwise softmax; the rest follow in
-        stage 1's order with probability 0 (never cited, but there for context)."""
-        top = order[: self.rerank_top]
+        """The reader's verdict on stage 1's ``rerank_top`` best candidates and the ``near``
+        ones (:func:`read_order`): they come first, in the reader's order, each with its share
+        of the listwise softmax; the rest follow in stage 1's order with probability 0 (never
+        cited, but there for context)."""
+        top = read_order(candidates, order, self.rerank_top)
+        read = set(top.tolist())
+        rest = [int(i) for i in order if int(i) not in read]
         logits = reader.score(q.text, reader_inputs([candidates[i] for i in top]))
         assert reader.null_logit is not None
         shares, p_answer = listwise_probabilities(logits, reader.null_logit)
         reorder = np.argsort(-logits, kind="stable")
-        chosen = [int(i) for i in top[reorder]] + [int(i) for i in order[self.rerank_top :]]
-        probabilities = np.concatenate([shares[reorder], np.zeros(len(order) - len(top))])
+        chosen = [int(i) for i in top[reorder]] + rest
+        probabilities = np.concatenate([shares[reorder], np.zeros(len(rest))])
         return ScoredCandidates(
             [candidates[i] for i in chosen],
             probabilities,
@@ -427,3 +455,13 @@ class AnswerScorer:
             rspec.threshold,
             rspec.extra_sentence_ratio,
         )
+
+
+def read_order(candidates: Sequence[Candidate], order: np.ndarray, top: int) -> np.ndarray:
+    """The indices of the candidates the reader reads, in stage 1's ``order``: the ``top`` best
+    of the passages' sentences, then every ``near`` one not among them (the top document's
+    sentences nearest the question, :func:`rag.answering.evidence.add_nearest`)."""
+    in_passage = [int(i) for i in order if candidates[int(i)].in_passage][:top]
+    taken = set(in_passage)
+    near = [int(i) for i in order if candidates[int(i)].near and int(i) not in taken]
+    return np.asarray(in_passage + near, dtype=np.int64)

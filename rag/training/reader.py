@@ -56,15 +56,20 @@ class ReaderRecipe:
     eval_every: int = 150
     checkpoint_every: int = 25
     eval_top: int = 10
+    #: The top document's sentences nearest the question the reader also reads (groups are
+    #: built with them; :func:`rag.answering.evidence.add_nearest`).
+    nearest: int = 0
     seed: int = 13
     threads: int = 2
 
     @property
     def run_name(self) -> str:
         """The run's folder name under the work folder: its layers, its candidates per group
-        (unless 6, as every run before ``--candidates`` had) and its seed."""
+        (unless 6, as every run before ``--candidates`` had), its nearest sentences (unless 0,
+        as every run before ``--nearest`` had) and its seed."""
         wide = "" if self.candidates_per_group == 6 else f"-c{self.candidates_per_group}"
-        return f"run-L{self.layers}{wide}-s{self.seed}"
+        near = f"-n{self.nearest}" if self.nearest else ""
+        return f"run-L{self.layers}{wide}{near}-s{self.seed}"
 
 
 def _sample(group: ReaderGroup, n: int, rng: random.Random) -> tuple[list[str], list[int]]:
@@ -132,7 +137,7 @@ def evaluate(model: Any, null: float, groups: Sequence[ReaderGroup], top: int) -
     answerable: list[float] = []
     unanswerable: list[float] = []
     for g in groups:
-        texts, labels = g.texts[:top], g.labels[:top]
+        texts, labels = g.as_read(top)
         if g.answerable and 1 not in labels:
             continue
         scores = score_texts(model, g.question, texts)

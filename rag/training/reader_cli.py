@@ -62,6 +62,14 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
         help="candidates of each group read per training step: up to two positives, the rest "
         "negatives (default 8)",
     )
+    p.add_argument(
+        "--nearest",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the top document's sentences nearest the question that the reader also reads, "
+        "in training groups and at query time (default 0: stage 1's best only)",
+    )
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
     p.add_argument(
         "--stop-after",
@@ -109,6 +117,7 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
         steps=args.steps,
         seed=args.seed,
         candidates_per_group=args.candidates,
+        nearest=args.nearest,
     )
     folder = work / recipe.run_name
     if not args.export_only:
@@ -128,7 +137,9 @@ def cmd_train_reader(args: argparse.Namespace, settings: Settings) -> int:
         else:
             docs = shared / "benchmarks" / "squad-train" / "documents.jsonl"
             squad_index = ensure_index(work / "squad-train-index", iter_documents([docs]), log)
-        groups = load_all(build_groups(shared, work, policy_index, squad_index, log))
+        groups = load_all(
+            build_groups(shared, work, policy_index, squad_index, log, nearest=recipe.nearest)
+        )
         for name, gs in groups.items():
             log(f"{name}: {len(gs)} groups, {sum(len(g.texts) for g in gs)} candidates")
 
@@ -181,6 +192,7 @@ def select(out: Path, work: Path, recipe: Any, log: Callable[[str], None]) -> di
     from rag.answering.scorer import READER_DIR, SCORER_FILE, CrossEncoder
     from rag.training.reader_card import CARD_FILE, reader_card
     from rag.training.reader_data import read_groups
+    from rag.training.reader_recipe import group_paths
     from rag.training.reader_select import (
         choose_ratio,
         choose_threshold,
@@ -191,12 +203,18 @@ def select(out: Path, work: Path, recipe: Any, log: Callable[[str], None]) -> di
 
     reader = CrossEncoder(out / READER_DIR, threads=recipe.threads)
     top = recipe.eval_top
-    policy = read_with(reader, read_groups(work / "groups-policy-validation.jsonl"), top)
-    squad = read_with(reader, read_groups(work / "groups-squad-validation.jsonl"), top)
+    paths = group_paths(work, recipe.nearest)
+    policy = read_with(reader, read_groups(paths["policy-validation"]), top)
+    squad = read_with(reader, read_groups(paths["squad-validation"]), top)
     curve = threshold_curve(policy, squad)
     threshold = choose_threshold(curve)
     ratios = ratio_curve([*policy, *squad], threshold)
-    chosen = {"top": top, "threshold": threshold, "extra_sentence_ratio": choose_ratio(ratios)}
+    chosen = {
+        "top": top,
+        "threshold": threshold,
+        "extra_sentence_ratio": choose_ratio(ratios),
+        "nearest": recipe.nearest,
+    }
     log(f"chosen on validation: {chosen}")
     path = out / SCORER_FILE
     spec = json.loads(path.read_text(encoding="utf-8"))

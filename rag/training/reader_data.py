@@ -31,18 +31,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.records import Document
 from rag.answering import Candidate, Evidence
 from rag.answering.question import analyse_question
 from rag.answering.reader import CONTEXT_SEPARATOR, document_context, reader_input
-from rag.answering.scorer import AnswerScorer
+from rag.answering.scorer import AnswerScorer, read_order
 from rag.system import QASystem
 from rag.training.squad import TrainQuestion, label
 
 logger = logging.getLogger(__name__)
 
-#: Candidates per group, in stage-1 order (the reader reads at most this many at query time).
+#: Candidates per group from the passages, in stage-1 order.
 GROUP_TOP = 16
+#: Of them, how many the reader reads at query time (the bundled reader's ``top``).
+READ_TOP = 10
 #: Same-country statements of other years added as negatives to a UN question's group.
 OTHER_YEARS = 4
 
@@ -59,6 +63,14 @@ class ReaderGroup:
     labels: tuple[int, ...]
     answerable: bool
     injected: bool = False  # the positive was not retrieved and was added from the document
+    #: How many of the first candidates the reader reads at query time (None: groups built
+    #: before the nearest sentences were read, cut to the recipe's ``eval_top``).
+    read: int | None = None
+
+    def as_read(self, top: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The texts and labels the reader reads at query time."""
+        n = top if self.read is None else self.read
+        return self.texts[:n], self.labels[:n]
 
     @property
     def has_positive(self) -> bool:
@@ -78,6 +90,7 @@ class ReaderGroup:
             labels=tuple(int(v) for v in raw["labels"]),
             answerable=bool(raw["answerable"]),
             injected=bool(raw.get("injected", False)),
+            read=int(raw["read"]) if raw.get("read") is not None else None,
         )
 
 
@@ -164,6 +177,22 @@ def ranked(scorer: AnswerScorer, ev: Evidence) -> list[Candidate]:
     return scorer.first_stage(analysis, ev.query_vector, ev.candidates)
 
 
+def read_first(
+    scorer: AnswerScorer, ev: Evidence, read: int, top: int
+) -> tuple[list[Candidate], int]:
+    """The evidence's candidates as a group holds them: first those the reader reads at query
+    time (stage 1's ``read`` best of the passages' sentences and the ``near`` ones,
+    :func:`rag.answering.scorer.read_order`), then the passages' next best up to ``top`` in
+    all; and how many are read."""
+    read = min(read, top)
+    order = ranked(scorer, ev)
+    index = np.arange(len(order))
+    first = [order[int(i)] for i in read_order(order, index, read)]
+    chosen = {id(c) for c in first}
+    rest = [c for c in order if c.in_passage and id(c) not in chosen]
+    return first + rest[: max(0, top - read)], len(first)
+
+
 def _same_text(a: str, b: str) -> bool:
     na, nb = " ".join(a.lower().split()), " ".join(b.lower().split())
     return na in nb or nb in na
@@ -175,6 +204,8 @@ def policy_groups(
     questions: Sequence[PolicyQuestion],
     *,
     top: int = GROUP_TOP,
+    read: int = READ_TOP,
+    nearest: int = 0,
     answer_removed_share: float = 0.3,
     seed: int = 7,
     on_question: Callable[[int], None] | None = None,
@@ -188,14 +219,14 @@ def policy_groups(
             docs[q.doc_id] = system.get_document(q.doc_id)
         doc = docs[q.doc_id]
         spans = evidence_spans(doc.text, q.evidence) if doc is not None else []
-        ev = system.evidence(q.question)
-        cands = ranked(scorer, ev)[:top]
+        ev = system.evidence(q.question, nearest=nearest)
+        cands, n_read = read_first(scorer, ev, read, top)
         texts = [reader_input(c) for c in cands]
         labels = [policy_label(q, spans, c) for c in cands]
         country = doc.metadata.get("country") if doc is not None else None
         if isinstance(country, str):
             other = system.evidence(
-                q.question, filters={"country": country}, query_vector=ev.query_vector
+                q.question, filters={"country": country}, query_vector=ev.query_vector, nearest=0
             )
             added = 0
             for c in ranked(scorer, other):
@@ -228,6 +259,7 @@ def policy_groups(
             tuple(labels),
             q.answerable,
             injected,
+            n_read,
         )
         if q.answerable and rng.random() < answer_removed_share:
             kept = [(t, y) for t, y in zip(texts, labels, strict=True) if y == 0]
@@ -253,6 +285,8 @@ def squad_groups(
     *,
     source: str,
     top: int = GROUP_TOP,
+    read: int = READ_TOP,
+    nearest: int = 0,
     answer_removed_share: float = 0.2,
     seed: int = 11,
     on_question: Callable[[int], None] | None = None,
@@ -261,19 +295,27 @@ def squad_groups(
     for n, q in enumerate(questions, start=1):
         if on_question is not None:
             on_question(n)
-        ev = system.evidence(q.question)
-        cands = ranked(scorer, ev)[:top]
-        pairs = [(reader_input(c), label(q, c)) for c in cands]
-        pairs = [(t, y) for t, y in pairs if y >= 0]  # answer string elsewhere: neither label
-        texts = [t for t, _ in pairs]
-        labels = [y for _, y in pairs]
+        ev = system.evidence(q.question, nearest=nearest)
+        cands, n_read = read_first(scorer, ev, read, top)
+        pairs = [(reader_input(c), label(q, c), n < n_read) for n, c in enumerate(cands)]
+        pairs = [p for p in pairs if p[1] >= 0]  # answer string elsewhere: neither label
+        n_read = sum(1 for p in pairs if p[2])
+        texts = [t for t, _, _ in pairs]
+        labels = [y for _, y, _ in pairs]
         category = "squad" if q.answerable else "unanswerable"
         if q.answerable and 1 not in labels:
             continue
         if len(texts) < 2:
             continue
         yield ReaderGroup(
-            q.id, source, category, q.question, tuple(texts), tuple(labels), q.answerable
+            q.id,
+            source,
+            category,
+            q.question,
+            tuple(texts),
+            tuple(labels),
+            q.answerable,
+            read=n_read,
         )
         if q.answerable and rng.random() < answer_removed_share:
             kept = [t for t, y in zip(texts, labels, strict=True) if y == 0]

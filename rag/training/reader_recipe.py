@@ -53,19 +53,32 @@ def _progress(log: Log, name: str, total: int) -> Callable[[int], None]:
     return tick
 
 
+def group_paths(work: Path, nearest: int) -> dict[str, Path]:
+    """The group files in ``work``; groups read with ``nearest`` sentences carry it in the name,
+    so a work folder holds groups of either kind without mixing them."""
+    tag = f"-n{nearest}" if nearest else ""
+    return {name: work / f"groups-{name}{tag}.jsonl" for name in GROUP_FILES}
+
+
 def build_groups(
-    shared: Path, work: Path, policy_index: Path, squad_index: Path, log: Log
+    shared: Path, work: Path, policy_index: Path, squad_index: Path, log: Log, *, nearest: int = 0
 ) -> dict[str, Path]:
     """Every group file, built unless it is already in ``work``."""
-    paths = {name: work / f"groups-{name}.jsonl" for name in GROUP_FILES}
+    paths = group_paths(work, nearest)
     scorer = AnswerScorer.load(threads=1)
-    build_squad_groups(shared, paths, squad_index, scorer, log)
-    build_policy_groups(shared, paths, policy_index, scorer, log)
+    build_squad_groups(shared, paths, squad_index, scorer, log, nearest=nearest)
+    build_policy_groups(shared, paths, policy_index, scorer, log, nearest=nearest)
     return paths
 
 
 def build_policy_groups(
-    shared: Path, paths: dict[str, Path], index: Path, scorer: AnswerScorer, log: Log
+    shared: Path,
+    paths: dict[str, Path],
+    index: Path,
+    scorer: AnswerScorer,
+    log: Log,
+    *,
+    nearest: int = 0,
 ) -> None:
     policy_dir = shared / "benchmarks" / "policy-qa"
     todo = [n for n in ("policy-train", "policy-validation") if not paths[n].is_file()]
@@ -81,6 +94,7 @@ def build_policy_groups(
                     system,
                     scorer,
                     asked,
+                    nearest=nearest,
                     answer_removed_share=0.3 if part == "train" else 0.0,
                     on_question=_progress(log, name, len(asked)),
                 ),
@@ -89,7 +103,13 @@ def build_policy_groups(
 
 
 def build_squad_groups(
-    shared: Path, paths: dict[str, Path], index: Path, scorer: AnswerScorer, log: Log
+    shared: Path,
+    paths: dict[str, Path],
+    index: Path,
+    scorer: AnswerScorer,
+    log: Log,
+    *,
+    nearest: int = 0,
 ) -> None:
     todo = [n for n in ("squad-train", "squad-validation") if not paths[n].is_file()]
     if not todo:
@@ -119,6 +139,7 @@ def build_squad_groups(
                     scorer,
                     qs,
                     source="squad",
+                    nearest=nearest,
                     answer_removed_share=0.2 if name == "squad-train" else 0.0,
                     on_question=_progress(log, name, len(qs)),
                 ),

@@ -50,7 +50,7 @@ def read_groups(reader: CrossEncoder, groups: Sequence[ReaderGroup], top: int) -
     assert reader.null_logit is not None
     out = []
     for g in groups:
-        texts, labels = g.texts[:top], g.labels[:top]
+        texts, labels = g.as_read(top)
         logits = reader.score(g.question, list(texts))
         shares, p_answer = listwise_probabilities(logits, reader.null_logit)
         out.append(Read(g.source, g.answerable, tuple(labels), shares, p_answer))

@@ -61,3 +61,48 @@ def test_policy_labels_follow_the_evidence_sentence(system: QASystem) -> None:
     (group,) = policy_groups(system, scorer, [q], top=6, answer_removed_share=0.0)
     assert group.labels[0] == 1 and sum(group.labels) >= 1
     assert not group.injected
+
+
+def test_the_evidence_step_adds_the_top_documents_nearest_sentences(system: QASystem) -> None:
+    plain = system.evidence(QUESTION)
+    assert not any(c.near for c in plain.candidates)  # the feature scorer reads passages only
+    ev = system.evidence(QUESTION, nearest=4)
+    near = [c for c in ev.candidates if c.near]
+    top_doc = ev.candidates[0].document.id
+    assert len(near) == 4 and {c.document.id for c in near} == {top_doc}
+    # The passages' candidates are all still there, in their order; the added ones follow.
+    assert [c.sentence for c in ev.candidates[: len(plain.candidates)]] == [
+        c.sentence for c in plain.candidates
+    ]
+    added = ev.candidates[len(plain.candidates) :]
+    assert all(c.near and not c.in_passage for c in added)
+    # Nearest by the stored sentence vectors: no sentence of the document is nearer the question
+    # than the farthest one marked.
+    with system.snapshot() as snap:
+        sentences, vectors = snap.sentences(top_doc, 0, 10**6)
+    assert vectors is not None and ev.query_vector is not None
+    cosine = {
+        s.ordinal: float(v @ ev.query_vector) for s, v in zip(sentences, vectors, strict=True)
+    }
+    marked = {c.sentence.ordinal for c in near}
+    assert (
+        min(cosine[o] for o in marked)
+        >= max(v for o, v in cosine.items() if o not in marked) - 1e-6
+    )
+
+
+def test_reader_groups_hold_what_the_reader_reads_first(system: QASystem) -> None:
+    import numpy as np
+
+    from rag.answering.scorer import read_order
+
+    scorer = AnswerScorer.load(threads=1)
+    ev = system.evidence(QUESTION, nearest=3)
+    ranked = scorer.first_stage(analyse_question(QUESTION), ev.query_vector, ev.candidates)
+    read = [ranked[int(i)] for i in read_order(ranked, np.arange(len(ranked)), 4)]
+    q = PolicyQuestion("p3", ARTICLE_ID, "near-miss", QUESTION, (), (), False, False)
+    (group,) = policy_groups(
+        system, scorer, [q], top=8, read=4, nearest=3, answer_removed_share=0.0
+    )
+    assert group.read == len(read) and 4 < len(read) <= 7
+    assert group.as_read(10)[0] == tuple(reader_input(c) for c in read)

@@ -9,8 +9,8 @@ import pytest
 from rag.answering.attribution import attribute, speaker_in
 from rag.answering.spans import is_org, is_person
 from rag.errors import InvalidQuestionError
+from rag.question_input import validate_question
 from rag.settings import Settings
-from rag.system import validate_question
 from rag.text_features import content_terms, dates, numbers, words
 
 SETTINGS = Settings(index_dir=Path("unused"), max_question_chars=40)

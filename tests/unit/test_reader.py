@@ -172,3 +172,72 @@ def test_asking_for_a_reader_a_model_lacks_is_an_error(tmp_path: Path) -> None:
     assert AnswerScorer.load(folder, threads=1).reader is None
     with pytest.raises(ModelError, match="has no reader"):
         AnswerScorer.load(folder, threads=1, use_reader=True)
+
+
+def _outside_passage(candidates: list, n: int) -> list:
+    """The candidates with the passage cut to its first ``n`` sentences: the rest lie outside
+    it, as sentences :func:`rag.answering.evidence.add_nearest` adds do, marked ``near``."""
+    passage = candidates[0].passage.model_copy(update={"sentence_end": n})
+    return [
+        dataclasses.replace(c, passage=passage, near=c.sentence.ordinal >= n) for c in candidates
+    ]
+
+
+def test_the_reader_also_reads_the_near_sentences_outside_stage_one_top() -> None:
+    candidates = _outside_passage(candidates_from("cape", TEXT), 2)
+    assert [c.in_passage for c in candidates] == [True, True, False, False]
+    query = unit_vectors(candidates)
+    reader = FakeReader("whale oil")
+    answerer = ExtractiveAnswerer(reader_scorer(reader, top=1), AnswerPolicy(None, 1, None))
+    draft = answerer.answer("What fuel did the lamp burn?", query, candidates, [])
+    # One passage sentence (stage 1's best) and both near ones: the answer is a near one.
+    assert len(reader.seen) == 3
+    assert sum("whale oil" in s for s in reader.seen) == 1
+    assert draft.sentences[0].text == "The lamp burned whale oil until 1880."
+
+
+def test_read_order_takes_the_top_passage_sentences_then_the_near_ones() -> None:
+    from rag.answering.scorer import read_order
+
+    base = candidates_from("cape", TEXT)
+    cut = _outside_passage(base, 2)
+    near_inside = [dataclasses.replace(cut[1], near=True), cut[0], cut[2], cut[3]]
+    order = np.array([3, 0, 2, 1])
+    # Stage 1's best passage sentence is index 0 (index 3 ranks first but lies outside the
+    # passage); then the near ones in stage 1's order (3, 2), none twice; index 1, in the
+    # passage but not near, is read only within the top 2.
+    assert read_order(near_inside, order, 1).tolist() == [0, 3, 2]
+    assert read_order(near_inside, order, 2).tolist() == [0, 1, 3, 2]
+    assert read_order(base, np.arange(4), 2).tolist() == [0, 1]
+
+
+def test_the_feature_scorer_never_answers_from_outside_the_passages() -> None:
+    from rag.answering.question import analyse_question
+
+    candidates = _outside_passage(candidates_from("cape", TEXT), 2)
+    query = unit_vectors(candidates)
+    scorer = AnswerScorer(AnswerScorer.load(threads=1).spec)  # no reader
+    result = scorer.score(analyse_question("What fuel did the lamp burn?"), query, candidates)
+    assert [c.sentence.ordinal for c in result.candidates] != []
+    assert all(c.in_passage for c in result.candidates)
+    assert scorer.nearest == 0
+
+
+def test_the_evidence_step_reads_as_many_near_sentences_as_the_reader_asks() -> None:
+    spec = dataclasses.replace(
+        AnswerScorer.load(threads=1).spec, reader=ReaderSpec(3, 0.5, 0.5, nearest=4)
+    )
+    assert AnswerScorer(spec, reader=FakeReader("x")).nearest == 4
+    assert AnswerScorer(spec, reader=FakeReader("x"), rerank_top=0).nearest == 0
+    assert (
+        ReaderSpec.from_dict({"top": 3, "threshold": 0.5, "extra_sentence_ratio": 0.5}).nearest == 0
+    )
+
+
+def test_settings_override_the_readers_nearest_sentences() -> None:
+    from rag.answering.base import load_scorer
+    from rag.settings import Settings
+
+    settings = Settings(index_dir=Path("unused"), reader=True, reader_nearest=2)
+    assert load_scorer(settings).nearest == 2
+    assert load_scorer(settings.model_copy(update={"reader": False})).nearest == 0

@@ -55,18 +55,24 @@ def test_groups_round_trip_through_their_file(tmp_path: Path) -> None:
             True,
             injected=True,
         ),
-        ReaderGroup("b", "squad", "unanswerable", "Who?", ("s1",), (0,), False),
+        ReaderGroup(
+            "b", "squad", "unanswerable", "Who?", ("s1", "s2", "s3"), (0, 0, 0), False, read=2
+        ),
     ]
     path = tmp_path / "groups.jsonl"
     assert write_groups(path, groups) == 2
     assert read_groups(path) == groups
     assert groups[0].has_positive and not groups[1].has_positive
+    # what the reader reads at query time: the group's own count, else the recipe's top
+    assert groups[1].as_read(10) == (("s1", "s2"), (0, 0))
+    assert groups[0].as_read(1) == (("x | s1",), (1,))
 
 
 def test_a_run_folder_names_the_numbers_that_make_its_checkpoints_differ() -> None:
     assert ReaderRecipe().run_name == "run-L6-c8-s13"  # the bundled reader's recipe
     # a run with 6 candidates a group keeps the name runs had before --candidates existed
-    assert ReaderRecipe(layers=4, candidates_per_group=6).run_name == "run-L4-s13"
+    assert ReaderRecipe(layers=4, candidates_per_group=6, nearest=0).run_name == "run-L4-s13"
+    assert ReaderRecipe(nearest=5).run_name == "run-L6-c8-n5-s13"
 
 
 def read(answerable: bool, p: float, shares: list[float], labels: list[int]) -> Read:
