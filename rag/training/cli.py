@@ -21,15 +21,27 @@ from rag.settings import Settings
 AddCommon = Callable[[argparse.ArgumentParser], None]
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1 (argparse makes anything else a usage error, exit 2)."""
+def whole_number(text: str, *, least: int) -> int:
+    """A whole number of at least ``least`` (argparse makes anything else a usage error,
+    exit 2)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
+    if value < least:
+        wanted = "a positive whole number" if least == 1 else f"a whole number of at least {least}"
+        raise argparse.ArgumentTypeError(f"must be {wanted}, not {text}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    return whole_number(text, least=1)
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number of at least 0."""
+    return whole_number(text, least=0)
 
 
 def shared_folder(given: str | None, needed: str, what: str) -> Path:

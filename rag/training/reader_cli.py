@@ -15,7 +15,7 @@ from typing import Any
 
 from rag.errors import ConfigurationError
 from rag.settings import Settings
-from rag.training.cli import positive_int, shared_folder, stage_log
+from rag.training.cli import non_negative_int, positive_int, shared_folder, stage_log
 
 AddCommon = Callable[[argparse.ArgumentParser], None]
 
@@ -64,7 +64,7 @@ def register(subparsers: Any, add_common: AddCommon) -> None:
     )
     p.add_argument(
         "--nearest",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="the top document's sentences nearest the question that the reader also reads, "

@@ -186,11 +186,10 @@ def read_first(
     all; and how many are read."""
     read = min(read, top)
     order = ranked(scorer, ev)
-    index = np.arange(len(order))
-    first = [order[int(i)] for i in read_order(order, index, read)]
-    chosen = {id(c) for c in first}
-    rest = [c for c in order if c.in_passage and id(c) not in chosen]
-    return first + rest[: max(0, top - read)], len(first)
+    taken = [int(i) for i in read_order(order, np.arange(len(order)), read)]
+    skip = set(taken)
+    rest = [c for i, c in enumerate(order) if c.in_passage and i not in skip]
+    return [order[i] for i in taken] + rest[: top - read], len(taken)
 
 
 def _same_text(a: str, b: str) -> bool:

@@ -720,6 +720,7 @@ def test_endless_inputs_and_bad_options_fail_fast(tmp_path: Path) -> None:
         (["ingest", str(tmp_path), *ix, "--ray", dead], 6, "cannot reach a Ray cluster"),
         (["train-reader", "--steps", "-1"], 2, "positive whole number"),
         (["train-reader", "--layers", "0"], 2, "positive whole number"),
+        (["train-reader", "--nearest", "-1"], 2, "whole number of at least 0"),
     ]
     (tmp_path / "a.txt").write_text("Norway hosted the talks in 2021.")
     for args, code, needle in cases:
